@@ -1,14 +1,17 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! sipreg: a SIP registration tester that plays a desk phone's UDP/TCP/TLS fallback against a registrar.
+#![forbid(unsafe_code)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod driver;
+pub mod engine;
+pub mod registrar;
+pub mod render;
+pub mod report;
+pub mod sip;
+pub mod transport;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use config::Config;
+pub use driver::run;
+pub use report::Report;

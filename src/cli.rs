@@ -1,0 +1,172 @@
+//! The command line: the phone's transport flags, the server, and the knobs of spec §1, §5 and §7.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, as documented in the README and in `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  registered
+  1  rejected: the server answered with a final failure other than authentication
+  2  usage or configuration error (bad flag, unsupported transport set, unreadable file)
+  3  unreachable: no transport got a final answer
+  4  unauthorized: challenged again after credentials were sent, or challenged without a password";
+
+/// Register at a SIP registrar the way a desk phone does, over UDP, TCP or TLS with the phone's
+/// fallback rules, and report which transport registered, how long each attempt took and why each
+/// failed attempt failed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sipreg",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// A subcommand; without one, sipreg registers at SERVER.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// What to register and how.
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone's
+    /// default flags: shows a TCP to UDP fallback with nothing else installed.
+    Demo {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The registration flags.
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct RegisterArgs {
+    /// Registrar: host, host:port, [v6], [v6]:port, sip:host[:port] or sips:host[:port].
+    #[arg(value_name = "SERVER", required = true)]
+    pub server: Option<String>,
+
+    /// Enable UDP (no transport flag means the phone's default, UDP + TCP).
+    #[arg(long, help_heading = "Transports")]
+    pub udp: bool,
+    /// Enable TCP.
+    #[arg(long, help_heading = "Transports")]
+    pub tcp: bool,
+    /// Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it).
+    #[arg(long, help_heading = "Transports")]
+    pub tls: bool,
+
+    /// User part of the address of record sip:USER@DOMAIN.
+    #[arg(long, default_value = "sipreg", help_heading = "Account")]
+    pub user: String,
+    /// Domain of the address of record and Request-URI [default: the SERVER host].
+    #[arg(long, help_heading = "Account")]
+    pub domain: Option<String>,
+    /// Digest user name [default: --user].
+    #[arg(long, help_heading = "Account")]
+    pub auth_user: Option<String>,
+    /// Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or
+    /// --password-file.
+    #[arg(long, help_heading = "Account")]
+    pub password: Option<String>,
+    /// Read the digest password from the first line of this file.
+    #[arg(long, value_name = "PATH", help_heading = "Account")]
+    pub password_file: Option<PathBuf>,
+    /// Requested registration lifetime in seconds.
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_name = "SECONDS",
+        help_heading = "Account"
+    )]
+    pub expires: u32,
+    /// Keep the binding after a successful registration (by default sipreg removes its own contact).
+    #[arg(long, help_heading = "Account")]
+    pub keep: bool,
+
+    /// Give up a TCP or TLS connect after this long (the phone's "approximately thirty seconds").
+    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    pub connect_timeout: Duration,
+    /// Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s].
+    #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    pub timeout: Option<Duration>,
+    /// RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F.
+    #[arg(long, default_value = "500ms", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    pub t1: Duration,
+    /// Run up to this many more cycles after a failed one.
+    #[arg(long, default_value_t = 0, value_name = "N", help_heading = "Timers")]
+    pub retries: u32,
+    /// Wait before the next cycle; doubles per failed cycle (the phone's Register Retry).
+    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    pub retry_interval: Duration,
+    /// Longest wait between cycles (the phone's Register Max Retry).
+    #[arg(long, default_value = "30m", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    pub retry_max: Duration,
+
+    /// TLS port when TLS is one of several transports.
+    #[arg(long, default_value_t = 5061, value_parser = clap::value_parser!(u16).range(1..), value_name = "PORT", help_heading = "TLS")]
+    pub tls_port: u16,
+    /// Trust only the CA certificates in this PEM file instead of the bundled public roots.
+    #[arg(long, value_name = "PEM", help_heading = "TLS")]
+    pub ca_file: Option<PathBuf>,
+    /// Device certificate (PEM chain), sent only when the server asks for one.
+    #[arg(long, value_name = "PEM", requires = "key", help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+    /// Private key of the device certificate (PEM).
+    #[arg(long, value_name = "PEM", requires = "cert", help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+    /// Verify the server certificate against this name instead of the SERVER host.
+    #[arg(long, value_name = "NAME", help_heading = "TLS")]
+    pub tls_server_name: Option<String>,
+    /// Do not verify the server certificate (shown loudly in every output).
+    #[arg(long, conflicts_with = "strict_tls", help_heading = "TLS")]
+    pub insecure: bool,
+    /// A server certificate that fails verification ends the cycle instead of falling back to TCP.
+    #[arg(long, help_heading = "TLS")]
+    pub strict_tls: bool,
+
+    /// Print the report as one JSON document.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    /// Narrate on stderr; -vv adds the SIP messages.
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Output")]
+    pub verbose: u8,
+    /// Print only the verdict line.
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
+}
+
+/// Parses a human duration such as `300ms`, `30s` or `1m 30s`.
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 300ms, 30s, 1m 30s)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_with_humantime() {
+        let cli =
+            Cli::try_parse_from(["sipreg", "--t1", "50ms", "--retry-interval", "1m 30s", "h"])
+                .unwrap();
+        assert_eq!(cli.register.t1, Duration::from_millis(50));
+        assert_eq!(cli.register.retry_interval, Duration::from_secs(90));
+        assert!(Cli::try_parse_from(["sipreg", "--t1", "-5s", "h"]).is_err());
+    }
+}

@@ -1,0 +1,541 @@
+//! A small registrar on loopback (UDP, TCP, TLS, mutual TLS) for `sipreg demo` and the tests.
+//!
+//! It answers REGISTER by RFC 3261 §10.3 in outline: echoes Via (with `received` and `rport`, RFC 3581
+//! §4), From, To (plus a tag), Call-ID and CSeq, and grants the requested Contact. Behaviours let tests
+//! script refusals, silence, challenges and rejections. It keeps a log of every request it saw.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::sip::digest::{self, Challenge, Credentials};
+use crate::sip::framing::{StreamFramer, header_end};
+use crate::sip::response::split_top_level;
+use crate::transport::Transport;
+
+/// How the registrar answers a REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behaviour {
+    /// 200 OK with the requested Contact and Expires.
+    Accept,
+    /// A final response with this status (403, 404, 503, ...).
+    Reject(u16),
+    /// Never answer.
+    Silent,
+    /// On streams, close the connection instead of answering; on UDP, stay silent.
+    Close,
+    /// Challenge with 401 (MD5, qop=auth) and accept only `user` with `password`.
+    Challenge {
+        /// The user name that may register.
+        user: String,
+        /// Its password.
+        password: String,
+    },
+}
+
+/// What to do on the TCP side of the SIP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpMode {
+    /// Listen and answer.
+    Listen,
+    /// Nothing listens: a connect is refused.
+    Refuse,
+    /// A listener whose accept queue is full: further SYNs are dropped and a connect hangs.
+    Blackhole,
+}
+
+/// Registrar set-up.
+#[derive(Clone)]
+pub struct Options {
+    /// Address to bind, normally 127.0.0.1.
+    pub ip: IpAddr,
+    /// Answer on UDP.
+    pub udp: bool,
+    /// The TCP side of the SIP port.
+    pub tcp: TcpMode,
+    /// Serve TLS with this configuration on a port of its own.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How to answer.
+    pub behaviour: Behaviour,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            udp: true,
+            tcp: TcpMode::Listen,
+            tls: None,
+            behaviour: Behaviour::Accept,
+        }
+    }
+}
+
+/// One request the registrar received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// Transport it came over.
+    pub transport: Transport,
+    /// The source address.
+    pub peer: SocketAddr,
+    /// CSeq number.
+    pub cseq: u32,
+    /// The Call-ID.
+    pub call_id: String,
+    /// The Expires header value.
+    pub expires: Option<u32>,
+    /// The Contact value.
+    pub contact: String,
+    /// The request carried an Authorization header.
+    pub authorized: bool,
+}
+
+/// A running registrar.
+pub struct Registrar {
+    /// The SIP port (UDP and, unless refused, TCP).
+    pub sip_addr: SocketAddr,
+    /// The TLS address, when TLS is served.
+    pub tls_addr: Option<SocketAddr>,
+    log: Arc<Mutex<Vec<Seen>>>,
+    tasks: Vec<JoinHandle<()>>,
+    _hold: Vec<TcpStream>,
+}
+
+impl Drop for Registrar {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Registrar {
+    /// Binds and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// When no loopback port can be bound.
+    pub async fn start(opts: Options) -> std::io::Result<Registrar> {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(opts.behaviour.clone());
+        let mut tasks = Vec::new();
+        let mut hold = Vec::new();
+        let (udp, tcp, sip_addr) = bind_sip_port(opts.ip, opts.tcp).await?;
+        if opts.udp {
+            let udp = Arc::new(udp);
+            tasks.push(tokio::spawn(serve_udp(udp, shared.clone(), log.clone())));
+        } else {
+            drop(udp);
+        }
+        match (opts.tcp, tcp) {
+            (TcpMode::Listen, Some(l)) => {
+                tasks.push(tokio::spawn(serve_tcp(
+                    l,
+                    None,
+                    shared.clone(),
+                    log.clone(),
+                )));
+            }
+            (TcpMode::Blackhole, Some(l)) => {
+                hold = fill_accept_queue(sip_addr).await;
+                // Keep the listener open and never accept.
+                tasks.push(tokio::spawn(async move {
+                    let _l = l;
+                    std::future::pending::<()>().await;
+                }));
+            }
+            _ => {}
+        }
+        let tls_addr = match &opts.tls {
+            Some(cfg) => {
+                let l = TcpListener::bind(SocketAddr::new(opts.ip, 0)).await?;
+                let addr = l.local_addr()?;
+                let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+                tasks.push(tokio::spawn(serve_tcp(
+                    l,
+                    Some(acceptor),
+                    shared.clone(),
+                    log.clone(),
+                )));
+                Some(addr)
+            }
+            None => None,
+        };
+        Ok(Registrar {
+            sip_addr,
+            tls_addr,
+            log,
+            tasks,
+            _hold: hold,
+        })
+    }
+
+    /// Every request seen so far.
+    #[must_use]
+    pub fn seen(&self) -> Vec<Seen> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+/// Binds UDP on a free port and TCP on the same port (unless TCP is to be refused).
+async fn bind_sip_port(
+    ip: IpAddr,
+    mode: TcpMode,
+) -> std::io::Result<(UdpSocket, Option<TcpListener>, SocketAddr)> {
+    let mut last_err = None;
+    for _ in 0..50 {
+        let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let addr = udp.local_addr()?;
+        let tcp = match mode {
+            TcpMode::Refuse => return Ok((udp, None, addr)),
+            TcpMode::Listen => TcpListener::bind(addr).await,
+            TcpMode::Blackhole => {
+                let socket = if ip.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
+                socket.bind(addr).and_then(|()| socket.listen(1))
+            }
+        };
+        match tcp {
+            Ok(l) => return Ok((udp, Some(l), addr)),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
+}
+
+/// Connects to a listener that never accepts until its queue is full, so the next SYN is dropped.
+async fn fill_accept_queue(addr: SocketAddr) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => held.push(s),
+            _ => break,
+        }
+    }
+    held
+}
+
+/// A free loopback TCP port where nothing listens: a connect to it is refused.
+///
+/// # Errors
+/// When no port can be bound.
+pub fn unused_tcp_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Runs a registrar on a runtime of its own in a background thread, for synchronous tests.
+pub struct Background {
+    registrar: Registrar,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the registrar.
+    ///
+    /// # Errors
+    /// When the runtime cannot start or no port can be bound.
+    pub fn start(opts: Options) -> std::io::Result<Background> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match Registrar::start(opts).await {
+                    Ok(r) => {
+                        let _ = tx.send(Ok(r));
+                        let _ = stopped.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        });
+        let registrar = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("registrar thread ended"))??;
+        Ok(Background {
+            registrar,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl std::ops::Deref for Background {
+    type Target = Registrar;
+    fn deref(&self) -> &Registrar {
+        &self.registrar
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn serve_udp(socket: Arc<UdpSocket>, behaviour: Arc<Behaviour>, log: Arc<Mutex<Vec<Seen>>>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Some(req) = Request::parse(&buf[..n]) else {
+            continue;
+        };
+        if let Some(answer) = answer(&req, Transport::Udp, peer, &behaviour, &log) {
+            let _ = socket.send_to(answer.as_bytes(), peer).await;
+        }
+    }
+}
+
+async fn serve_tcp(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    behaviour: Arc<Behaviour>,
+    log: Arc<Mutex<Vec<Seen>>>,
+) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let behaviour = behaviour.clone();
+        let log = log.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(s) = acceptor.accept(stream).await {
+                        serve_stream(s, Transport::Tls, peer, &behaviour, &log).await;
+                    }
+                }
+                None => serve_stream(stream, Transport::Tcp, peer, &behaviour, &log).await,
+            }
+        });
+    }
+}
+
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    transport: Transport,
+    peer: SocketAddr,
+    behaviour: &Behaviour,
+    log: &Mutex<Vec<Seen>>,
+) {
+    let mut framer = StreamFramer::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Ok(Some(message)) = framer.next_message() {
+            let Some(req) = Request::parse(&message) else {
+                continue;
+            };
+            if *behaviour == Behaviour::Close {
+                record(&req, transport, peer, log);
+                return;
+            }
+            if let Some(answer) = answer(&req, transport, peer, behaviour, log) {
+                if io.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+        match io.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => framer.push(&chunk[..n]),
+        }
+    }
+}
+
+/// The parts of a request the registrar needs.
+struct Request {
+    method: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Request {
+    fn parse(bytes: &[u8]) -> Option<Request> {
+        let end = header_end(bytes).map_or(bytes.len(), |(e, _)| e);
+        let text = std::str::from_utf8(&bytes[..end]).ok()?;
+        let mut lines = text.lines();
+        let mut first = lines.next()?.split_whitespace();
+        let method = first.next()?.to_string();
+        first.next()?;
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Some(Request { method, headers })
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn record(req: &Request, transport: Transport, peer: SocketAddr, log: &Mutex<Vec<Seen>>) {
+    let seen = Seen {
+        transport,
+        peer,
+        cseq: req
+            .header("cseq")
+            .and_then(|c| c.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        call_id: req.header("call-id").unwrap_or_default().to_string(),
+        expires: req.header("expires").and_then(|e| e.parse().ok()),
+        contact: req.header("contact").unwrap_or_default().to_string(),
+        authorized: req.header("authorization").is_some(),
+    };
+    if let Ok(mut l) = log.lock() {
+        l.push(seen);
+    }
+}
+
+/// The registrar's answer, or `None` to stay silent.
+fn answer(
+    req: &Request,
+    transport: Transport,
+    peer: SocketAddr,
+    behaviour: &Behaviour,
+    log: &Mutex<Vec<Seen>>,
+) -> Option<String> {
+    record(req, transport, peer, log);
+    if req.method != "REGISTER" {
+        return Some(response(req, peer, 405, "Method Not Allowed", &[]));
+    }
+    match behaviour {
+        Behaviour::Silent | Behaviour::Close => None,
+        Behaviour::Accept => Some(ok(req, peer)),
+        Behaviour::Reject(code) => {
+            let reason = match code {
+                403 => "Forbidden",
+                404 => "Not Found",
+                503 => "Service Unavailable",
+                _ => "Rejected",
+            };
+            Some(response(req, peer, *code, reason, &[]))
+        }
+        Behaviour::Challenge { user, password } => {
+            let authorized = req
+                .header("authorization")
+                .is_some_and(|a| check_digest(a, &req.method, user, password));
+            if authorized {
+                Some(ok(req, peer))
+            } else {
+                let nonce = crate::sip::random_hex(12);
+                let challenge = format!(
+                    "WWW-Authenticate: Digest realm=\"sipreg\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5"
+                );
+                Some(response(req, peer, 401, "Unauthorized", &[challenge]))
+            }
+        }
+    }
+}
+
+fn ok(req: &Request, peer: SocketAddr) -> String {
+    let expires = req.header("expires").unwrap_or("3600");
+    let contact = req.header("contact").unwrap_or_default();
+    let contact_uri = contact.split(';').next().unwrap_or_default();
+    let extra = [
+        format!("Contact: {contact_uri};expires={expires}"),
+        format!("Expires: {expires}"),
+    ];
+    response(req, peer, 200, "OK", &extra)
+}
+
+fn response(
+    req: &Request,
+    peer: SocketAddr,
+    status: u16,
+    reason: &str,
+    extra: &[String],
+) -> String {
+    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
+    let mut first_via = true;
+    for (name, value) in &req.headers {
+        match name.as_str() {
+            "via" => {
+                let mut v = value.clone();
+                if first_via {
+                    // RFC 3581 §4: fill in rport and received with the source we saw.
+                    v = v.replace(";rport", &format!(";rport={}", peer.port()));
+                    v.push_str(&format!(";received={}", peer.ip()));
+                    first_via = false;
+                }
+                out.push_str(&format!("Via: {v}\r\n"));
+            }
+            "from" => out.push_str(&format!("From: {value}\r\n")),
+            "to" => out.push_str(&format!("To: {value};tag=sipreg-registrar\r\n")),
+            "call-id" => out.push_str(&format!("Call-ID: {value}\r\n")),
+            "cseq" => out.push_str(&format!("CSeq: {value}\r\n")),
+            _ => {}
+        }
+    }
+    for e in extra {
+        out.push_str(e);
+        out.push_str("\r\n");
+    }
+    out.push_str("Server: sipreg-registrar\r\nContent-Length: 0\r\n\r\n");
+    out
+}
+
+/// Checks an Authorization value against the user and password (RFC 3261 §22.4), recomputing the
+/// response with the same digest code the client uses.
+fn check_digest(value: &str, method: &str, user: &str, password: &str) -> bool {
+    let Ok(ch) = Challenge::parse(value) else {
+        return false;
+    };
+    let body = value.trim().get(6..).unwrap_or_default();
+    let mut params = std::collections::HashMap::new();
+    for p in split_top_level(body, ',') {
+        if let Some((k, v)) = p.split_once('=') {
+            params.insert(
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            );
+        }
+    }
+    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+    if get("username") != user {
+        return false;
+    }
+    let nc = u32::from_str_radix(get("nc"), 16).unwrap_or(0);
+    let expected = digest::response(
+        &ch,
+        &Credentials {
+            username: user,
+            password,
+        },
+        method,
+        get("uri"),
+        nc,
+        get("cnonce"),
+    );
+    expected == get("response")
+}

@@ -1,0 +1,167 @@
+//! Message framing on stream transports (RFC 3261 §18.3): headers up to the empty line, then exactly
+//! Content-Length bytes of body; CRLF keep-alives between messages are skipped (RFC 5626 §3.5.1).
+
+use super::{MAX_HEADERS, MAX_MESSAGE};
+
+/// Why a stream could not be framed into messages.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// The headers or the whole message passed [`MAX_MESSAGE`].
+    #[error("message larger than the {} KiB limit", MAX_MESSAGE / 1024)]
+    TooLarge,
+    /// More header lines than [`MAX_HEADERS`] before the empty line.
+    #[error("more than {MAX_HEADERS} header lines")]
+    TooManyHeaders,
+    /// Content-Length is not a number.
+    #[error("invalid Content-Length {0:?}")]
+    BadContentLength(String),
+}
+
+/// Where the header block ends: `(end of headers, start of body)`. Accepts CRLF CRLF and bare LF LF.
+#[must_use]
+pub fn header_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            if buf.get(i + 1) == Some(&b'\n') {
+                return Some((i + 1, i + 2));
+            }
+            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
+                return Some((i + 1, i + 3));
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Content-Length from a header block (`Content-Length` or compact `l`); `None` when absent.
+fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
+    let text = String::from_utf8_lossy(head);
+    for line in text.split('\n') {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
+            let value = value.trim();
+            return value
+                .parse::<usize>()
+                .map(Some)
+                .map_err(|_| FramingError::BadContentLength(value.chars().take(32).collect()));
+        }
+    }
+    Ok(None)
+}
+
+/// Accumulates bytes from a stream and yields whole messages, within the size limits.
+#[derive(Debug, Default)]
+pub struct StreamFramer {
+    buf: Vec<u8>,
+}
+
+impl StreamFramer {
+    /// An empty framer.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes read from the stream.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes buffered and not yet returned as a message.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next whole message, if the buffer holds one.
+    ///
+    /// # Errors
+    /// A [`FramingError`] when the stream breaks a limit or sends a bad Content-Length; the stream
+    /// cannot be framed after that.
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
+        // Keep-alive CRLFs before a message are not part of it.
+        let skip = self
+            .buf
+            .iter()
+            .take_while(|b| **b == b'\r' || **b == b'\n')
+            .count();
+        self.buf.drain(..skip);
+        let Some((head_end, body_start)) = header_end(&self.buf) else {
+            if self.buf.len() > MAX_MESSAGE {
+                return Err(FramingError::TooLarge);
+            }
+            if self.buf.iter().filter(|b| **b == b'\n').count() > MAX_HEADERS + 1 {
+                return Err(FramingError::TooManyHeaders);
+            }
+            return Ok(None);
+        };
+        // A message without Content-Length on a stream breaks §18.3; read it as an empty body.
+        let body_len = content_length(&self.buf[..head_end])?.unwrap_or(0);
+        let total = body_start
+            .checked_add(body_len)
+            .ok_or(FramingError::TooLarge)?;
+        if total > MAX_MESSAGE {
+            return Err(FramingError::TooLarge);
+        }
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        let rest = self.buf.split_off(total);
+        let message = std::mem::replace(&mut self.buf, rest);
+        Ok(Some(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_two_messages_and_skips_keepalives() {
+        let mut f = StreamFramer::new();
+        f.push(b"\r\n\r\nSIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\nSIP/2.0 200 OK\r\nl: 3\r\n\r\nab");
+        let first = f.next_message().unwrap().unwrap();
+        assert!(first.starts_with(b"SIP/2.0 100"));
+        assert_eq!(f.next_message().unwrap(), None, "body incomplete");
+        f.push(b"c");
+        let second = f.next_message().unwrap().unwrap();
+        assert!(second.ends_with(b"\r\n\r\nabc"));
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn one_byte_at_a_time() {
+        let msg = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let mut f = StreamFramer::new();
+        for (i, b) in msg.iter().enumerate() {
+            f.push(&[*b]);
+            let got = f.next_message().unwrap();
+            assert_eq!(got.is_some(), i == msg.len() - 1);
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let mut f = StreamFramer::new();
+        f.push(b"SIP/2.0 200 OK\r\nContent-Length: 999999\r\n\r\n");
+        assert_eq!(f.next_message(), Err(FramingError::TooLarge));
+        let mut f = StreamFramer::new();
+        f.push(b"SIP/2.0 200 OK\r\nContent-Length: -1\r\n\r\n");
+        assert!(matches!(
+            f.next_message(),
+            Err(FramingError::BadContentLength(_))
+        ));
+        let mut f = StreamFramer::new();
+        f.push(&vec![b'a'; MAX_MESSAGE + 1]);
+        assert_eq!(f.next_message(), Err(FramingError::TooLarge));
+        let mut f = StreamFramer::new();
+        f.push(b"SIP/2.0 200 OK\r\n");
+        f.push(&b"X: y\r\n".repeat(MAX_HEADERS + 2));
+        assert_eq!(f.next_message(), Err(FramingError::TooManyHeaders));
+    }
+}

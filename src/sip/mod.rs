@@ -1,0 +1,46 @@
+//! SIP messages: the REGISTER we send (built with rsip) and a tolerant reader for what servers answer.
+//!
+//! rsip 0.4 builds requests well but fails on several forms RFC 3261 allows in responses (compact header
+//! names, folded lines, comma-separated Via values, IPv6 in Via, `algorithm=SHA-256`). Responses are
+//! therefore read by our own tolerant parser in [`response`]; rsip stays behind this module.
+
+pub mod digest;
+pub mod framing;
+pub mod message;
+pub mod response;
+
+/// The RFC 3261 §8.1.1.7 magic cookie that starts every branch we generate.
+pub const BRANCH_COOKIE: &str = "z9hG4bK";
+
+/// Largest SIP message sipreg accepts, on any transport.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Most header lines sipreg accepts in one message.
+pub const MAX_HEADERS: usize = 256;
+
+/// Random lowercase hex of `bytes` random bytes, for branches, tags and Call-IDs.
+#[must_use]
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex(&buf)
+}
+
+/// Lowercase hex of `data`.
+#[must_use]
+pub fn hex(data: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(data.len() * 2);
+    for b in data {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// A fresh RFC 3261 §8.1.1.7 branch: the magic cookie and 64 random bits.
+#[must_use]
+pub fn new_branch() -> String {
+    format!("{BRANCH_COOKIE}{}", random_hex(8))
+}

@@ -1,0 +1,384 @@
+//! A tolerant reader for SIP responses (RFC 3261 §7.2, §7.3): compact names, folded lines, bare LF,
+//! comma-separated values and IPv6 hosts, which rsip 0.4 rejects or misreads.
+
+use super::{MAX_HEADERS, MAX_MESSAGE};
+
+/// Why a message could not be read as a SIP response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The bytes before the first line break are not `SIP/2.0 NNN reason`.
+    #[error("not a SIP response: bad status line")]
+    StatusLine,
+    /// The message is larger than [`MAX_MESSAGE`].
+    #[error("message larger than the {} KiB limit", MAX_MESSAGE / 1024)]
+    TooLarge,
+    /// More header lines than [`MAX_HEADERS`].
+    #[error("more than {MAX_HEADERS} header lines")]
+    TooManyHeaders,
+    /// A header line without a colon.
+    #[error("malformed header line")]
+    HeaderLine,
+    /// The message is not UTF-8 where it must be text.
+    #[error("response headers are not valid UTF-8")]
+    Encoding,
+}
+
+/// One parsed response: status, reason phrase and headers with full lowercase names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code, 100–699.
+    pub status: u16,
+    /// Reason phrase exactly as the server wrote it.
+    pub reason: String,
+    headers: Vec<(String, String)>,
+}
+
+/// One value of a Via header (RFC 3261 §20.42).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// The transport token, upper case (`UDP`, `TCP`, `TLS`).
+    pub transport: String,
+    /// `host[:port]` as written.
+    pub sent_by: String,
+    params: Vec<(String, Option<String>)>,
+}
+
+impl Via {
+    /// Parses one Via value such as `SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=[::1];rport=5`.
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Via> {
+        let mut parts = split_params(value.trim());
+        let head = parts.next()?;
+        let mut words = head.split_whitespace();
+        let proto = words.next()?;
+        let sent_by = words.collect::<String>();
+        let transport = proto.rsplit('/').next()?.trim().to_ascii_uppercase();
+        if sent_by.is_empty() {
+            return None;
+        }
+        let params = parts.map(param).collect();
+        Some(Via {
+            transport,
+            sent_by,
+            params,
+        })
+    }
+
+    /// A parameter by name (case-insensitive); `Some(None)` for a flag such as a bare `rport`.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
+    }
+
+    /// The `branch` parameter.
+    #[must_use]
+    pub fn branch(&self) -> Option<&str> {
+        self.param("branch").flatten()
+    }
+
+    /// The `received` parameter: the source address the server saw (RFC 3261 §18.2.1).
+    #[must_use]
+    pub fn received(&self) -> Option<&str> {
+        self.param("received").flatten()
+    }
+
+    /// The `rport` value the server filled in: the source port it saw (RFC 3581 §4).
+    #[must_use]
+    pub fn rport(&self) -> Option<u16> {
+        self.param("rport").flatten().and_then(|p| p.parse().ok())
+    }
+}
+
+fn param(raw: &str) -> (String, Option<String>) {
+    match raw.split_once('=') {
+        Some((n, v)) => (
+            n.trim().to_ascii_lowercase(),
+            Some(v.trim().trim_matches('"').to_string()),
+        ),
+        None => (raw.trim().to_ascii_lowercase(), None),
+    }
+}
+
+/// Splits `a;b=1;c="x;y"` at top-level semicolons, respecting quotes and angle brackets.
+fn split_params(value: &str) -> impl Iterator<Item = &str> {
+    split_top_level(value, ';')
+}
+
+/// Splits a header value at top-level `sep`, outside quotes and `<...>` (RFC 3261 §7.3.1).
+pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut angle = false;
+    for (i, c) in value.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            c if c == sep && !quoted && !angle => {
+                out.push(&value[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&value[start..]);
+    out.into_iter().filter(|s| !s.trim().is_empty())
+}
+
+/// Full header name for an RFC 3261 §7.3.3 compact form, lowercase.
+fn expand_compact(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let full = match lower.as_str() {
+        "i" => "call-id",
+        "m" => "contact",
+        "e" => "content-encoding",
+        "l" => "content-length",
+        "c" => "content-type",
+        "f" => "from",
+        "s" => "subject",
+        "k" => "supported",
+        "t" => "to",
+        "v" => "via",
+        _ => return lower,
+    };
+    full.to_string()
+}
+
+/// Headers whose values may be comma lists (RFC 3261 §7.3.1). Authentication headers are not among
+/// them: their parameters are comma-separated.
+fn is_list_header(name: &str) -> bool {
+    matches!(name, "via" | "contact" | "allow" | "supported" | "require")
+}
+
+impl Response {
+    /// Parses one complete message (headers and body) received from the network.
+    ///
+    /// # Errors
+    /// A [`ParseError`] when the bytes are not a response or break a limit.
+    pub fn parse(bytes: &[u8]) -> Result<Response, ParseError> {
+        if bytes.len() > MAX_MESSAGE {
+            return Err(ParseError::TooLarge);
+        }
+        let head_len = super::framing::header_end(bytes).map_or(bytes.len(), |(end, _)| end);
+        let head = std::str::from_utf8(&bytes[..head_len]).map_err(|_| ParseError::Encoding)?;
+        let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let status_line = lines
+            .by_ref()
+            .find(|l| !l.trim().is_empty())
+            .ok_or(ParseError::StatusLine)?;
+        let (status, reason) = parse_status_line(status_line)?;
+        // §7.3.1: a line that starts with whitespace continues the previous header value.
+        let mut unfolded: Vec<String> = Vec::new();
+        for line in lines {
+            if line.is_empty() {
+                break;
+            }
+            if line.starts_with([' ', '\t']) {
+                match unfolded.last_mut() {
+                    Some(prev) => {
+                        prev.push(' ');
+                        prev.push_str(line.trim());
+                    }
+                    None => return Err(ParseError::HeaderLine),
+                }
+            } else {
+                if unfolded.len() >= MAX_HEADERS {
+                    return Err(ParseError::TooManyHeaders);
+                }
+                unfolded.push(line.to_string());
+            }
+        }
+        let mut headers = Vec::with_capacity(unfolded.len());
+        for line in unfolded {
+            let (name, value) = line.split_once(':').ok_or(ParseError::HeaderLine)?;
+            let name = expand_compact(name.trim());
+            let value = value.trim();
+            if is_list_header(&name) {
+                for part in split_top_level(value, ',') {
+                    headers.push((name.clone(), part.trim().to_string()));
+                }
+            } else {
+                headers.push((name, value.to_string()));
+            }
+        }
+        Ok(Response {
+            status,
+            reason,
+            headers,
+        })
+    }
+
+    /// The first value of a header, by full or compact name, case-insensitive.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers_named(name).next()
+    }
+
+    /// Every value of a header, in order; list headers are split into their elements.
+    pub fn headers_named(&self, name: &str) -> impl Iterator<Item = &str> {
+        let name = expand_compact(name);
+        self.headers
+            .iter()
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The Via values, top first.
+    #[must_use]
+    pub fn vias(&self) -> Vec<Via> {
+        self.headers_named("via").filter_map(Via::parse).collect()
+    }
+
+    /// CSeq number and method (§20.16).
+    #[must_use]
+    pub fn cseq(&self) -> Option<(u32, String)> {
+        let value = self.header("cseq")?;
+        let mut it = value.split_whitespace();
+        let num = it.next()?.parse().ok()?;
+        let method = it.next()?.to_ascii_uppercase();
+        Some((num, method))
+    }
+
+    /// A header holding a number of seconds (Expires, Min-Expires, Retry-After), comments ignored.
+    #[must_use]
+    pub fn seconds(&self, name: &str) -> Option<u32> {
+        let value = self.header(name)?;
+        let digits: String = value
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    }
+
+    /// The `expires` parameter of the Contact whose URI contains `our_contact` (`host:port` of our
+    /// binding), as a registrar grants it (§10.3 step 8, §10.2.4).
+    #[must_use]
+    pub fn contact_expires(&self, our_host_port: &str) -> Option<u32> {
+        self.headers_named("contact")
+            .filter(|c| c.contains(our_host_port))
+            .find_map(|c| {
+                let after_uri = c.rsplit_once('>').map_or(c, |(_, rest)| rest);
+                split_params(after_uri)
+                    .map(param)
+                    .find(|(n, _)| n == "expires")
+                    .and_then(|(_, v)| v?.parse().ok())
+            })
+    }
+
+    /// True for 1xx.
+    #[must_use]
+    pub fn is_provisional(&self) -> bool {
+        self.status < 200
+    }
+}
+
+fn parse_status_line(line: &str) -> Result<(u16, String), ParseError> {
+    let rest = line
+        .strip_prefix("SIP/2.0 ")
+        .or_else(|| line.strip_prefix("sip/2.0 "))
+        .ok_or(ParseError::StatusLine)?;
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    let status: u16 = code.trim().parse().map_err(|_| ParseError::StatusLine)?;
+    if !(100..=699).contains(&status) {
+        return Err(ParseError::StatusLine);
+    }
+    Ok((status, reason.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 10.0.0.5:40000;branch=z9hG4bKabc;rport=40001;received=192.0.2.9\r\n\
+From: <sip:alice@example.com>;tag=1\r\n\
+To: <sip:alice@example.com>;tag=2\r\n\
+Call-ID: x\r\n\
+CSeq: 2 REGISTER\r\n\
+Contact: <sip:alice@10.0.0.9:5060>;expires=100, <sip:alice@10.0.0.5:40000>;expires=3599\r\n\
+Server: kamailio (5.6.3)\r\n\
+Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn reads_a_plain_200() {
+        let r = Response::parse(OK.as_bytes()).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.reason, "OK");
+        assert_eq!(r.cseq(), Some((2, "REGISTER".into())));
+        let via = &r.vias()[0];
+        assert_eq!(via.branch(), Some("z9hG4bKabc"));
+        assert_eq!(via.received(), Some("192.0.2.9"));
+        assert_eq!(via.rport(), Some(40001));
+        assert_eq!(r.contact_expires("10.0.0.5:40000"), Some(3599));
+        assert_eq!(r.header("SERVER"), Some("kamailio (5.6.3)"));
+    }
+
+    #[test]
+    fn compact_names_folding_and_bare_lf() {
+        let text = "SIP/2.0 200 OK\nv: SIP/2.0/TCP a;branch=z9hG4bK1\ni: c\nm: <sip:u@h:1>\n ;expires=5\nl: 0\n\n";
+        let r = Response::parse(text.as_bytes()).unwrap();
+        assert_eq!(r.vias()[0].branch(), Some("z9hG4bK1"));
+        assert_eq!(r.header("call-id"), Some("c"));
+        assert_eq!(r.contact_expires("h:1"), Some(5));
+    }
+
+    #[test]
+    fn two_vias_on_one_line_are_both_kept() {
+        let text = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\r\n\r\n";
+        let r = Response::parse(text.as_bytes()).unwrap();
+        assert_eq!(r.vias().len(), 2);
+        assert_eq!(r.vias()[1].branch(), Some("z9hG4bK2"));
+    }
+
+    #[test]
+    fn ipv6_received_is_kept_whole() {
+        let text = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [2001:db8::10]:5060;branch=z9hG4bK1;received=2001:db8::7;rport=5\r\n\r\n";
+        let r = Response::parse(text.as_bytes()).unwrap();
+        let via = &r.vias()[0];
+        assert_eq!(via.sent_by, "[2001:db8::10]:5060");
+        assert_eq!(via.received(), Some("2001:db8::7"));
+    }
+
+    #[test]
+    fn space_before_colon_and_reason_kept() {
+        let text = "SIP/2.0 423 Interval Too Brief\r\nMin-Expires : 60\r\n\r\n";
+        let r = Response::parse(text.as_bytes()).unwrap();
+        assert_eq!(r.reason, "Interval Too Brief");
+        assert_eq!(r.seconds("min-expires"), Some(60));
+    }
+
+    #[test]
+    fn www_authenticate_is_not_split_on_commas() {
+        let text = "SIP/2.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"a\", nonce=\"b\", qop=\"auth,auth-int\"\r\n\r\n";
+        let r = Response::parse(text.as_bytes()).unwrap();
+        assert_eq!(r.headers_named("www-authenticate").count(), 1);
+    }
+
+    #[test]
+    fn rejects_garbage_and_requests() {
+        assert_eq!(Response::parse(b"\x00\xff"), Err(ParseError::Encoding));
+        assert_eq!(
+            Response::parse(b"REGISTER sip:a SIP/2.0\r\n\r\n"),
+            Err(ParseError::StatusLine)
+        );
+        assert_eq!(
+            Response::parse(b"SIP/2.0 999 Nope\r\n\r\n"),
+            Err(ParseError::StatusLine)
+        );
+        assert_eq!(
+            Response::parse(b"SIP/2.0 200 OK\r\nno colon here\r\n\r\n"),
+            Err(ParseError::HeaderLine)
+        );
+    }
+}
