@@ -1,0 +1,155 @@
+//! Shared test helpers: run the real `sipreg` binary, start the in-process registrar, make certificates.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::Value;
+pub use sipreg::registrar::{Background, Behaviour, Options, TcpMode};
+
+/// What one run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout parsed as the JSON report.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// The sipreg binary with a clean environment.
+pub fn sipreg() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sipreg"));
+    c.env_remove("SIPREG_PASSWORD").env_remove("RUST_LOG").env("NO_COLOR", "1");
+    c
+}
+
+/// Runs sipreg with `args` and returns what it did.
+pub fn run(args: &[&str]) -> Run {
+    run_cmd(sipreg().args(args))
+}
+
+/// Runs a prepared command.
+pub fn run_cmd(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("the sipreg binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Starts a registrar on 127.0.0.1.
+pub fn registrar(opts: Options) -> Background {
+    Background::start(opts).expect("the registrar binds loopback ports")
+}
+
+/// The outcomes of the attempts in a JSON report, as `transport:outcome`.
+pub fn attempts(report: &Value) -> Vec<String> {
+    report["attempts"]
+        .as_array()
+        .expect("attempts is an array")
+        .iter()
+        .map(|a| format!("{}:{}", a["transport"].as_str().unwrap_or("?"), a["outcome"].as_str().unwrap_or("?")))
+        .collect()
+}
+
+/// A test PKI in a temp dir: a CA, a server certificate for 127.0.0.1/localhost, a client certificate.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca_pem: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    ca_cert: rcgen::Certificate,
+    ca_key: KeyPair,
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key: Vec<u8>,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_key = KeyPair::generate().expect("key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.distinguished_name.push(DnType::CommonName, "sipreg test CA");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        let ca_cert = ca.self_signed(&ca_key).expect("CA");
+        let server_key = KeyPair::generate().expect("key");
+        let mut srv = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("params");
+        srv.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let srv_cert = srv.signed_by(&server_key, &ca_cert, &ca_key).expect("server cert");
+        let client_key = KeyPair::generate().expect("key");
+        let mut cli = CertificateParams::new(Vec::<String>::new()).expect("params");
+        cli.distinguished_name.push(DnType::CommonName, "sipreg device");
+        cli.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cli_cert = cli.signed_by(&client_key, &ca_cert, &ca_key).expect("client cert");
+        let ca_pem = dir.path().join("ca.pem");
+        let client_cert = dir.path().join("client.pem");
+        let client_key_path = dir.path().join("client.key");
+        std::fs::write(&ca_pem, ca_cert.pem()).expect("write");
+        std::fs::write(&client_cert, cli_cert.pem()).expect("write");
+        std::fs::write(&client_key_path, client_key.serialize_pem()).expect("write");
+        Pki {
+            server_chain: vec![srv_cert.der().clone()],
+            server_key: server_key.serialize_der(),
+            dir,
+            ca_pem,
+            client_cert,
+            client_key: client_key_path,
+            ca_cert,
+            ca_key,
+        }
+    }
+
+    fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone()))
+    }
+
+    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+
+    /// Server-only authentication.
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        let cfg = rustls::ServerConfig::builder_with_provider(Self::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(self.server_chain.clone(), self.key())
+            .expect("server config");
+        Arc::new(cfg)
+    }
+
+    /// Mutual TLS: the client must present a certificate from our CA.
+    pub fn mtls_config(&self) -> Arc<rustls::ServerConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_cert.der().clone()).expect("CA");
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Self::provider())
+            .build()
+            .expect("verifier");
+        let cfg = rustls::ServerConfig::builder_with_provider(Self::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.server_chain.clone(), self.key())
+            .expect("server config");
+        Arc::new(cfg)
+    }
+
+    /// A path inside the temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
