@@ -11,6 +11,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
+#[allow(unused_imports)]
 pub use sipreg::registrar::{Background, Behaviour, Options, TcpMode};
 
 /// What one run of the binary produced.
@@ -23,15 +24,21 @@ pub struct Run {
 impl Run {
     /// stdout parsed as the JSON report.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
 /// The sipreg binary with a clean environment.
 pub fn sipreg() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sipreg"));
-    c.env_remove("SIPREG_PASSWORD").env_remove("RUST_LOG").env("NO_COLOR", "1");
+    c.env_remove("SIPREG_PASSWORD")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1");
     c
 }
 
@@ -61,7 +68,13 @@ pub fn attempts(report: &Value) -> Vec<String> {
         .as_array()
         .expect("attempts is an array")
         .iter()
-        .map(|a| format!("{}:{}", a["transport"].as_str().unwrap_or("?"), a["outcome"].as_str().unwrap_or("?")))
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["transport"].as_str().unwrap_or("?"),
+                a["outcome"].as_str().unwrap_or("?")
+            )
+        })
         .collect()
 }
 
@@ -82,19 +95,31 @@ impl Pki {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca_key = KeyPair::generate().expect("key");
         let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca.distinguished_name.push(DnType::CommonName, "sipreg test CA");
+        ca.distinguished_name
+            .push(DnType::CommonName, "sipreg test CA");
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_cert = ca.self_signed(&ca_key).expect("CA");
         let server_key = KeyPair::generate().expect("key");
-        let mut srv = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("params");
+        let mut srv =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("params");
         srv.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let srv_cert = srv.signed_by(&server_key, &ca_cert, &ca_key).expect("server cert");
+        let srv_cert = srv
+            .signed_by(&server_key, &ca_cert, &ca_key)
+            .expect("server cert");
         let client_key = KeyPair::generate().expect("key");
         let mut cli = CertificateParams::new(Vec::<String>::new()).expect("params");
-        cli.distinguished_name.push(DnType::CommonName, "sipreg device");
+        cli.distinguished_name
+            .push(DnType::CommonName, "sipreg device");
         cli.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cli_cert = cli.signed_by(&client_key, &ca_cert, &ca_key).expect("client cert");
+        let cli_cert = cli
+            .signed_by(&client_key, &ca_cert, &ca_key)
+            .expect("client cert");
         let ca_pem = dir.path().join("ca.pem");
         let client_cert = dir.path().join("client.pem");
         let client_key_path = dir.path().join("client.key");
@@ -136,9 +161,12 @@ impl Pki {
     pub fn mtls_config(&self) -> Arc<rustls::ServerConfig> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.ca_cert.der().clone()).expect("CA");
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Self::provider())
-            .build()
-            .expect("verifier");
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Self::provider(),
+        )
+        .build()
+        .expect("verifier");
         let cfg = rustls::ServerConfig::builder_with_provider(Self::provider())
             .with_safe_default_protocol_versions()
             .expect("versions")
