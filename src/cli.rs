@@ -23,6 +23,7 @@ Exit codes:
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
+    allow_negative_numbers = true,
     after_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -94,22 +95,22 @@ pub struct RegisterArgs {
     pub keep: bool,
 
     /// Give up a TCP or TLS connect after this long (the phone's "approximately thirty seconds").
-    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]
     pub connect_timeout: Duration,
     /// Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s].
-    #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]
     pub timeout: Option<Duration>,
     /// RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F.
-    #[arg(long, default_value = "500ms", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    #[arg(long, default_value = "500ms", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]
     pub t1: Duration,
     /// Run up to this many more cycles after a failed one.
     #[arg(long, default_value_t = 0, value_name = "N", help_heading = "Timers")]
     pub retries: u32,
     /// Wait before the next cycle; doubles per failed cycle (the phone's Register Retry).
-    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]
     pub retry_interval: Duration,
     /// Longest wait between cycles (the phone's Register Max Retry).
-    #[arg(long, default_value = "30m", value_parser = duration, value_name = "DURATION", help_heading = "Timers")]
+    #[arg(long, default_value = "30m", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]
     pub retry_max: Duration,
 
     /// TLS port when TLS is one of several transports.

@@ -48,6 +48,17 @@ fn usage_error(message: &str, json: bool) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Clap's error as one line: its first paragraph, without the `error:` prefix.
+fn one_line(rendered: &str) -> String {
+    let first: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = first.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
 fn show(report: &Report, json: bool, quiet: bool) -> ExitCode {
     if json {
         print(&render::json(report));
@@ -61,10 +72,14 @@ fn show(report: &Report, json: bool, quiet: bool) -> ExitCode {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let json = std::env::args().any(|a| a == "--json");
+            return usage_error(&one_line(&e.render().to_string()), json);
         }
     };
     let args = &cli.register;
