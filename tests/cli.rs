@@ -62,25 +62,64 @@ fn bad_command_lines_exit_2_with_one_line_naming_the_value() {
         (vec!["--tls", "--ca-file", &missing, "h"], "missing.pem"),
         (vec!["--tls", "--ca-file", &a_dir, "h"], &a_dir),
         (vec!["--tls", "--ca-file", &empty_pem, "h"], "empty.pem"),
-        (vec!["--tls", "--cert", &key, "--key", &cert, "h"], "client.key"),
-        (vec!["--tls", "--cert", &cert, "--key", &encrypted, "h"], "encrypted.key"),
-        (vec!["--tls", "--cert", &cert, "--key", &missing, "h"], "missing.pem"),
+        (
+            vec!["--tls", "--cert", &key, "--key", &cert, "h"],
+            "client.key",
+        ),
+        (
+            vec!["--tls", "--cert", &cert, "--key", &encrypted, "h"],
+            "encrypted.key",
+        ),
+        (
+            vec!["--tls", "--cert", &cert, "--key", &missing, "h"],
+            "missing.pem",
+        ),
         (vec!["--password-file", &missing, "h"], "missing.pem"),
-        (vec!["--password-file", &empty_password, "h"], "empty-password"),
-        (vec!["--insecure", "--strict-tls", "--tls", "h"], "--strict-tls"),
-        (vec!["--tls", "--ca-file", &ca, "--tls-server-name", "bad name!", "h"], "bad name!"),
+        (
+            vec!["--password-file", &empty_password, "h"],
+            "empty-password",
+        ),
+        (
+            vec!["--insecure", "--strict-tls", "--tls", "h"],
+            "--strict-tls",
+        ),
+        (
+            vec![
+                "--tls",
+                "--ca-file",
+                &ca,
+                "--tls-server-name",
+                "bad name!",
+                "h",
+            ],
+            "bad name!",
+        ),
         (vec!["-v", "-q", "h"], "--quiet"),
         (vec![], "<SERVER>"),
     ];
     assert!(cases.len() >= 30);
     for (args, needle) in &cases {
         let out = run(args);
-        assert_eq!(out.code, 2, "{args:?} should be a usage error: {}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, 2,
+            "{args:?} should be a usage error: {}{}",
+            out.stdout, out.stderr
+        );
         let stderr = out.stderr.trim_end();
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line, got:\n{stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{args:?}: one line, got:\n{stderr}"
+        );
         assert!(stderr.starts_with("sipreg: error: "), "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr:?} should name {needle:?}");
-        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: {stderr:?} should name {needle:?}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
     }
 }
@@ -101,7 +140,13 @@ fn usage_errors_are_json_with_json() {
 fn help_documents_the_exit_codes() {
     let out = run(&["--help"]);
     assert_eq!(out.code, 0);
-    for code in ["0  registered", "1  rejected", "2  usage", "3  unreachable", "4  unauthorized"] {
+    for code in [
+        "0  registered",
+        "1  rejected",
+        "2  usage",
+        "3  unreachable",
+        "4  unauthorized",
+    ] {
         assert!(out.stdout.contains(code), "--help lacks {code:?}");
     }
 }
