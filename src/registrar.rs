@@ -35,6 +35,31 @@ pub enum Behaviour {
         /// Its password.
         password: String,
     },
+    /// Answer the n-th request with the n-th reply; the last one repeats.
+    Script(Vec<Canned>),
+}
+
+/// A scripted reply. A 2xx also carries the requested Contact and Expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canned {
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Extra header lines, without CRLF.
+    pub headers: Vec<String>,
+}
+
+impl Canned {
+    /// A reply with `status`, `reason` and extra header lines.
+    #[must_use]
+    pub fn new(status: u16, reason: &str, headers: &[&str]) -> Self {
+        Self {
+            status,
+            reason: reason.to_string(),
+            headers: headers.iter().map(ToString::to_string).collect(),
+        }
+    }
 }
 
 /// What to do on the TCP side of the SIP port.
@@ -90,8 +115,10 @@ pub struct Seen {
     pub expires: Option<u32>,
     /// The Contact value.
     pub contact: String,
-    /// The request carried an Authorization header.
-    pub authorized: bool,
+    /// The Authorization header value, if any.
+    pub authorization: Option<String>,
+    /// The Proxy-Authorization header value, if any.
+    pub proxy_authorization: Option<String>,
 }
 
 /// A running registrar.
@@ -353,7 +380,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
                 continue;
             };
             if *behaviour == Behaviour::Close {
-                record(&req, transport, peer, log);
+                let _ = record(&req, transport, peer, log);
                 return;
             }
             if let Some(answer) = answer(&req, transport, peer, behaviour, log) {
@@ -398,7 +425,8 @@ impl Request {
     }
 }
 
-fn record(req: &Request, transport: Transport, peer: SocketAddr, log: &Mutex<Vec<Seen>>) {
+/// Logs a request; returns its index among all requests seen.
+fn record(req: &Request, transport: Transport, peer: SocketAddr, log: &Mutex<Vec<Seen>>) -> usize {
     let seen = Seen {
         transport,
         peer,
@@ -410,10 +438,15 @@ fn record(req: &Request, transport: Transport, peer: SocketAddr, log: &Mutex<Vec
         call_id: req.header("call-id").unwrap_or_default().to_string(),
         expires: req.header("expires").and_then(|e| e.parse().ok()),
         contact: req.header("contact").unwrap_or_default().to_string(),
-        authorized: req.header("authorization").is_some(),
+        authorization: req.header("authorization").map(str::to_string),
+        proxy_authorization: req.header("proxy-authorization").map(str::to_string),
     };
-    if let Ok(mut l) = log.lock() {
-        l.push(seen);
+    match log.lock() {
+        Ok(mut l) => {
+            l.push(seen);
+            l.len() - 1
+        }
+        Err(_) => 0,
     }
 }
 
@@ -425,7 +458,7 @@ fn answer(
     behaviour: &Behaviour,
     log: &Mutex<Vec<Seen>>,
 ) -> Option<String> {
-    record(req, transport, peer, log);
+    let index = record(req, transport, peer, log);
     if req.method != "REGISTER" {
         return Some(response(req, peer, 405, "Method Not Allowed", &[]));
     }
@@ -440,6 +473,17 @@ fn answer(
                 _ => "Rejected",
             };
             Some(response(req, peer, *code, reason, &[]))
+        }
+        Behaviour::Script(replies) => {
+            let reply = replies.get(index).or(replies.last())?;
+            let extra = reply.headers.clone();
+            if (200..300).contains(&reply.status) {
+                let mut all = ok_headers(req);
+                all.extend(extra);
+                Some(response(req, peer, reply.status, &reply.reason, &all))
+            } else {
+                Some(response(req, peer, reply.status, &reply.reason, &extra))
+            }
         }
         Behaviour::Challenge { user, password } => {
             let authorized = req
@@ -458,15 +502,18 @@ fn answer(
     }
 }
 
-fn ok(req: &Request, peer: SocketAddr) -> String {
+fn ok_headers(req: &Request) -> Vec<String> {
     let expires = req.header("expires").unwrap_or("3600");
     let contact = req.header("contact").unwrap_or_default();
     let contact_uri = contact.split(';').next().unwrap_or_default();
-    let extra = [
+    vec![
         format!("Contact: {contact_uri};expires={expires}"),
         format!("Expires: {expires}"),
-    ];
-    response(req, peer, 200, "OK", &extra)
+    ]
+}
+
+fn ok(req: &Request, peer: SocketAddr) -> String {
+    response(req, peer, 200, "OK", &ok_headers(req))
 }
 
 fn response(
