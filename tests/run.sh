@@ -1,6 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md gives it: installs what the tests need, then runs them.
+#
+# Needs: the Rust toolchain; for the Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and
+# kamailio-tls-modules, installed here when missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+have_kamailio() {
+  command -v kamailio >/dev/null 2>&1 && command -v kamcmd >/dev/null 2>&1 &&
+    compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null
+}
+
+if ! have_kamailio; then
+  echo "tests/run.sh: installing kamailio and kamailio-tls-modules"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    kamailio kamailio-tls-modules >/dev/null
+  have_kamailio || { echo "tests/run.sh: kamailio is still missing" >&2; exit 1; }
+fi
 
 cargo test --locked --all-targets

@@ -88,6 +88,7 @@ pub struct Pki {
     ca_key: KeyPair,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
+    server_pem: (String, String),
 }
 
 impl Pki {
@@ -129,6 +130,7 @@ impl Pki {
         Pki {
             server_chain: vec![srv_cert.der().clone()],
             server_key: server_key.serialize_der(),
+            server_pem: (srv_cert.pem(), server_key.serialize_pem()),
             dir,
             ca_pem,
             client_cert,
@@ -174,6 +176,15 @@ impl Pki {
             .with_single_cert(self.server_chain.clone(), self.key())
             .expect("server config");
         Arc::new(cfg)
+    }
+
+    /// Writes the server certificate and key as PEM files (for servers such as Kamailio).
+    pub fn server_pem_files(&self) -> (PathBuf, PathBuf) {
+        let cert = self.path("server.pem");
+        let key = self.path("server.key");
+        std::fs::write(&cert, &self.server_pem.0).expect("write");
+        std::fs::write(&key, &self.server_pem.1).expect("write");
+        (cert, key)
     }
 
     /// A path inside the temp dir.
