@@ -12,7 +12,8 @@ Exit codes:
   1  rejected: the server answered with a final failure other than authentication
   2  usage or configuration error (bad flag, unsupported transport set, unreadable file)
   3  unreachable: no transport got a final answer
-  4  unauthorized: challenged again after credentials were sent, or challenged without a password";
+  4  unauthorized: challenged again after credentials were sent, or challenged without a password
+  5  registered, but not as --expect-transport or --max-time demanded";
 
 /// Register at a SIP registrar the way a desk phone does, over UDP, TCP or TLS with the phone's
 /// fallback rules, and report which transport registered, how long each attempt took and why each
@@ -46,6 +47,46 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
+}
+
+/// When to colour the human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set or TERM=dumb.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// A transport named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+    /// TLS.
+    Tls,
+}
+
+impl From<TransportArg> for crate::transport::Transport {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::Udp => Self::Udp,
+            TransportArg::Tcp => Self::Tcp,
+            TransportArg::Tls => Self::Tls,
+        }
+    }
 }
 
 /// The registration flags.
@@ -144,6 +185,23 @@ pub struct RegisterArgs {
     /// Print only the verdict line.
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+    /// Colour the human output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", help_heading = "Output")]
+    pub color: ColorChoice,
+
+    /// Exit 5 unless the registration went over this transport (for example after an unexpected
+    /// fallback).
+    #[arg(long, value_enum, value_name = "TRANSPORT", help_heading = "CI")]
+    pub expect_transport: Option<TransportArg>,
+    /// Exit 5 when the registration took longer than this.
+    #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "CI")]
+    pub max_time: Option<Duration>,
+    /// Register this many times, one line per run, then a summary; exit 0 only if every run registered.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), value_name = "N", help_heading = "CI")]
+    pub count: u32,
+    /// Wait between runs of --count.
+    #[arg(long, default_value = "1s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "CI")]
+    pub interval: Duration,
 }
 
 /// Parses a human duration such as `300ms`, `30s` or `1m 30s`.

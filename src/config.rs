@@ -215,6 +215,10 @@ pub struct Config {
     pub tls_port: u16,
     /// TLS settings; present when TLS is in the order.
     pub tls: Option<TlsConfig>,
+    /// `--expect-transport`.
+    pub expect_transport: Option<Transport>,
+    /// `--max-time`.
+    pub max_time: Option<Duration>,
 }
 
 impl Config {
@@ -231,6 +235,14 @@ impl Config {
         };
         let server = Server::parse(server_arg)?;
         let order = transport_order(a.udp, a.tcp, a.tls, server.sips)?;
+        if let Some(t) = a.expect_transport.map(Transport::from) {
+            if !order.contains(&t) {
+                return err(format!(
+                    "--expect-transport {} is not among the enabled transports",
+                    t.via_name().to_ascii_lowercase()
+                ));
+            }
+        }
         validate_user(&a.user, "--user")?;
         let domain = match &a.domain {
             Some(d) => {
@@ -332,6 +344,8 @@ impl Config {
             sip_port,
             tls_port,
             tls,
+            expect_transport: a.expect_transport.map(Transport::from),
+            max_time: a.max_time,
         })
     }
 

@@ -8,12 +8,14 @@ use tracing::{debug, info};
 
 use crate::config::Config;
 use crate::engine::{Action, AttemptEnd, Engine, Plan, Verdict};
-use crate::report::{Attempt, Outcome, Phases, Report, Unregister, ms};
+use crate::hint;
+use crate::render::progress::Progress;
+use crate::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister, ms};
 use crate::sip::digest::{self, Credentials};
 use crate::sip::message::{AuthHeader, Register, host_port};
 use crate::sip::response::Response;
 use crate::sip::{new_branch, random_hex};
-use crate::transport::{self, Connection, Failure, FailureKind, Stream, Transport};
+use crate::transport::{self, Connection, Failure, FailureKind, Stream, TlsProblem, Transport};
 
 /// How long a DNS lookup of SERVER may take.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,6 +52,11 @@ enum Answer {
 
 /// Runs a whole registration test and returns its report.
 pub async fn run(cfg: &Config) -> Report {
+    run_with(cfg, &Progress::disabled()).await
+}
+
+/// Runs a whole registration test, reporting long waits to `progress`.
+pub async fn run_with(cfg: &Config, progress: &Progress) -> Report {
     let run_start = Instant::now();
     let mut session = Session {
         call_id: format!("{}@sipreg", random_hex(12)),
@@ -73,8 +80,19 @@ pub async fn run(cfg: &Config) -> Report {
     let verdict = loop {
         match action {
             Action::Attempt { cycle, transport } => {
-                let (attempt, end, unreg) =
-                    run_attempt(cfg, &mut session, cycle, transport, run_start).await;
+                let then = next_step(cfg, cycle, transport);
+                let (attempt, end, unreg) = run_attempt(
+                    cfg,
+                    &mut session,
+                    Step {
+                        cycle,
+                        transport,
+                        then: &then,
+                    },
+                    run_start,
+                    progress,
+                )
+                .await;
                 if let Some(u) = unreg {
                     if !u.done {
                         warnings.push(format!(
@@ -92,7 +110,10 @@ pub async fn run(cfg: &Config) -> Report {
                     "cycle failed; waiting {} before the next cycle",
                     humantime::format_duration(wait)
                 );
+                let first = cfg.order.first().map_or("", |t| t.via_name());
+                progress.begin("waiting before the next cycle", wait, first);
                 tokio::time::sleep(wait).await;
+                progress.end();
                 action = engine.resume();
             }
             Action::Finish(verdict) => break verdict,
@@ -113,7 +134,7 @@ pub async fn run(cfg: &Config) -> Report {
             transport.map_or("another transport", Transport::via_name)
         ));
     }
-    Report {
+    let mut report = Report {
         registered,
         transport,
         secure: transport == Some(Transport::Tls),
@@ -132,8 +153,28 @@ pub async fn run(cfg: &Config) -> Report {
         exit_code: verdict.exit_code(),
         unregister,
         warnings,
+        expectations_failed: Vec::new(),
         attempts,
+    };
+    report.check_expectations(cfg.expect_transport, cfg.max_time);
+    report
+}
+
+/// Which transport comes after `transport` in this cycle, for the progress line.
+fn next_step(cfg: &Config, cycle: u32, transport: Transport) -> String {
+    let pos = cfg.order.iter().position(|t| *t == transport).unwrap_or(0);
+    match cfg.order.get(pos + 1) {
+        Some(next) => next.via_name().to_string(),
+        None if cycle <= cfg.retries => "the next cycle".to_string(),
+        None => "give up".to_string(),
     }
+}
+
+/// One attempt to make: the cycle, the transport, and what comes after it.
+struct Step<'a> {
+    cycle: u32,
+    transport: Transport,
+    then: &'a str,
 }
 
 impl Config {
@@ -173,18 +214,30 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Failure> {
 
 async fn connect(
     cfg: &Config,
-    transport: Transport,
+    step: &Step<'_>,
     remote: SocketAddr,
     phases: &mut Phases,
+    progress: &Progress,
 ) -> Result<Connection, Failure> {
+    let transport = step.transport;
     if transport == Transport::Udp {
         return transport::connect_udp(remote).await;
     }
     let t0 = Instant::now();
-    info!("connecting over {transport} to {remote}");
+    info!("connecting over TCP to {remote}");
+    progress.begin(
+        format!("TCP connect to {remote}"),
+        cfg.timers.connect,
+        step.then,
+    );
     let tcp = transport::connect_tcp(remote, cfg.timers.connect).await;
+    progress.end();
     phases.connect_ms = Some(ms(t0.elapsed()));
     let tcp = tcp?;
+    info!(
+        "TCP connected in {}",
+        crate::render::human_ms(ms(t0.elapsed()))
+    );
     if transport == Transport::Tcp {
         return Ok(Connection::Tcp(Stream::new(tcp, remote)));
     }
@@ -215,10 +268,42 @@ async fn connect(
 async fn run_attempt(
     cfg: &Config,
     session: &mut Session,
-    cycle: u32,
-    transport: Transport,
+    step: Step<'_>,
     run_start: Instant,
+    progress: &Progress,
 ) -> (Attempt, AttemptEnd, Option<Unregister>) {
+    let (mut attempt, end, unregister, cx) =
+        attempt_inner(cfg, session, &step, run_start, progress).await;
+    let host = cfg.server.host.as_str();
+    let context = hint::Context {
+        host,
+        tls_name: cfg.tls.as_ref().map(|t| t.server_name.as_str()),
+        tls: cx.tls,
+        has_client_cert: cfg.tls.as_ref().is_some_and(|t| t.has_client_cert),
+        has_password: cfg.password.is_some(),
+        retry_after: cx.retry_after,
+        min_expires: cx.min_expires,
+    };
+    attempt.hint = hint::for_attempt(&attempt, &context);
+    (attempt, end, unregister)
+}
+
+/// Facts of an attempt the hint needs that the report does not keep.
+#[derive(Default)]
+struct HintFacts {
+    tls: Option<TlsProblem>,
+    retry_after: Option<u32>,
+    min_expires: Option<u32>,
+}
+
+async fn attempt_inner(
+    cfg: &Config,
+    session: &mut Session,
+    step: &Step<'_>,
+    run_start: Instant,
+    progress: &Progress,
+) -> (Attempt, AttemptEnd, Option<Unregister>, HintFacts) {
+    let (cycle, transport) = (step.cycle, step.transport);
     let started = Instant::now();
     let port = cfg.port(transport);
     let mut attempt = Attempt {
@@ -231,12 +316,14 @@ async fn run_attempt(
         outcome: Outcome::Timeout,
         status: None,
         reason: String::new(),
+        hint: None,
         phases: Phases::default(),
         requests: 0,
         retransmissions: 0,
         server_header: None,
         seen_as: None,
         expires: None,
+        tls: None,
     };
     info!("cycle {cycle}: trying {transport} to {}", attempt.remote);
     let failed = |mut attempt: Attempt, f: Failure| {
@@ -248,14 +335,21 @@ async fn run_attempt(
             kind: f.kind,
             certificate: f.certificate,
         };
-        (attempt, end, None)
+        let facts = HintFacts {
+            tls: f.tls,
+            ..HintFacts::default()
+        };
+        (attempt, end, None, facts)
     };
+    if cfg.server.host.parse::<IpAddr>().is_err() {
+        info!("resolving {}", cfg.server.host);
+    }
     let remote = match resolve(&cfg.server.host, port).await {
         Ok(r) => r,
         Err(f) => return failed(attempt, f),
     };
     attempt.remote = remote.to_string();
-    let mut conn = match connect(cfg, transport, remote, &mut attempt.phases).await {
+    let mut conn = match connect(cfg, step, remote, &mut attempt.phases, progress).await {
         Ok(c) => c,
         Err(f) => return failed(attempt, f),
     };
@@ -272,8 +366,25 @@ async fn run_attempt(
         }
     };
     attempt.local = Some(local.to_string());
+    attempt.tls = conn.tls_info().map(|(version, cipher)| TlsInfo {
+        version,
+        cipher,
+        client_cert: cfg.tls.as_ref().is_some_and(|t| t.has_client_cert),
+    });
     let mut stats = Stats::default();
-    let answer = register(&mut conn, cfg, session, local, cfg.expires, &mut stats).await;
+    let answer = register(
+        &mut conn,
+        &Tx {
+            cfg,
+            progress,
+            then: step.then,
+        },
+        session,
+        local,
+        cfg.expires,
+        &mut stats,
+    )
+    .await;
     attempt.requests = stats.requests;
     attempt.retransmissions = stats.retransmissions;
     if let Some(first) = stats.first_sent {
@@ -326,13 +437,29 @@ async fn run_attempt(
         .header("server")
         .map(|s| s.chars().take(200).collect());
     attempt.seen_as = seen_as(&response, local);
-    info!("{transport}: {} {}", response.status, response.reason);
+    let facts = HintFacts {
+        tls: None,
+        retry_after: response.seconds("retry-after"),
+        min_expires: response.seconds("min-expires"),
+    };
     let mut unregister = None;
     if end == AttemptEnd::Registered && !cfg.keep {
-        unregister = Some(unregister_binding(&mut conn, cfg, session, local).await);
+        let tx = Tx {
+            cfg,
+            progress,
+            then: "finish",
+        };
+        unregister = Some(unregister_binding(&mut conn, &tx, session, local).await);
     }
     attempt.elapsed_ms = ms(started.elapsed());
-    (attempt, end, unregister)
+    (attempt, end, unregister, facts)
+}
+
+/// What a transaction needs besides the connection.
+struct Tx<'a> {
+    cfg: &'a Config,
+    progress: &'a Progress,
+    then: &'a str,
 }
 
 fn rejection_reason(r: &Response) -> String {
@@ -374,13 +501,13 @@ fn seen_as(r: &Response, local: SocketAddr) -> Option<String> {
 
 async fn unregister_binding(
     conn: &mut Connection,
-    cfg: &Config,
+    tx: &Tx<'_>,
     session: &mut Session,
     local: SocketAddr,
 ) -> Unregister {
     info!("removing our binding (Expires: 0)");
     let mut stats = Stats::default();
-    match register(conn, cfg, session, local, 0, &mut stats).await {
+    match register(conn, tx, session, local, 0, &mut stats).await {
         Ok(Answer::Success(r)) => Unregister {
             done: true,
             status: Some(r.status),
@@ -403,12 +530,13 @@ async fn unregister_binding(
 /// transactions on the same connection: CSeq + 1, a new branch, the same Call-ID.
 async fn register(
     conn: &mut Connection,
-    cfg: &Config,
+    tx: &Tx<'_>,
     session: &mut Session,
     local: SocketAddr,
     expires: u32,
     stats: &mut Stats,
 ) -> Result<Answer, Failure> {
+    let cfg = tx.cfg;
     let mut expires = expires;
     let mut auth: Vec<(AuthHeader, String)> = Vec::new();
     let mut auth_rounds = 0u32;
@@ -430,7 +558,12 @@ async fn register(
             authorization: &auth,
         }
         .build();
-        let response = transaction(conn, &request, &branch, cfg, stats).await?;
+        info!(
+            "sending REGISTER (CSeq {}, Expires {expires}) over {}",
+            session.cseq,
+            conn.transport()
+        );
+        let response = transaction(conn, &request, &branch, tx, stats).await?;
         match response.status {
             200..=299 => return Ok(Answer::Success(response)),
             401 | 407 => {
@@ -524,15 +657,35 @@ async fn transaction(
     conn: &mut Connection,
     request: &[u8],
     branch: &str,
-    cfg: &Config,
+    tx: &Tx<'_>,
     stats: &mut Stats,
 ) -> Result<Response, Failure> {
-    let timers = cfg.timers;
+    let timers = tx.cfg.timers;
     let transport = conn.transport();
     debug!("sending over {transport}:\n{}", redacted(request));
     let sent = Instant::now();
-    let timer_f = sent + timers.timer_f;
     conn.send(request).await?;
+    tx.progress.begin(
+        format!("waiting for an answer over {transport}"),
+        timers.timer_f,
+        tx.then,
+    );
+    let result = receive(conn, request, branch, sent, &timers, stats).await;
+    tx.progress.end();
+    result
+}
+
+/// The receiving half of [`transaction`]: Timer E retransmissions, Timer F, response matching.
+async fn receive(
+    conn: &mut Connection,
+    request: &[u8],
+    branch: &str,
+    sent: Instant,
+    timers: &crate::config::Timers,
+    stats: &mut Stats,
+) -> Result<Response, Failure> {
+    let transport = conn.transport();
+    let timer_f = sent + timers.timer_f;
     stats.requests += 1;
     stats.first_sent.get_or_insert(sent);
     let mut interval = timers.t1;
@@ -605,6 +758,12 @@ async fn transaction(
                     continue;
                 }
                 stats.last_final = Some(now);
+                info!(
+                    "received {} {} after {}",
+                    response.status,
+                    response.reason,
+                    crate::render::human_ms(ms(now - sent))
+                );
                 return Ok(response);
             }
         }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod engine;
+pub mod hint;
 pub mod registrar;
 pub mod render;
 pub mod report;

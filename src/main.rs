@@ -1,13 +1,14 @@
 //! The `sipreg` binary: parse flags, run on a single-threaded runtime, render, exit with the documented code.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use sipreg::cli::{Cli, Command};
+use clap::{CommandFactory, Parser};
+use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs};
 use sipreg::config::Config;
-use sipreg::render::{self, Detail};
-use sipreg::report::Report;
+use sipreg::render::progress::Progress;
+use sipreg::render::{self, Detail, Palette};
+use sipreg::report::{Report, Summary};
 
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
@@ -21,6 +22,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_target(false)
         .without_time()
         .try_init();
@@ -32,10 +34,15 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn print(text: &str) -> ExitCode {
+fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`sipreg ... | head -1`) is not an error of ours.
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
     ExitCode::SUCCESS
 }
 
@@ -59,14 +66,86 @@ fn one_line(rendered: &str) -> String {
     line.strip_prefix("error: ").unwrap_or(&line).to_string()
 }
 
-fn show(report: &Report, json: bool, quiet: bool) -> ExitCode {
-    if json {
+/// Colour for the human output: `--color`, then NO_COLOR, TERM=dumb and whether stdout is a terminal.
+fn palette(choice: ColorChoice) -> Palette {
+    let on = match choice {
+        ColorChoice::Never => false,
+        ColorChoice::Always => true,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    };
+    if on {
+        Palette::colored()
+    } else {
+        Palette::plain()
+    }
+}
+
+fn show(report: &Report, args: &RegisterArgs) -> ExitCode {
+    if args.json {
         print(&render::json(report));
     } else {
-        let detail = if quiet { Detail::Quiet } else { Detail::Normal };
-        print(&render::human(report, detail));
+        let detail = if args.quiet {
+            Detail::Quiet
+        } else {
+            Detail::Normal
+        };
+        print(&render::human(report, detail, &palette(args.color)));
     }
     ExitCode::from(report.exit_code)
+}
+
+fn generate(command: &Command) -> Option<ExitCode> {
+    match command {
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "sipreg", &mut buf);
+            Some(print_bytes(&buf))
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+                eprintln!("sipreg: error: cannot render the man page: {e}");
+                return Some(ExitCode::from(1));
+            }
+            Some(print_bytes(&buf))
+        }
+        Command::Demo { .. } => None,
+    }
+}
+
+/// `--count N`: one line (or JSON object) per run, then a summary.
+fn repeat(
+    rt: &tokio::runtime::Runtime,
+    config: &Config,
+    args: &RegisterArgs,
+    progress: &Progress,
+) -> ExitCode {
+    let total = args.count as usize;
+    let pal = palette(args.color);
+    let mut reports = Vec::with_capacity(total);
+    for n in 1..=total {
+        let report = rt.block_on(sipreg::driver::run_with(config, progress));
+        if args.json {
+            print(&render::json_line(&report));
+        } else if !args.quiet {
+            print(&render::run_line(n, total, &report, &pal));
+        }
+        reports.push(report);
+        if n < total {
+            rt.block_on(async { tokio::time::sleep(args.interval).await });
+        }
+    }
+    let summary = Summary::of(&reports);
+    if args.json {
+        print(&render::json_summary(&summary));
+    } else {
+        print(&render::summary_line(&summary, &pal));
+    }
+    ExitCode::from(summary.exit_code)
 }
 
 fn main() -> ExitCode {
@@ -82,6 +161,9 @@ fn main() -> ExitCode {
             return usage_error(&one_line(&e.render().to_string()), json);
         }
     };
+    if let Some(code) = cli.command.as_ref().and_then(generate) {
+        return code;
+    }
     let args = &cli.register;
     init_logging(args.verbose, args.quiet);
     let rt = match runtime() {
@@ -93,7 +175,18 @@ fn main() -> ExitCode {
     };
     if let Some(Command::Demo { json }) = cli.command {
         return match rt.block_on(sipreg::demo::run()) {
-            Ok(report) => show(&report, json, false),
+            Ok(report) if json => {
+                print(&render::json(&report));
+                ExitCode::from(report.exit_code)
+            }
+            Ok(report) => {
+                print(&render::human(
+                    &report,
+                    Detail::Normal,
+                    &palette(args.color),
+                ));
+                ExitCode::from(report.exit_code)
+            }
             Err(e) => {
                 eprintln!("sipreg: error: demo failed: {e:#}");
                 ExitCode::from(1)
@@ -104,6 +197,15 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string(), args.json),
     };
-    let report = rt.block_on(sipreg::run(&config));
-    show(&report, args.json, args.quiet)
+    let progress = if !args.json && !args.quiet && std::io::stderr().is_terminal() {
+        let _guard = rt.enter();
+        Progress::stderr()
+    } else {
+        Progress::disabled()
+    };
+    if args.count > 1 {
+        return repeat(&rt, &config, args, &progress);
+    }
+    let report = rt.block_on(sipreg::driver::run_with(&config, &progress));
+    show(&report, args)
 }

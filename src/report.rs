@@ -98,6 +98,8 @@ pub struct Attempt {
     pub status: Option<u16>,
     /// Why, in plain words.
     pub reason: String,
+    /// What to do about it, in plain words; a NAT note on success.
+    pub hint: Option<String>,
     /// Phase timings.
     pub phases: Phases,
     /// REGISTER requests sent in this attempt (more than one after a challenge or a 423).
@@ -110,6 +112,19 @@ pub struct Attempt {
     pub seen_as: Option<String>,
     /// The lifetime the registrar granted, in seconds.
     pub expires: Option<u32>,
+    /// The negotiated TLS parameters, for TLS attempts that completed the handshake.
+    pub tls: Option<TlsInfo>,
+}
+
+/// What a TLS handshake negotiated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsInfo {
+    /// Protocol version, such as `TLSv1_3`.
+    pub version: String,
+    /// Cipher suite, such as `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+    /// A device certificate was configured (rustls sends it only when the server asks).
+    pub client_cert: bool,
 }
 
 /// The outcome of removing our binding after success.
@@ -154,6 +169,8 @@ pub struct Report {
     pub unregister: Option<Unregister>,
     /// Things a user should know that do not change the verdict.
     pub warnings: Vec<String>,
+    /// `--expect-transport` / `--max-time` checks that failed (exit code 5).
+    pub expectations_failed: Vec<String>,
     /// Every attempt, in order.
     pub attempts: Vec<Attempt>,
 }
@@ -175,4 +192,161 @@ impl Verdict {
 #[must_use]
 pub fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Exit code when the registration succeeded but broke `--expect-transport` or `--max-time`.
+pub const EXIT_EXPECTATION: u8 = 5;
+
+impl Report {
+    /// Applies the CI assertions: a registration over another transport than expected, or slower than
+    /// allowed, turns exit code 0 into [`EXIT_EXPECTATION`].
+    pub fn check_expectations(
+        &mut self,
+        transport: Option<Transport>,
+        max_time: Option<std::time::Duration>,
+    ) {
+        if !self.registered {
+            return;
+        }
+        if let (Some(want), Some(got)) = (transport, self.transport) {
+            if want != got {
+                self.expectations_failed
+                    .push(format!("expected a registration over {want}, got {got}"));
+            }
+        }
+        if let Some(max) = max_time {
+            let limit = ms(max);
+            if self.elapsed_ms > limit {
+                self.expectations_failed.push(format!(
+                    "took {:.1} ms, more than --max-time {}",
+                    self.elapsed_ms,
+                    humantime::format_duration(max)
+                ));
+            }
+        }
+        if !self.expectations_failed.is_empty() {
+            self.exit_code = EXIT_EXPECTATION;
+        }
+    }
+}
+
+/// The summary of a repeat run (`--count`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Runs made.
+    pub runs: usize,
+    /// Runs that registered.
+    pub registered: usize,
+    /// How many runs registered over each transport.
+    pub transports: std::collections::BTreeMap<Transport, usize>,
+    /// Fastest registered run, ms.
+    pub min_ms: Option<f64>,
+    /// Median registered run, ms.
+    pub median_ms: Option<f64>,
+    /// Slowest registered run, ms.
+    pub max_ms: Option<f64>,
+    /// The exit code: 0 only if every run registered as expected, else the last failing run's code.
+    pub exit_code: u8,
+}
+
+impl Summary {
+    /// Summarises the reports of a repeat run.
+    #[must_use]
+    pub fn of(reports: &[Report]) -> Summary {
+        let mut transports = std::collections::BTreeMap::new();
+        let mut times: Vec<f64> = Vec::new();
+        for r in reports.iter().filter(|r| r.registered) {
+            if let Some(t) = r.transport {
+                *transports.entry(t).or_insert(0) += 1;
+            }
+            times.push(r.elapsed_ms);
+        }
+        times.sort_by(f64::total_cmp);
+        let median = match times.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(times[n / 2]),
+            n => Some((times[n / 2 - 1] + times[n / 2]) / 2.0),
+        };
+        Summary {
+            runs: reports.len(),
+            registered: times.len(),
+            transports,
+            min_ms: times.first().copied(),
+            median_ms: median,
+            max_ms: times.last().copied(),
+            exit_code: reports
+                .iter()
+                .rev()
+                .map(|r| r.exit_code)
+                .find(|c| *c != 0)
+                .unwrap_or(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(
+        registered: bool,
+        transport: Option<Transport>,
+        elapsed_ms: f64,
+        exit_code: u8,
+    ) -> Report {
+        Report {
+            registered,
+            transport,
+            secure: false,
+            downgraded: false,
+            insecure: false,
+            server: "s".into(),
+            aor: "sip:a@s".into(),
+            order: vec![Transport::Udp],
+            elapsed_ms,
+            expires: None,
+            verdict: "registered",
+            exit_code,
+            unregister: None,
+            warnings: vec![],
+            expectations_failed: vec![],
+            attempts: vec![],
+        }
+    }
+
+    #[test]
+    fn summary_counts_and_orders() {
+        let runs = [
+            report(true, Some(Transport::Udp), 3.0, 0),
+            report(false, None, 9.0, 3),
+            report(true, Some(Transport::Tcp), 1.0, 0),
+            report(true, Some(Transport::Udp), 2.0, 0),
+        ];
+        let s = Summary::of(&runs);
+        assert_eq!((s.runs, s.registered, s.exit_code), (4, 3, 3));
+        assert_eq!(
+            (s.min_ms, s.median_ms, s.max_ms),
+            (Some(1.0), Some(2.0), Some(3.0))
+        );
+        assert_eq!(s.transports.get(&Transport::Udp), Some(&2));
+        assert_eq!(Summary::of(&runs[2..]).median_ms, Some(1.5));
+    }
+
+    #[test]
+    fn expectations_turn_success_into_exit_5() {
+        let mut r = report(true, Some(Transport::Udp), 50.0, 0);
+        r.check_expectations(
+            Some(Transport::Udp),
+            Some(std::time::Duration::from_millis(100)),
+        );
+        assert_eq!(r.exit_code, 0);
+        r.check_expectations(Some(Transport::Tcp), None);
+        assert_eq!(r.exit_code, EXIT_EXPECTATION);
+        let mut slow = report(true, Some(Transport::Udp), 150.0, 0);
+        slow.check_expectations(None, Some(std::time::Duration::from_millis(100)));
+        assert_eq!(slow.exit_code, EXIT_EXPECTATION);
+        let mut failed = report(false, None, 1.0, 3);
+        failed.check_expectations(Some(Transport::Tcp), Some(std::time::Duration::ZERO));
+        assert_eq!(failed.exit_code, 3, "a failed run keeps its own code");
+    }
 }

@@ -97,7 +97,8 @@ impl Kamailio {
                 .replace("@TLS_METHOD@", "TLSv1.2+")
         };
         for name in ["kamailio.cfg", "tls.cfg"] {
-            let template = std::fs::read_to_string(fixtures.join(format!("{name}.in"))).expect("template");
+            let template =
+                std::fs::read_to_string(fixtures.join(format!("{name}.in"))).expect("template");
             std::fs::write(dir.path().join(name), fill(&template)).expect("write config");
         }
         let log = std::fs::File::create(dir.path().join("kamailio.log")).expect("log file");
@@ -114,7 +115,15 @@ impl Kamailio {
             .process_group(0)
             .spawn()
             .expect("kamailio starts");
-        let k = Kamailio { child, dir, udp, tls, mtls, udp_only, pki };
+        let k = Kamailio {
+            child,
+            dir,
+            udp,
+            tls,
+            mtls,
+            udp_only,
+            pki,
+        };
         k.wait_ready();
         Some(k)
     }
@@ -126,7 +135,8 @@ impl Kamailio {
     /// Waits until Kamailio answers an OPTIONS on its UDP port.
     fn wait_ready(&self) {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
         let local = sock.local_addr().expect("addr");
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut buf = [0u8; 4096];
@@ -146,12 +156,18 @@ impl Kamailio {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("Kamailio did not answer OPTIONS within 20 s; its log:\n{}", self.log());
+        panic!(
+            "Kamailio did not answer OPTIONS within 20 s; its log:\n{}",
+            self.log()
+        );
     }
 
     fn ul_dump(&self) -> String {
         let socket = format!("unix:{}", self.dir.path().join("kamailio_ctl").display());
-        let out = Command::new("kamcmd").args(["-s", &socket, "ul.dump"]).output().expect("kamcmd runs");
+        let out = Command::new("kamcmd")
+            .args(["-s", &socket, "ul.dump"])
+            .output()
+            .expect("kamcmd runs");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -176,7 +192,9 @@ impl Drop for Kamailio {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -184,12 +202,17 @@ impl Drop for Kamailio {
 fn local_of(run: &Run) -> String {
     let j = run.json();
     let attempts = j["attempts"].as_array().expect("attempts").clone();
-    attempts.last().and_then(|a| a["local"].as_str().map(str::to_string)).expect("local address")
+    attempts
+        .last()
+        .and_then(|a| a["local"].as_str().map(str::to_string))
+        .expect("local address")
 }
 
 #[test]
 fn digest_registration_over_udp_tcp_tls_and_mutual_tls() {
-    let Some(k) = Kamailio::start("MD5") else { return };
+    let Some(k) = Kamailio::start("MD5") else {
+        return;
+    };
     let ca = k.pki.ca_pem.to_str().unwrap().to_string();
     let cert = k.pki.client_cert.to_str().unwrap().to_string();
     let key = k.pki.client_key.to_str().unwrap().to_string();
@@ -200,7 +223,20 @@ fn digest_registration_over_udp_tcp_tls_and_mutual_tls() {
         ("UDP", vec!["--udp", &udp], "udp"),
         ("TCP", vec!["--tcp", &udp], "tcp"),
         ("TLS", vec!["--tls", "--ca-file", &ca, &tls], "tls"),
-        ("mutual TLS", vec!["--tls", "--ca-file", &ca, "--cert", &cert, "--key", &key, &mtls], "tls"),
+        (
+            "mutual TLS",
+            vec![
+                "--tls",
+                "--ca-file",
+                &ca,
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+                &mtls,
+            ],
+            "tls",
+        ),
     ];
     for (name, args, transport) in cases {
         let mut all = vec!["--json", "--user", USER];
@@ -209,38 +245,75 @@ fn digest_registration_over_udp_tcp_tls_and_mutual_tls() {
         assert_eq!(out.code, 0, "{name}: {}\n{}", out.stdout, k.log());
         let j = out.json();
         assert_eq!(j["transport"], transport, "{name}");
-        assert_eq!(j["attempts"][0]["requests"], 2, "{name}: REGISTER, 401, REGISTER");
+        assert_eq!(
+            j["attempts"][0]["requests"], 2,
+            "{name}: REGISTER, 401, REGISTER"
+        );
         assert_eq!(j["unregister"]["done"], true, "{name}");
         assert_eq!(j["expires"], 3600, "{name}");
         let local = local_of(&out);
-        assert!(!k.ul_dump().contains(&format!("sip:{USER}@{local}")), "{name}: the binding is gone after the run");
+        assert!(
+            !k.ul_dump().contains(&format!("sip:{USER}@{local}")),
+            "{name}: the binding is gone after the run"
+        );
     }
 }
 
 #[test]
 fn keep_leaves_the_binding_in_kamailio() {
-    let Some(k) = Kamailio::start("MD5") else { return };
-    let out = k.sipreg(&["--json", "--udp", "--keep", "--user", USER, "--expires", "300", &k.udp_server()]);
+    let Some(k) = Kamailio::start("MD5") else {
+        return;
+    };
+    let out = k.sipreg(&[
+        "--json",
+        "--udp",
+        "--keep",
+        "--user",
+        USER,
+        "--expires",
+        "300",
+        &k.udp_server(),
+    ]);
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(out.json()["expires"], 300);
     let dump = k.ul_dump();
-    assert!(dump.contains(&format!("Address: sip:{USER}@{}", local_of(&out))), "binding missing:\n{dump}");
+    assert!(
+        dump.contains(&format!("Address: sip:{USER}@{}", local_of(&out))),
+        "binding missing:\n{dump}"
+    );
 }
 
 #[test]
 fn default_flags_fall_back_from_refused_tcp_to_udp() {
-    let Some(k) = Kamailio::start("MD5") else { return };
-    let out = k.sipreg(&["--json", "--user", USER, &format!("127.0.0.1:{}", k.udp_only)]);
+    let Some(k) = Kamailio::start("MD5") else {
+        return;
+    };
+    let out = k.sipreg(&[
+        "--json",
+        "--user",
+        USER,
+        &format!("127.0.0.1:{}", k.udp_only),
+    ]);
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(attempts(&out.json()), ["tcp:refused", "udp:registered"]);
 }
 
 #[test]
 fn wrong_password_unknown_user_and_missing_device_certificate() {
-    let Some(k) = Kamailio::start("MD5") else { return };
-    let wrong = run_cmd(sipreg().args(["--json", "--user", USER, &k.udp_server()]).env("SIPREG_PASSWORD", "wrong"));
+    let Some(k) = Kamailio::start("MD5") else {
+        return;
+    };
+    let wrong = run_cmd(
+        sipreg()
+            .args(["--json", "--user", USER, &k.udp_server()])
+            .env("SIPREG_PASSWORD", "wrong"),
+    );
     assert_eq!(wrong.code, 4, "{}", wrong.stdout);
-    assert_eq!(attempts(&wrong.json()), ["tcp:unauthorized"], "no fallback after a failed authentication");
+    assert_eq!(
+        attempts(&wrong.json()),
+        ["tcp:unauthorized"],
+        "no fallback after a failed authentication"
+    );
 
     let unknown = k.sipreg(&["--json", "--user", "mallory", &k.udp_server()]);
     assert_eq!(unknown.code, 1, "{}", unknown.stdout);
@@ -249,7 +322,15 @@ fn wrong_password_unknown_user_and_missing_device_certificate() {
     assert_eq!(j["attempts"][0]["status"], 403);
 
     let ca = k.pki.ca_pem.to_str().unwrap();
-    let no_cert = k.sipreg(&["--json", "--tls", "--ca-file", ca, "--user", USER, &format!("127.0.0.1:{}", k.mtls)]);
+    let no_cert = k.sipreg(&[
+        "--json",
+        "--tls",
+        "--ca-file",
+        ca,
+        "--user",
+        USER,
+        &format!("127.0.0.1:{}", k.mtls),
+    ]);
     assert_eq!(no_cert.code, 3, "{}", no_cert.stdout);
     let j = no_cert.json();
     assert_eq!(attempts(&j), ["tls:tls_failed"]);
@@ -259,8 +340,18 @@ fn wrong_password_unknown_user_and_missing_device_certificate() {
 
 #[test]
 fn sha256_digest_and_interval_too_brief() {
-    let Some(k) = Kamailio::start("SHA-256") else { return };
-    let out = k.sipreg(&["--json", "--udp", "--user", USER, "--expires", "5", &k.udp_server()]);
+    let Some(k) = Kamailio::start("SHA-256") else {
+        return;
+    };
+    let out = k.sipreg(&[
+        "--json",
+        "--udp",
+        "--user",
+        USER,
+        "--expires",
+        "5",
+        &k.udp_server(),
+    ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, k.log());
     let j = out.json();
     assert_eq!(j["expires"], 10, "423 answered with Min-Expires 10");

@@ -77,6 +77,32 @@ pub struct Failure {
     pub reason: String,
     /// True when our own check of the server certificate failed (`--strict-tls` makes that final).
     pub certificate: bool,
+    /// What kind of TLS problem, for TLS failures.
+    pub tls: Option<TlsProblem>,
+}
+
+/// The TLS failures a person can act on differently (each has its own hint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsProblem {
+    /// The server certificate chains to a CA we do not trust.
+    UnknownIssuer,
+    /// The server certificate does not name the server.
+    NameMismatch,
+    /// The server certificate has expired.
+    Expired,
+    /// The server certificate is not valid yet.
+    NotValidYet,
+    /// Another problem with the server certificate.
+    BadCertificate,
+    /// The server wants a device certificate and we sent none.
+    ClientCertRequired,
+    /// The server rejected our device certificate.
+    ClientCertRejected,
+    /// The port does not answer in TLS, or the handshake did not finish in time.
+    NotTls,
+    /// Another handshake failure or alert.
+    Other,
 }
 
 impl Failure {
@@ -87,6 +113,7 @@ impl Failure {
             kind,
             reason: reason.into(),
             certificate: false,
+            tls: None,
         }
     }
 }
@@ -192,6 +219,20 @@ impl Connection {
             Connection::Tcp(s) => s.io.local_addr(),
             Connection::Tls(s) => s.io.get_ref().0.local_addr(),
         }
+    }
+
+    /// The negotiated TLS version and cipher suite, for TLS connections.
+    #[must_use]
+    pub fn tls_info(&self) -> Option<(String, String)> {
+        let Connection::Tls(s) = self else {
+            return None;
+        };
+        let conn = s.io.get_ref().1;
+        let version = conn.protocol_version().map(|v| format!("{v:?}"))?;
+        let cipher = conn
+            .negotiated_cipher_suite()
+            .map(|c| format!("{:?}", c.suite()))?;
+        Some((version, cipher))
     }
 
     /// The transport this connection carries.
@@ -311,7 +352,7 @@ pub async fn connect_tcp(remote: SocketAddr, timeout: Duration) -> Result<TcpStr
         )),
         Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(Failure::new(
             FailureKind::Refused,
-            format!("connection refused: nothing listens on TCP {remote}"),
+            format!("connection refused by {remote} (TCP reset)"),
         )),
         Ok(Err(e)) => Err(unreachable_error(&e, Transport::Tcp, &remote.to_string())),
         Ok(Ok(stream)) => {

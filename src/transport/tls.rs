@@ -14,7 +14,7 @@ use rustls::{
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::{Connection, Failure, FailureKind, Stream};
+use super::{Connection, Failure, FailureKind, Stream, TlsProblem};
 
 /// TLS material and choices, loaded and checked before any packet is sent.
 #[derive(Debug)]
@@ -86,19 +86,25 @@ pub async fn handshake(
         })?;
     let connector = TlsConnector::from(config);
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
-        Err(_) => Err(Failure::new(
-            FailureKind::TlsFailed,
-            format!(
-                "the TLS handshake did not finish within {} (does the port speak TLS?)",
-                humantime::format_duration(timeout)
-            ),
-        )),
+        Err(_) => Err(Failure {
+            tls: Some(TlsProblem::NotTls),
+            ..Failure::new(
+                FailureKind::TlsFailed,
+                format!(
+                    "the TLS handshake did not finish within {}",
+                    humantime::format_duration(timeout)
+                ),
+            )
+        }),
         Ok(Err(e)) => Err(match rustls_error(&e) {
             Some(err) => failure(err),
-            None if e.kind() == io::ErrorKind::UnexpectedEof => Failure::new(
-                FailureKind::TlsFailed,
-                "the server closed the connection during the TLS handshake",
-            ),
+            None if e.kind() == io::ErrorKind::UnexpectedEof => Failure {
+                tls: Some(TlsProblem::NotTls),
+                ..Failure::new(
+                    FailureKind::TlsFailed,
+                    "the server closed the connection during the TLS handshake",
+                )
+            },
             None => Failure::new(FailureKind::TlsFailed, format!("TLS handshake failed: {e}")),
         }),
         Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(Stream::new(stream, remote)))),
@@ -115,53 +121,99 @@ pub fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
 /// A plain-words failure for a rustls error.
 #[must_use]
 pub fn failure(err: &rustls::Error) -> Failure {
-    let (reason, certificate) = match err {
-        rustls::Error::InvalidCertificate(cert) => {
-            let reason = match cert {
-                CertificateError::UnknownIssuer => {
-                    "server certificate signed by an unknown CA (use --ca-file, or --insecure)"
-                        .to_string()
-                }
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => {
-                    format!("server certificate does not match the server name: {err}")
-                }
-                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                    format!("server certificate expired: {err}")
-                }
-                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                    format!("server certificate not valid yet: {err}")
-                }
-                _ => format!("server certificate rejected: {err}"),
-            };
-            (reason, true)
-        }
+    use TlsProblem as P;
+    let (problem, reason) = match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => (
+                P::UnknownIssuer,
+                "server certificate signed by an unknown CA".to_string(),
+            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                (
+                    P::NameMismatch,
+                    format!("server certificate does not match the server name: {err}"),
+                )
+            }
+            CertificateError::ExpiredContext { time, not_after } => (
+                P::Expired,
+                format!(
+                    "server certificate expired on {} (checked at {})",
+                    date(*not_after),
+                    date(*time)
+                ),
+            ),
+            CertificateError::Expired => (P::Expired, "server certificate expired".to_string()),
+            CertificateError::NotValidYetContext { time, not_before } => (
+                P::NotValidYet,
+                format!(
+                    "server certificate is not valid before {} (checked at {})",
+                    date(*not_before),
+                    date(*time)
+                ),
+            ),
+            CertificateError::NotValidYet => (
+                P::NotValidYet,
+                "server certificate is not valid yet".to_string(),
+            ),
+            _ => (
+                P::BadCertificate,
+                format!("server certificate rejected: {err}"),
+            ),
+        },
         rustls::Error::AlertReceived(AlertDescription::CertificateRequired) => (
-            "server requires a client certificate (use --cert/--key)".to_string(),
-            false,
+            P::ClientCertRequired,
+            "server requires a client certificate".to_string(),
         ),
         rustls::Error::AlertReceived(
             alert @ (AlertDescription::BadCertificate
             | AlertDescription::UnknownCA
             | AlertDescription::CertificateUnknown
             | AlertDescription::UnsupportedCertificate
-            | AlertDescription::CertificateExpired),
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::AccessDenied),
         ) => (
+            P::ClientCertRejected,
             format!("server rejected our client certificate (TLS alert {alert:?})"),
-            false,
         ),
-        rustls::Error::AlertReceived(alert) => (format!("server sent TLS alert {alert:?}"), false),
+        rustls::Error::AlertReceived(alert) => {
+            (P::Other, format!("server sent TLS alert {alert:?}"))
+        }
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => (
-            format!("the server did not answer in TLS ({err}): is this a TLS port?"),
-            false,
+            P::NotTls,
+            format!("the server did not answer in TLS ({err})"),
         ),
-        other => (format!("TLS failed: {other}"), false),
+        other => (P::Other, format!("TLS failed: {other}")),
     };
     Failure {
         kind: FailureKind::TlsFailed,
         reason,
-        certificate,
+        certificate: matches!(err, rustls::Error::InvalidCertificate(_)),
+        tls: Some(problem),
     }
+}
+
+/// A UTC date and time for a certificate validity bound.
+fn date(t: UnixTime) -> String {
+    let secs = t.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// `--insecure`: accepts any server certificate but still checks handshake signatures.
@@ -210,5 +262,48 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_civil_utc() {
+        assert_eq!(
+            date(UnixTime::since_unix_epoch(Duration::from_secs(0))),
+            "1970-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            date(UnixTime::since_unix_epoch(Duration::from_secs(
+                951_782_400 + 3661
+            ))),
+            "2000-02-29 01:01:01 UTC"
+        );
+        assert_eq!(
+            date(UnixTime::since_unix_epoch(Duration::from_secs(
+                4_102_444_800
+            ))),
+            "2100-01-01 00:00:00 UTC"
+        );
+    }
+
+    #[test]
+    fn certificate_errors_are_classified() {
+        let f = failure(&rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(
+            (f.tls, f.certificate),
+            (Some(TlsProblem::UnknownIssuer), true)
+        );
+        let f = failure(&rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired,
+        ));
+        assert_eq!(
+            (f.tls, f.certificate),
+            (Some(TlsProblem::ClientCertRequired), false)
+        );
     }
 }

@@ -1,0 +1,92 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[sipreg] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'sipreg'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'sipreg'= {
+            cand --user 'User part of the address of record sip:USER@DOMAIN'
+            cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
+            cand --auth-user 'Digest user name [default: --user]'
+            cand --password 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file'
+            cand --password-file 'Read the digest password from the first line of this file'
+            cand --expires 'Requested registration lifetime in seconds'
+            cand --connect-timeout 'Give up a TCP or TLS connect after this long (the phone''s "approximately thirty seconds")'
+            cand --timeout 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]'
+            cand --t1 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F'
+            cand --retries 'Run up to this many more cycles after a failed one'
+            cand --retry-interval 'Wait before the next cycle; doubles per failed cycle (the phone''s Register Retry)'
+            cand --retry-max 'Longest wait between cycles (the phone''s Register Max Retry)'
+            cand --tls-port 'TLS port when TLS is one of several transports'
+            cand --ca-file 'Trust only the CA certificates in this PEM file instead of the bundled public roots'
+            cand --cert 'Device certificate (PEM chain), sent only when the server asks for one'
+            cand --key 'Private key of the device certificate (PEM)'
+            cand --tls-server-name 'Verify the server certificate against this name instead of the SERVER host'
+            cand --color 'Colour the human output'
+            cand --expect-transport 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)'
+            cand --max-time 'Exit 5 when the registration took longer than this'
+            cand --count 'Register this many times, one line per run, then a summary; exit 0 only if every run registered'
+            cand --interval 'Wait between runs of --count'
+            cand --udp 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)'
+            cand --tcp 'Enable TCP'
+            cand --tls 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+            cand --keep 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
+            cand --insecure 'Do not verify the server certificate (shown loudly in every output)'
+            cand --strict-tls 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
+            cand --json 'Print the report as one JSON document'
+            cand -v 'Narrate on stderr; -vv adds the SIP messages'
+            cand --verbose 'Narrate on stderr; -vv adds the SIP messages'
+            cand -q 'Print only the verdict line'
+            cand --quiet 'Print only the verdict line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand demo 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+            cand man 'Print the man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'sipreg;demo'= {
+            cand --json 'Print the report as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'sipreg;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'sipreg;man'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'sipreg;help'= {
+            cand demo 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+            cand man 'Print the man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'sipreg;help;demo'= {
+        }
+        &'sipreg;help;completions'= {
+        }
+        &'sipreg;help;man'= {
+        }
+        &'sipreg;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

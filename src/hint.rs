@@ -1,0 +1,256 @@
+//! Hints a help-desk engineer can act on: one per failure kind, in plain words, plus a NAT note.
+
+use std::net::SocketAddr;
+
+use crate::report::{Attempt, Outcome};
+use crate::transport::{TlsProblem, Transport};
+
+/// What the hint needs to know beyond the attempt itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The SERVER host as given.
+    pub host: &'a str,
+    /// The name the TLS certificate was checked against.
+    pub tls_name: Option<&'a str>,
+    /// The TLS problem, for TLS failures.
+    pub tls: Option<TlsProblem>,
+    /// A device certificate was configured.
+    pub has_client_cert: bool,
+    /// A password was configured.
+    pub has_password: bool,
+    /// Retry-After from the answer, in seconds.
+    pub retry_after: Option<u32>,
+    /// Min-Expires from a 423.
+    pub min_expires: Option<u32>,
+}
+
+fn split_remote(remote: &str) -> (String, String) {
+    match remote.parse::<SocketAddr>() {
+        Ok(a) => (a.ip().to_string(), a.port().to_string()),
+        Err(_) => match remote.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.to_string()),
+            None => (remote.to_string(), String::new()),
+        },
+    }
+}
+
+/// The hint for an attempt, if one helps.
+#[must_use]
+pub fn for_attempt(a: &Attempt, cx: &Context<'_>) -> Option<String> {
+    let (ip, port) = split_remote(&a.remote);
+    let t = a.transport.via_name();
+    let hint = match a.outcome {
+        Outcome::Registered => return nat_note(a),
+        Outcome::DnsFailed => format!(
+            "check the spelling of {}, and the DNS server this machine uses (or give an IP address)",
+            cx.host
+        ),
+        Outcome::Refused => format!(
+            "nothing listens on {t} {port} at {ip}: is {t} enabled on the server, or does a firewall reject it?"
+        ),
+        Outcome::ConnectTimeout => {
+            format!("no answer at all: a firewall probably drops {t} {port}, or {ip} is down")
+        }
+        Outcome::Unreachable if a.reason.contains("port unreachable") => format!(
+            "{ip} answered that nothing listens on UDP {port}: is UDP enabled on the server, and is this the right port?"
+        ),
+        Outcome::Unreachable => {
+            format!("this machine has no route to {ip}: check the address, the VPN or the network")
+        }
+        Outcome::TlsFailed => tls_hint(cx, &a.reason, &port),
+        Outcome::Closed => format!(
+            "the server dropped the {t} connection without a SIP answer: its logs say why (a blocked address, a size limit, or a crash)"
+        ),
+        Outcome::Timeout if a.transport == Transport::Udp => format!(
+            "no SIP answer over UDP: a firewall may drop UDP {port}, or the server ignores this address"
+        ),
+        Outcome::Timeout => format!(
+            "the {t} connection opened but the server sent no SIP answer: is this a SIP port?"
+        ),
+        Outcome::Unauthorized if !cx.has_password => {
+            "the server wants a password: set SIPREG_PASSWORD or use --password-file".to_string()
+        }
+        Outcome::Unauthorized => {
+            "the registrar refused the credentials: check the password, --user and --auth-user"
+                .to_string()
+        }
+        Outcome::Rejected => return status_hint(a.status?, cx),
+    };
+    Some(hint)
+}
+
+fn tls_hint(cx: &Context<'_>, reason: &str, port: &str) -> String {
+    let name = cx.tls_name.unwrap_or(cx.host);
+    match cx.tls {
+        Some(TlsProblem::UnknownIssuer) => {
+            "the server certificate comes from a CA this machine does not trust: give that CA with --ca-file (or test with --insecure)".to_string()
+        }
+        Some(TlsProblem::NameMismatch) => {
+            let names = reason
+                .split_once("only valid for ")
+                .map_or_else(String::new, |(_, n)| format!(" ({n})"));
+            format!(
+                "the certificate does not name {name}{names}: connect by a name it holds, or set --tls-server-name"
+            )
+        }
+        Some(TlsProblem::Expired) => {
+            "the server certificate is out of date: renew it on the server (the dates are above)".to_string()
+        }
+        Some(TlsProblem::NotValidYet) => {
+            "the server certificate is not valid yet: check the clocks of the server and of this machine".to_string()
+        }
+        Some(TlsProblem::ClientCertRequired) if !cx.has_client_cert => {
+            "the server requires a device certificate: give one with --cert and --key".to_string()
+        }
+        Some(TlsProblem::ClientCertRequired | TlsProblem::ClientCertRejected) => {
+            "the server rejected the device certificate: is it signed by a CA the server trusts, and still valid?".to_string()
+        }
+        Some(TlsProblem::NotTls) => format!(
+            "port {port} does not seem to speak TLS: check --tls-port (SIP over TLS is usually on 5061)"
+        ),
+        Some(TlsProblem::BadCertificate | TlsProblem::Other) | None => {
+            "the TLS handshake failed: the server's TLS settings and this machine's do not match".to_string()
+        }
+    }
+}
+
+fn status_hint(status: u16, cx: &Context<'_>) -> Option<String> {
+    let hint = match status {
+        300..=399 => "the registrar sends this account elsewhere: register at the Contact it gave".to_string(),
+        403 => "the registrar refuses this account: check --user and --domain (the user may not exist or may not be allowed from here)".to_string(),
+        404 => "the registrar does not know this user or domain: check --user and --domain".to_string(),
+        423 => match cx.min_expires {
+            Some(m) => format!("the server wants a longer registration: use --expires {m} or more"),
+            None => "the server wants a longer registration but did not say how long: raise --expires".to_string(),
+        },
+        480 | 486 | 500 | 503 | 504 => match cx.retry_after {
+            Some(s) => format!("the server is overloaded or in maintenance: it asks to wait {s} s before trying again"),
+            None => "the server is overloaded, in maintenance or failing: try again later, and check its logs".to_string(),
+        },
+        400..=499 => format!("the registrar rejected the request ({status}): its logs say why"),
+        600..=699 => "a global failure: the registrar says no server will accept this registration".to_string(),
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// A note when the server saw another address than the one we sent from: there is NAT in between.
+fn nat_note(a: &Attempt) -> Option<String> {
+    let seen: SocketAddr = a.seen_as.as_deref()?.parse().ok()?;
+    let local: SocketAddr = a.local.as_deref()?.parse().ok()?;
+    (seen.ip() != local.ip()).then(|| {
+        format!(
+            "NAT: the server saw us as {seen} while we sent from {local}; calls to the registered Contact may not reach this host"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Phases;
+
+    fn attempt(outcome: Outcome, transport: Transport) -> Attempt {
+        Attempt {
+            cycle: 1,
+            transport,
+            remote: "192.0.2.7:5060".into(),
+            local: Some("10.0.0.5:40000".into()),
+            started_ms: 0.0,
+            elapsed_ms: 1.0,
+            outcome,
+            status: None,
+            reason: String::new(),
+            hint: None,
+            phases: Phases::default(),
+            requests: 1,
+            retransmissions: 0,
+            server_header: None,
+            seen_as: None,
+            expires: None,
+            tls: None,
+        }
+    }
+
+    fn cx() -> Context<'static> {
+        Context {
+            host: "pbx.example.com",
+            tls_name: None,
+            tls: None,
+            has_client_cert: false,
+            has_password: false,
+            retry_after: None,
+            min_expires: None,
+        }
+    }
+
+    #[test]
+    fn every_failure_kind_has_a_hint() {
+        for outcome in [
+            Outcome::DnsFailed,
+            Outcome::Refused,
+            Outcome::ConnectTimeout,
+            Outcome::Unreachable,
+            Outcome::TlsFailed,
+            Outcome::Closed,
+            Outcome::Timeout,
+            Outcome::Unauthorized,
+        ] {
+            assert!(
+                for_attempt(&attempt(outcome, Transport::Tcp), &cx()).is_some(),
+                "{outcome:?}"
+            );
+        }
+        for status in [302, 401, 403, 404, 423, 488, 503, 603] {
+            let mut a = attempt(Outcome::Rejected, Transport::Udp);
+            a.status = Some(status);
+            assert!(for_attempt(&a, &cx()).is_some(), "{status}");
+        }
+    }
+
+    #[test]
+    fn refused_names_the_transport_port_and_host() {
+        let h = for_attempt(&attempt(Outcome::Refused, Transport::Tcp), &cx()).unwrap();
+        assert_eq!(
+            h,
+            "nothing listens on TCP 5060 at 192.0.2.7: is TCP enabled on the server, or does a firewall reject it?"
+        );
+        let h = for_attempt(&attempt(Outcome::ConnectTimeout, Transport::Tcp), &cx()).unwrap();
+        assert!(
+            h.starts_with("no answer at all: a firewall probably drops TCP 5060"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn nat_note_only_when_the_addresses_differ() {
+        let mut a = attempt(Outcome::Registered, Transport::Udp);
+        assert_eq!(for_attempt(&a, &cx()), None);
+        a.seen_as = Some("10.0.0.5:40000".into());
+        assert_eq!(for_attempt(&a, &cx()), None);
+        a.seen_as = Some("198.51.100.1:61000".into());
+        assert!(
+            for_attempt(&a, &cx())
+                .unwrap()
+                .starts_with("NAT: the server saw us as 198.51.100.1:61000")
+        );
+    }
+
+    #[test]
+    fn tls_hints_point_at_the_right_flag() {
+        let mut c = cx();
+        let a = attempt(Outcome::TlsFailed, Transport::Tls);
+        c.tls = Some(TlsProblem::UnknownIssuer);
+        assert!(for_attempt(&a, &c).unwrap().contains("--ca-file"));
+        c.tls = Some(TlsProblem::ClientCertRequired);
+        assert!(for_attempt(&a, &c).unwrap().contains("--cert and --key"));
+        let mut named = attempt(Outcome::TlsFailed, Transport::Tls);
+        named.reason = "certificate is only valid for DnsName(\"localhost\")".into();
+        c.tls = Some(TlsProblem::NameMismatch);
+        assert!(
+            for_attempt(&named, &c)
+                .unwrap()
+                .contains("DnsName(\"localhost\")")
+        );
+    }
+}
