@@ -86,6 +86,14 @@ pub struct Options {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How to answer.
     pub behaviour: Behaviour,
+    /// Pretend to see requests from this address in Via `received`/`rport`, as a server behind NAT does.
+    pub nat: Option<SocketAddr>,
+}
+
+/// What the serving tasks share.
+struct Shared {
+    behaviour: Behaviour,
+    nat: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -96,6 +104,7 @@ impl Default for Options {
             tcp: TcpMode::Listen,
             tls: None,
             behaviour: Behaviour::Accept,
+            nat: None,
         }
     }
 }
@@ -147,7 +156,10 @@ impl Registrar {
     /// When no loopback port can be bound.
     pub async fn start(opts: Options) -> std::io::Result<Registrar> {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::new(opts.behaviour.clone());
+        let shared = Arc::new(Shared {
+            behaviour: opts.behaviour.clone(),
+            nat: opts.nat,
+        });
         let mut tasks = Vec::new();
         let mut hold = Vec::new();
         let (udp, tcp, sip_addr) = bind_sip_port(opts.ip, opts.tcp).await?;
@@ -324,7 +336,7 @@ impl Drop for Background {
     }
 }
 
-async fn serve_udp(socket: Arc<UdpSocket>, behaviour: Arc<Behaviour>, log: Arc<Mutex<Vec<Seen>>>) {
+async fn serve_udp(socket: Arc<UdpSocket>, behaviour: Arc<Shared>, log: Arc<Mutex<Vec<Seen>>>) {
     let mut buf = vec![0u8; 65536];
     loop {
         let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
@@ -342,7 +354,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, behaviour: Arc<Behaviour>, log: Arc<M
 async fn serve_tcp(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    behaviour: Arc<Behaviour>,
+    behaviour: Arc<Shared>,
     log: Arc<Mutex<Vec<Seen>>>,
 ) {
     loop {
@@ -369,7 +381,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     mut io: S,
     transport: Transport,
     peer: SocketAddr,
-    behaviour: &Behaviour,
+    behaviour: &Shared,
     log: &Mutex<Vec<Seen>>,
 ) {
     let mut framer = StreamFramer::new();
@@ -379,7 +391,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
             let Some(req) = Request::parse(&message) else {
                 continue;
             };
-            if *behaviour == Behaviour::Close {
+            if behaviour.behaviour == Behaviour::Close {
                 let _ = record(&req, transport, peer, log);
                 return;
             }
@@ -455,10 +467,12 @@ fn answer(
     req: &Request,
     transport: Transport,
     peer: SocketAddr,
-    behaviour: &Behaviour,
+    shared: &Shared,
     log: &Mutex<Vec<Seen>>,
 ) -> Option<String> {
     let index = record(req, transport, peer, log);
+    let behaviour = &shared.behaviour;
+    let peer = shared.nat.unwrap_or(peer);
     if req.method != "REGISTER" {
         return Some(response(req, peer, 405, "Method Not Allowed", &[]));
     }

@@ -62,12 +62,19 @@ pub fn registrar(opts: Options) -> Background {
     Background::start(opts).expect("the registrar binds loopback ports")
 }
 
-/// The outcomes of the attempts in a JSON report, as `transport:outcome`.
+/// The outcomes of the attempts in a JSON report, as `transport:outcome`. Also checks that every
+/// failed attempt carries a hint, so every failure kind the tests produce is covered.
 pub fn attempts(report: &Value) -> Vec<String> {
-    report["attempts"]
-        .as_array()
-        .expect("attempts is an array")
-        .iter()
+    let list = report["attempts"].as_array().expect("attempts is an array");
+    for a in list {
+        if a["outcome"] != "registered" {
+            assert!(
+                a["hint"].as_str().is_some_and(|h| !h.is_empty()),
+                "a failed attempt without a hint: {a}"
+            );
+        }
+    }
+    list.iter()
         .map(|a| {
             format!(
                 "{}:{}",
