@@ -563,7 +563,12 @@ async fn register(
             session.cseq,
             conn.transport()
         );
-        let response = transaction(conn, &request, &branch, tx, stats).await?;
+        let expect = Expect {
+            branch: &branch,
+            call_id: &session.call_id,
+            cseq: session.cseq,
+        };
+        let response = transaction(conn, &request, &expect, tx, stats).await?;
         match response.status {
             200..=299 => return Ok(Answer::Success(response)),
             401 | 407 => {
@@ -633,6 +638,22 @@ async fn register(
     }
 }
 
+/// What identifies the answer to our request (RFC 3261 §17.1.3): the top Via branch and the CSeq
+/// method; the Call-ID and CSeq number are checked too, so a stray answer from an older run is ignored.
+struct Expect<'a> {
+    branch: &'a str,
+    call_id: &'a str,
+    cseq: u32,
+}
+
+impl Expect<'_> {
+    fn matches(&self, response: &Response, top_via: &crate::sip::response::Via) -> bool {
+        top_via.branch() == Some(self.branch)
+            && response.cseq() == Some((self.cseq, "REGISTER".to_string()))
+            && response.header("call-id") == Some(self.call_id)
+    }
+}
+
 /// Text of a request with the Authorization values hidden, for `-vv`.
 fn redacted(message: &[u8]) -> String {
     String::from_utf8_lossy(message)
@@ -656,7 +677,7 @@ fn redacted(message: &[u8]) -> String {
 async fn transaction(
     conn: &mut Connection,
     request: &[u8],
-    branch: &str,
+    expect: &Expect<'_>,
     tx: &Tx<'_>,
     stats: &mut Stats,
 ) -> Result<Response, Failure> {
@@ -670,7 +691,7 @@ async fn transaction(
         timers.timer_f,
         tx.then,
     );
-    let result = receive(conn, request, branch, sent, &timers, stats).await;
+    let result = receive(conn, request, expect, sent, &timers, stats).await;
     tx.progress.end();
     result
 }
@@ -679,7 +700,7 @@ async fn transaction(
 async fn receive(
     conn: &mut Connection,
     request: &[u8],
-    branch: &str,
+    expect: &Expect<'_>,
     sent: Instant,
     timers: &crate::config::Timers,
     stats: &mut Stats,
@@ -703,10 +724,14 @@ async fn receive(
                 } else {
                     String::new()
                 };
+                let partial = match conn.buffered() {
+                    0 => String::new(),
+                    n => format!("; {n} bytes of an unfinished message received"),
+                };
                 return Err(Failure::new(
                     FailureKind::Timeout,
                     format!(
-                        "no final response within {} (Timer F){retx}",
+                        "no final response within {} (Timer F){retx}{partial}",
                         humantime::format_duration(timers.timer_f)
                     ),
                 ));
@@ -743,9 +768,7 @@ async fn receive(
                     );
                     continue;
                 }
-                let ours = vias[0].branch() == Some(branch)
-                    && response.cseq().is_some_and(|(_, m)| m == "REGISTER");
-                if !ours {
+                if !expect.matches(&response, &vias[0]) {
                     debug!("ignoring a response to another transaction");
                     continue;
                 }

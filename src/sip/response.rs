@@ -18,6 +18,9 @@ pub enum ParseError {
     /// A header line without a colon.
     #[error("malformed header line")]
     HeaderLine,
+    /// The headers do not end with an empty line.
+    #[error("truncated message: the headers do not end with an empty line")]
+    Truncated,
     /// The message is not UTF-8 where it must be text.
     #[error("response headers are not valid UTF-8")]
     Encoding,
@@ -169,7 +172,8 @@ impl Response {
         if bytes.len() > MAX_MESSAGE {
             return Err(ParseError::TooLarge);
         }
-        let head_len = super::framing::header_end(bytes).map_or(bytes.len(), |(end, _)| end);
+        // §7: the headers end with an empty line; a datagram without it was cut short.
+        let (head_len, _) = super::framing::header_end(bytes).ok_or(ParseError::Truncated)?;
         let head = std::str::from_utf8(&bytes[..head_len]).map_err(|_| ParseError::Encoding)?;
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let status_line = lines
@@ -367,7 +371,14 @@ Content-Length: 0\r\n\r\n";
 
     #[test]
     fn rejects_garbage_and_requests() {
-        assert_eq!(Response::parse(b"\x00\xff"), Err(ParseError::Encoding));
+        assert_eq!(
+            Response::parse(b"\x00\xff\r\n\r\n"),
+            Err(ParseError::Encoding)
+        );
+        assert_eq!(
+            Response::parse(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"),
+            Err(ParseError::Truncated)
+        );
         assert_eq!(
             Response::parse(b"REGISTER sip:a SIP/2.0\r\n\r\n"),
             Err(ParseError::StatusLine)

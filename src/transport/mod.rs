@@ -235,6 +235,16 @@ impl Connection {
         Some((version, cipher))
     }
 
+    /// Bytes received on a stream that do not yet form a whole message.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        match self {
+            Connection::Udp(_) => 0,
+            Connection::Tcp(s) => s.framer.buffered(),
+            Connection::Tls(s) => s.framer.buffered(),
+        }
+    }
+
     /// The transport this connection carries.
     #[must_use]
     pub fn transport(&self) -> Transport {

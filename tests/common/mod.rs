@@ -166,6 +166,34 @@ impl Pki {
         Arc::new(cfg)
     }
 
+    /// Server-only authentication with a certificate for `names`, valid between the two dates
+    /// (`(year, month, day)`), signed by this CA.
+    pub fn leaf_config(
+        &self,
+        names: &[&str],
+        not_before: (i32, u8, u8),
+        not_after: (i32, u8, u8),
+    ) -> Arc<rustls::ServerConfig> {
+        let key = KeyPair::generate().expect("key");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+        params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+        let cert = params
+            .signed_by(&key, &self.ca_cert, &self.ca_key)
+            .expect("leaf");
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let cfg = rustls::ServerConfig::builder_with_provider(Self::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der)
+            .expect("server config");
+        Arc::new(cfg)
+    }
+
     /// Mutual TLS: the client must present a certificate from our CA.
     pub fn mtls_config(&self) -> Arc<rustls::ServerConfig> {
         let mut roots = rustls::RootCertStore::empty();
