@@ -54,10 +54,18 @@ fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
     Ok(None)
 }
 
-/// Accumulates bytes from a stream and yields whole messages, within the size limits.
+/// Accumulates bytes from a stream and yields whole messages, within the size limits. Work per byte
+/// is constant: the search for the end of the headers resumes where it stopped, so a server that
+/// trickles bytes cannot make framing quadratic.
 #[derive(Debug, Default)]
 pub struct StreamFramer {
     buf: Vec<u8>,
+    /// Bytes of `buf` already searched for the end of the headers.
+    scanned: usize,
+    /// Line feeds among the scanned bytes.
+    newlines: usize,
+    /// `(end of headers, whole message length)` once the headers are complete.
+    head: Option<(usize, usize)>,
 }
 
 impl StreamFramer {
@@ -84,35 +92,53 @@ impl StreamFramer {
     /// A [`FramingError`] when the stream breaks a limit or sends a bad Content-Length; the stream
     /// cannot be framed after that.
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
-        // Keep-alive CRLFs before a message are not part of it.
-        let skip = self
-            .buf
-            .iter()
-            .take_while(|b| **b == b'\r' || **b == b'\n')
-            .count();
-        self.buf.drain(..skip);
-        let Some((head_end, body_start)) = header_end(&self.buf) else {
-            if self.buf.len() > MAX_MESSAGE {
-                return Err(FramingError::TooLarge);
-            }
-            if self.buf.iter().filter(|b| **b == b'\n').count() > MAX_HEADERS + 1 {
-                return Err(FramingError::TooManyHeaders);
-            }
-            return Ok(None);
-        };
-        // A message without Content-Length on a stream breaks §18.3; read it as an empty body.
-        let body_len = content_length(&self.buf[..head_end])?.unwrap_or(0);
-        let total = body_start
-            .checked_add(body_len)
-            .ok_or(FramingError::TooLarge)?;
-        if total > MAX_MESSAGE {
-            return Err(FramingError::TooLarge);
+        if self.scanned == 0 {
+            // Keep-alive CRLFs before a message are not part of it.
+            let skip = self
+                .buf
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
+            self.buf.drain(..skip);
         }
+        let total = match self.head {
+            Some((_, total)) => total,
+            None => {
+                let start = self.scanned.saturating_sub(3);
+                let Some((head_end, body_start)) = header_end(&self.buf[start..]) else {
+                    let fresh = &self.buf[self.scanned..];
+                    self.newlines += fresh.iter().filter(|b| **b == b'\n').count();
+                    self.scanned = self.buf.len();
+                    if self.buf.len() > MAX_MESSAGE {
+                        return Err(FramingError::TooLarge);
+                    }
+                    if self.newlines > MAX_HEADERS + 1 {
+                        return Err(FramingError::TooManyHeaders);
+                    }
+                    return Ok(None);
+                };
+                let (head_end, body_start) = (head_end + start, body_start + start);
+                // A message without Content-Length on a stream breaks §18.3; read it as an empty body.
+                let body_len = content_length(&self.buf[..head_end])?.unwrap_or(0);
+                let total = body_start
+                    .checked_add(body_len)
+                    .ok_or(FramingError::TooLarge)?;
+                if total > MAX_MESSAGE {
+                    return Err(FramingError::TooLarge);
+                }
+                self.head = Some((head_end, total));
+                self.scanned = self.buf.len();
+                total
+            }
+        };
         if self.buf.len() < total {
             return Ok(None);
         }
         let rest = self.buf.split_off(total);
         let message = std::mem::replace(&mut self.buf, rest);
+        self.scanned = 0;
+        self.newlines = 0;
+        self.head = None;
         Ok(Some(message))
     }
 }
@@ -142,6 +168,22 @@ mod tests {
             f.push(&[*b]);
             let got = f.next_message().unwrap();
             assert_eq!(got.is_some(), i == msg.len() - 1);
+        }
+    }
+
+    #[test]
+    fn a_trickled_header_block_is_found_across_pushes() {
+        let msg = b"SIP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        for split in 1..msg.len() {
+            let mut f = StreamFramer::new();
+            f.push(&msg[..split]);
+            assert_eq!(f.next_message().unwrap(), None, "split at {split}");
+            f.push(&msg[split..]);
+            assert_eq!(
+                f.next_message().unwrap().as_deref(),
+                Some(&msg[..]),
+                "split at {split}"
+            );
         }
     }
 
