@@ -224,3 +224,45 @@ fn strict_tls_makes_a_certificate_failure_final() {
     assert_eq!(attempts(&j), ["tls:tls_failed", "tcp:registered"]);
     assert_eq!(j["downgraded"], true);
 }
+
+#[test]
+fn insecure_and_downgrade_are_visible_in_every_output_format() {
+    let pki = Pki::new();
+    let reg = full_server(&pki);
+    let tls_only = reg.tls_addr.unwrap().to_string();
+    let closed = sipreg::registrar::unused_tcp_port().unwrap().to_string();
+    let sip = reg.sip_addr.to_string();
+    let formats: [&[&str]; 5] = [
+        &[],
+        &["-q"],
+        &["--json"],
+        &["--count", "2", "--interval", "10ms"],
+        &["--json", "--count", "2", "--interval", "10ms"],
+    ];
+    for format in formats {
+        let mut insecure = vec!["--tls", "--insecure"];
+        insecure.extend_from_slice(format);
+        insecure.push(&tls_only);
+        let out = run(&insecure);
+        assert_eq!(out.code, 0, "{format:?}");
+        assert!(
+            out.stdout.contains("INSECURE")
+                || out.stdout.contains("\"insecure\":true")
+                || out.stdout.contains("\"insecure\": true"),
+            "--insecure invisible with {format:?}:\n{}",
+            out.stdout
+        );
+        let mut downgrade = vec!["--tcp", "--tls", "--tls-port", &closed];
+        downgrade.extend_from_slice(format);
+        downgrade.push(&sip);
+        let out = run(&downgrade);
+        assert_eq!(out.code, 0, "{format:?}");
+        assert!(
+            out.stdout.contains("DOWNGRADED")
+                || out.stdout.contains("\"downgraded\":true")
+                || out.stdout.contains("\"downgraded\": true"),
+            "downgrade invisible with {format:?}:\n{}",
+            out.stdout
+        );
+    }
+}
