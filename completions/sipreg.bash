@@ -28,6 +28,9 @@ _sipreg() {
             sipreg,man)
                 cmd="sipreg__subcmd__man"
                 ;;
+            sipreg,resolve)
+                cmd="sipreg__subcmd__resolve"
+                ;;
             sipreg__subcmd__help,completions)
                 cmd="sipreg__subcmd__help__subcmd__completions"
                 ;;
@@ -40,6 +43,9 @@ _sipreg() {
             sipreg__subcmd__help,man)
                 cmd="sipreg__subcmd__help__subcmd__man"
                 ;;
+            sipreg__subcmd__help,resolve)
+                cmd="sipreg__subcmd__help__subcmd__resolve"
+                ;;
             *)
                 ;;
         esac
@@ -47,7 +53,7 @@ _sipreg() {
 
     case "${cmd}" in
         sipreg)
-            opts="-v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo completions man help"
+            opts="-4 -6 -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -121,6 +127,10 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -177,7 +187,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__help)
-            opts="demo completions man help"
+            opts="demo resolve completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -246,6 +256,20 @@ _sipreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sipreg__subcmd__help__subcmd__resolve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sipreg__subcmd__man)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -253,6 +277,112 @@ _sipreg() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__resolve)
+            opts="-4 -6 -v -q -h --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --t1)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --expect-transport)
+                    COMPREPLY=($(compgen -W "udp tcp tls" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sipreg_global_optspecs
-    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
+    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
 end
 
 function __fish_sipreg_needs_command
@@ -41,6 +41,7 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l ca-file -d 'Trust only th
 complete -c sipreg -n "__fish_sipreg_needs_command" -l cert -d 'Device certificate (PEM chain), sent only when the server asks for one' -r -F
 complete -c sipreg -n "__fish_sipreg_needs_command" -l key -d 'Private key of the device certificate (PEM)' -r -F
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tls-server-name -d 'Verify the server certificate against this name instead of the SERVER host' -r
+complete -c sipreg -n "__fish_sipreg_needs_command" -l dns-server -d 'Ask this DNS server (ADDR:PORT) instead of the system\'s resolver' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"
@@ -56,20 +57,65 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l tls -d 'Enable TLS (tried
 complete -c sipreg -n "__fish_sipreg_needs_command" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
+complete -c sipreg -n "__fish_sipreg_needs_command" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
+complete -c sipreg -n "__fish_sipreg_needs_command" -s 4 -l ipv4 -d 'Use IPv4 only'
+complete -c sipreg -n "__fish_sipreg_needs_command" -s 6 -l ipv6 -d 'Use IPv6 only'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l json -d 'Print the report as one JSON document'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s q -l quiet -d 'Print only the verdict line'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s V -l version -d 'Print version'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
+complete -c sipreg -n "__fish_sipreg_needs_command" -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "man" -d 'Print the man page (roff)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand demo" -l json -d 'Print the report as JSON'
 complete -c sipreg -n "__fish_sipreg_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l auth-user -d 'Digest user name [default: --user]' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l password -d 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l password-file -d 'Read the digest password from the first line of this file' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l expires -d 'Requested registration lifetime in seconds' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l connect-timeout -d 'Give up a TCP or TLS connect after this long (the phone\'s "approximately thirty seconds")' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l timeout -d 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l t1 -d 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l retries -d 'Run up to this many more cycles after a failed one' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l retry-interval -d 'Wait before the next cycle; doubles per failed cycle (the phone\'s Register Retry)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l retry-max -d 'Longest wait between cycles (the phone\'s Register Max Retry)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tls-port -d 'TLS port when TLS is one of several transports' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l ca-file -d 'Trust only the CA certificates in this PEM file instead of the bundled public roots' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l cert -d 'Device certificate (PEM chain), sent only when the server asks for one' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l key -d 'Private key of the device certificate (PEM)' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tls-server-name -d 'Verify the server certificate against this name instead of the SERVER host' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l dns-server -d 'Ask this DNS server (ADDR:PORT) instead of the system\'s resolver' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
+always\t'Always'
+never\t'Never'"
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l expect-transport -d 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)' -r -f -a "udp\t'UDP'
+tcp\t'TCP'
+tls\t'TLS'"
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l max-time -d 'Exit 5 when the registration took longer than this' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l count -d 'Register this many times, one line per run, then a summary; exit 0 only if every run registered' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l interval -d 'Wait between runs of --count' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l udp -d 'Enable UDP (no transport flag means the phone\'s default, UDP + TCP)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tcp -d 'Enable TCP'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s 4 -l ipv4 -d 'Use IPv4 only'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s 6 -l ipv6 -d 'Use IPv6 only'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l json -d 'Print the report as one JSON document'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s q -l quiet -d 'Print only the verdict line'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipreg -n "__fish_sipreg_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c sipreg -n "__fish_sipreg_using_subcommand man" -s h -l help -d 'Print help'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -24,7 +24,6 @@ Exit codes:
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    allow_negative_numbers = true,
     after_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -47,6 +46,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print where the phone would go: the ordered candidates (transport, target, port, address) from
+    /// NAPTR, SRV and A/AAAA, without sending any SIP.
+    Resolve(Box<RegisterArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -127,6 +129,7 @@ pub struct RegisterArgs {
     #[arg(
         long,
         default_value_t = 3600,
+        allow_hyphen_values = true,
         value_name = "SECONDS",
         help_heading = "Account"
     )]
@@ -145,7 +148,13 @@ pub struct RegisterArgs {
     #[arg(long, default_value = "500ms", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]
     pub t1: Duration,
     /// Run up to this many more cycles after a failed one.
-    #[arg(long, default_value_t = 0, value_name = "N", help_heading = "Timers")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        allow_hyphen_values = true,
+        value_name = "N",
+        help_heading = "Timers"
+    )]
     pub retries: u32,
     /// Wait before the next cycle; doubles per failed cycle (the phone's Register Retry).
     #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]
@@ -155,7 +164,7 @@ pub struct RegisterArgs {
     pub retry_max: Duration,
 
     /// TLS port when TLS is one of several transports.
-    #[arg(long, default_value_t = 5061, value_parser = clap::value_parser!(u16).range(1..), value_name = "PORT", help_heading = "TLS")]
+    #[arg(long, default_value_t = 5061, allow_hyphen_values = true, value_parser = clap::value_parser!(u16).range(1..), value_name = "PORT", help_heading = "TLS")]
     pub tls_port: u16,
     /// Trust only the CA certificates in this PEM file instead of the bundled public roots.
     #[arg(long, value_name = "PEM", help_heading = "TLS")]
@@ -175,6 +184,24 @@ pub struct RegisterArgs {
     /// A server certificate that fails verification ends the cycle instead of falling back to TCP.
     #[arg(long, help_heading = "TLS")]
     pub strict_tls: bool,
+
+    /// Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports.
+    #[arg(long, help_heading = "DNS")]
+    pub no_srv: bool,
+    /// Ask this DNS server (ADDR:PORT) instead of the system's resolver.
+    #[arg(long, value_name = "ADDR:PORT", help_heading = "DNS")]
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Use IPv4 only.
+    #[arg(
+        short = '4',
+        long = "ipv4",
+        conflicts_with = "ipv6",
+        help_heading = "DNS"
+    )]
+    pub ipv4: bool,
+    /// Use IPv6 only.
+    #[arg(short = '6', long = "ipv6", help_heading = "DNS")]
+    pub ipv6: bool,
 
     /// Print the report as one JSON document.
     #[arg(long, help_heading = "Output")]
@@ -197,7 +224,7 @@ pub struct RegisterArgs {
     #[arg(long, value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "CI")]
     pub max_time: Option<Duration>,
     /// Register this many times, one line per run, then a summary; exit 0 only if every run registered.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), value_name = "N", help_heading = "CI")]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = clap::value_parser!(u32).range(1..), value_name = "N", help_heading = "CI")]
     pub count: u32,
     /// Wait between runs of --count.
     #[arg(long, default_value = "1s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "CI")]

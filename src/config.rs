@@ -9,6 +9,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::cli::RegisterArgs;
+use crate::resolve::{DnsSettings, Family};
 use crate::transport::Transport;
 use crate::transport::tls::{self, TlsSettings};
 
@@ -219,6 +220,8 @@ pub struct Config {
     pub expect_transport: Option<Transport>,
     /// `--max-time`.
     pub max_time: Option<Duration>,
+    /// DNS settings (RFC 3263 lookups, resolver, family).
+    pub dns: DnsSettings,
 }
 
 impl Config {
@@ -243,6 +246,25 @@ impl Config {
                 ));
             }
         }
+        let family = match (a.ipv4, a.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        };
+        if let Ok(ip) = server.host.parse::<IpAddr>() {
+            if !family.allows(ip) {
+                let flag = if family == Family::V4 { "-4" } else { "-6" };
+                return err(format!(
+                    "{flag} cannot reach SERVER {}: it is an address of the other family",
+                    server.host
+                ));
+            }
+        }
+        let dns = DnsSettings {
+            no_srv: a.no_srv,
+            server: a.dns_server,
+            family,
+        };
         validate_user(&a.user, "--user")?;
         let domain = match &a.domain {
             Some(d) => {
@@ -346,6 +368,7 @@ impl Config {
             tls,
             expect_transport: a.expect_transport.map(Transport::from),
             max_time: a.max_time,
+            dns,
         })
     }
 

@@ -11,14 +11,12 @@ use crate::engine::{Action, AttemptEnd, Engine, Plan, Verdict};
 use crate::hint;
 use crate::render::progress::Progress;
 use crate::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister, ms};
+use crate::resolve::{self, Candidate, Source};
 use crate::sip::digest::{self, Credentials};
 use crate::sip::message::{AuthHeader, Register, host_port};
 use crate::sip::response::Response;
 use crate::sip::{new_branch, random_hex};
 use crate::transport::{self, Connection, Failure, FailureKind, Stream, TlsProblem, Transport};
-
-/// How long a DNS lookup of SERVER may take.
-const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most challenges answered in one registration, so a server that challenges forever cannot loop us.
 const MAX_AUTH_ROUNDS: u32 = 3;
@@ -63,8 +61,18 @@ pub async fn run_with(cfg: &Config, progress: &Progress) -> Report {
         from_tag: random_hex(6),
         cseq: 0,
     };
+    if cfg.server.host.parse::<IpAddr>().is_err() {
+        info!("resolving {}", cfg.server.host);
+    }
+    let candidates = resolve::candidates(cfg, &cfg.dns).await;
+    for c in &candidates {
+        match &c.addr {
+            Ok(a) => info!("candidate: {} {}:{} -> {a}", c.transport, c.target, c.port),
+            Err(f) => info!("candidate: {} {}: {}", c.transport, c.target, f.reason),
+        }
+    }
     let mut engine = Engine::new(Plan {
-        order: cfg.order.clone(),
+        order: candidates.iter().map(|c| c.transport).collect(),
         retries: cfg.retries,
         retry_interval: cfg.retry_interval,
         retry_max: cfg.retry_max,
@@ -79,14 +87,22 @@ pub async fn run_with(cfg: &Config, progress: &Progress) -> Report {
     let mut action = engine.start();
     let verdict = loop {
         match action {
-            Action::Attempt { cycle, transport } => {
-                let then = next_step(cfg, cycle, transport);
+            Action::Attempt {
+                cycle,
+                transport,
+                index,
+            } => {
+                let Some(candidate) = candidates.get(index) else {
+                    break Verdict::Unreachable;
+                };
+                let then = next_step(cfg, &candidates, cycle, index);
                 let (attempt, end, unreg) = run_attempt(
                     cfg,
                     &mut session,
                     Step {
                         cycle,
                         transport,
+                        candidate,
                         then: &then,
                     },
                     run_start,
@@ -160,11 +176,23 @@ pub async fn run_with(cfg: &Config, progress: &Progress) -> Report {
     report
 }
 
+/// A host for `host:port`: IPv6 in brackets.
+fn host_for_uri(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
 /// Which transport comes after `transport` in this cycle, for the progress line.
-fn next_step(cfg: &Config, cycle: u32, transport: Transport) -> String {
-    let pos = cfg.order.iter().position(|t| *t == transport).unwrap_or(0);
-    match cfg.order.get(pos + 1) {
-        Some(next) => next.via_name().to_string(),
+fn next_step(cfg: &Config, candidates: &[Candidate], cycle: u32, index: usize) -> String {
+    let current = candidates.get(index).map(|c| c.transport);
+    match candidates.get(index + 1) {
+        Some(next) if Some(next.transport) == current => {
+            format!("{} to {}", next.transport, next.target)
+        }
+        Some(next) => next.transport.via_name().to_string(),
         None if cycle <= cfg.retries => "the next cycle".to_string(),
         None => "give up".to_string(),
     }
@@ -174,6 +202,7 @@ fn next_step(cfg: &Config, cycle: u32, transport: Transport) -> String {
 struct Step<'a> {
     cycle: u32,
     transport: Transport,
+    candidate: &'a Candidate,
     then: &'a str,
 }
 
@@ -186,29 +215,6 @@ impl Config {
             Some(p) => format!("{scheme}{}:{p}", self.server.uri_host()),
             None => format!("{scheme}{}", self.server.uri_host()),
         }
-    }
-}
-
-async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Failure> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let lookup = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port))).await;
-    match lookup {
-        Err(_) => Err(Failure::new(
-            FailureKind::DnsFailed,
-            format!(
-                "DNS lookup of {host} timed out after {}",
-                humantime::format_duration(DNS_TIMEOUT)
-            ),
-        )),
-        Ok(Err(e)) => Err(Failure::new(
-            FailureKind::DnsFailed,
-            format!("cannot resolve {host}: {e}"),
-        )),
-        Ok(Ok(mut addrs)) => addrs
-            .next()
-            .ok_or_else(|| Failure::new(FailureKind::DnsFailed, format!("{host} has no address"))),
     }
 }
 
@@ -305,11 +311,20 @@ async fn attempt_inner(
 ) -> (Attempt, AttemptEnd, Option<Unregister>, HintFacts) {
     let (cycle, transport) = (step.cycle, step.transport);
     let started = Instant::now();
-    let port = cfg.port(transport);
+    let candidate = step.candidate;
     let mut attempt = Attempt {
         cycle,
         transport,
-        remote: format!("{}:{port}", cfg.server.uri_host()),
+        remote: match &candidate.addr {
+            Ok(a) => a.to_string(),
+            Err(_) => format!("{}:{}", host_for_uri(&candidate.target), candidate.port),
+        },
+        target: (candidate.source != Source::Literal).then(|| candidate.target.clone()),
+        family: candidate
+            .addr
+            .as_ref()
+            .ok()
+            .map(|a| resolve::family_name(*a)),
         local: None,
         started_ms: ms(started - run_start),
         elapsed_ms: 0.0,
@@ -341,14 +356,11 @@ async fn attempt_inner(
         };
         (attempt, end, None, facts)
     };
-    if cfg.server.host.parse::<IpAddr>().is_err() {
-        info!("resolving {}", cfg.server.host);
-    }
-    let remote = match resolve(&cfg.server.host, port).await {
-        Ok(r) => r,
-        Err(f) => return failed(attempt, f),
+    attempt.phases.dns_ms = candidate.dns_ms;
+    let remote = match &candidate.addr {
+        Ok(r) => *r,
+        Err(f) => return failed(attempt, f.clone()),
     };
-    attempt.remote = remote.to_string();
     let mut conn = match connect(cfg, step, remote, &mut attempt.phases, progress).await {
         Ok(c) => c,
         Err(f) => return failed(attempt, f),

@@ -1,11 +1,13 @@
 //! The phone's fallback engine as a pure state machine: no I/O, no clock (spec §1–§3, Table 89).
 //!
-//! Rules, in order:
-//! 1. A cycle tries the enabled transports in the order TLS, TCP, UDP.
-//! 2. A transport failure (refused, connect timeout, unreachable, TLS failure, closed, Timer F) moves on
-//!    to the next transport at once, except a server certificate rejected under `--strict-tls`, which
-//!    ends the cycle.
-//! 3. A final answer from the server other than 2xx ends the cycle: another transport would not help.
+//! The plan is a list of candidates: the enabled transports in the order TLS, TCP, UDP, each with one
+//! or more targets (RFC 3263: SRV records and addresses). Rules, in order:
+//! 1. A cycle tries the candidates in order.
+//! 2. A transport failure (DNS failure, refused, connect timeout, unreachable, TLS failure, closed,
+//!    Timer F) moves on to the next candidate at once: the next target of the same transport, else the
+//!    next transport. A server certificate rejected under `--strict-tls` ends the cycle instead.
+//! 3. A 503 moves on to the next target of the same transport (RFC 3263 §4.3); with none left, and for
+//!    any other final answer other than 2xx, the cycle ends: another transport would not help.
 //! 4. A 2xx ends the run: registered.
 //! 5. After a failed cycle, if cycles remain, wait `retry_interval · 2^(n-1)` for the n-th consecutive
 //!    failed cycle, at most `retry_max`, and at least a Retry-After the server sent (also bounded by
@@ -41,12 +43,14 @@ pub enum AttemptEnd {
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Try a transport.
+    /// Try a candidate.
     Attempt {
         /// 1-based cycle number.
         cycle: u32,
         /// Transport to try.
         transport: Transport,
+        /// Index of the candidate in [`Plan::order`].
+        index: usize,
     },
     /// Wait before the next cycle.
     Wait(Duration),
@@ -83,7 +87,7 @@ impl Verdict {
 /// The engine's fixed inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// Transports in the order to try.
+    /// The transport of each candidate, in the order to try; a transport appears once per target.
     pub order: Vec<Transport>,
     /// Extra cycles after a failed one.
     pub retries: u32,
@@ -133,6 +137,7 @@ impl Engine {
             Some(&transport) => Action::Attempt {
                 cycle: self.cycle,
                 transport,
+                index: 0,
             },
             None => self.finish(Verdict::Unreachable),
         }
@@ -158,12 +163,26 @@ impl Engine {
                     return Action::Attempt {
                         cycle: self.cycle,
                         transport,
+                        index: self.index,
                     };
                 } else {
                     Verdict::Unreachable
                 }
             }
-            AttemptEnd::Rejected { retry_after, .. } => {
+            AttemptEnd::Rejected {
+                status,
+                retry_after,
+            } => {
+                let current = self.plan.order.get(self.index).copied();
+                let next = self.plan.order.get(self.index + 1).copied();
+                if *status == 503 && next.is_some() && next == current {
+                    self.index += 1;
+                    return Action::Attempt {
+                        cycle: self.cycle,
+                        transport: next.unwrap_or(Transport::Udp),
+                        index: self.index,
+                    };
+                }
                 self.retry_after = *retry_after;
                 Verdict::Rejected
             }
@@ -226,15 +245,45 @@ mod tests {
     }
 
     fn attempt(cycle: u32, transport: Transport) -> Action {
-        Action::Attempt { cycle, transport }
+        Action::Attempt {
+            cycle,
+            transport,
+            index: usize::MAX,
+        }
+    }
+
+    /// Compares actions ignoring the candidate index, which the tests below do not track.
+    fn same(a: &Action, b: &Action) -> bool {
+        match (a, b) {
+            (
+                Action::Attempt {
+                    cycle: c1,
+                    transport: t1,
+                    ..
+                },
+                Action::Attempt {
+                    cycle: c2,
+                    transport: t2,
+                    ..
+                },
+            ) => c1 == c2 && t1 == t2,
+            _ => a == b,
+        }
+    }
+
+    macro_rules! assert_action {
+        ($got:expr, $want:expr $(, $msg:expr)?) => {{
+            let (got, want) = ($got, $want);
+            assert!(same(&got, &want), "got {got:?}, want {want:?} {}", String::new() $(+ &format!($msg))?);
+        }};
     }
 
     #[test]
     fn transport_failure_falls_back_in_order() {
         let mut e = Engine::new(plan(&[Tls, Tcp, Udp], 0));
-        assert_eq!(e.start(), attempt(1, Tls));
-        assert_eq!(e.on_attempt(&fail(FailureKind::TlsFailed)), attempt(1, Tcp));
-        assert_eq!(
+        assert_action!(e.start(), attempt(1, Tls));
+        assert_action!(e.on_attempt(&fail(FailureKind::TlsFailed)), attempt(1, Tcp));
+        assert_action!(
             e.on_attempt(&fail(FailureKind::ConnectTimeout)),
             attempt(1, Udp)
         );
@@ -257,7 +306,7 @@ mod tests {
         ] {
             let mut e = Engine::new(plan(&[Tcp, Udp], 0));
             e.start();
-            assert_eq!(e.on_attempt(&fail(kind)), attempt(1, Udp), "{kind:?}");
+            assert_action!(e.on_attempt(&fail(kind)), attempt(1, Udp), "{kind:?}");
         }
     }
 
@@ -269,7 +318,7 @@ mod tests {
             status: 403,
             retry_after: None,
         };
-        assert_eq!(e.on_attempt(&end), Action::Finish(Verdict::Rejected));
+        assert_action!(e.on_attempt(&end), Action::Finish(Verdict::Rejected));
         let mut e = Engine::new(plan(&[Tcp, Udp], 0));
         e.start();
         assert_eq!(
@@ -288,12 +337,12 @@ mod tests {
             kind: FailureKind::TlsFailed,
             certificate: true,
         };
-        assert_eq!(e.on_attempt(&cert), Action::Finish(Verdict::Unreachable));
+        assert_action!(e.on_attempt(&cert), Action::Finish(Verdict::Unreachable));
         // Without --strict-tls the same failure falls back to TCP.
         p.strict_tls = false;
         let mut e = Engine::new(p);
         e.start();
-        assert_eq!(e.on_attempt(&cert), attempt(1, Tcp));
+        assert_action!(e.on_attempt(&cert), attempt(1, Tcp));
     }
 
     #[test]
@@ -301,14 +350,14 @@ mod tests {
         let mut p = plan(&[Udp], 10);
         p.retry_max = Duration::from_secs(100);
         let mut e = Engine::new(p);
-        assert_eq!(e.start(), attempt(1, Udp));
+        assert_action!(e.start(), attempt(1, Udp));
         let mut waits = Vec::new();
         for cycle in 2..=5 {
             match e.on_attempt(&fail(FailureKind::Timeout)) {
                 Action::Wait(d) => waits.push(d.as_secs()),
                 other => panic!("expected a wait, got {other:?}"),
             }
-            assert_eq!(e.resume(), attempt(cycle, Udp));
+            assert_action!(e.resume(), attempt(cycle, Udp));
         }
         assert_eq!(waits, vec![30, 60, 100, 100]);
     }
@@ -317,13 +366,13 @@ mod tests {
     fn retries_bound_the_cycles_and_each_cycle_restarts_at_the_top() {
         let mut e = Engine::new(plan(&[Tcp, Udp], 1));
         e.start();
-        assert_eq!(e.on_attempt(&fail(FailureKind::Refused)), attempt(1, Udp));
+        assert_action!(e.on_attempt(&fail(FailureKind::Refused)), attempt(1, Udp));
         assert_eq!(
             e.on_attempt(&fail(FailureKind::Unreachable)),
             Action::Wait(Duration::from_secs(30))
         );
-        assert_eq!(e.resume(), attempt(2, Tcp));
-        assert_eq!(e.on_attempt(&fail(FailureKind::Refused)), attempt(2, Udp));
+        assert_action!(e.resume(), attempt(2, Tcp));
+        assert_action!(e.on_attempt(&fail(FailureKind::Refused)), attempt(2, Udp));
         assert_eq!(
             e.on_attempt(&fail(FailureKind::Unreachable)),
             Action::Finish(Verdict::Unreachable)
@@ -338,7 +387,7 @@ mod tests {
             status: 503,
             retry_after: Some(Duration::from_secs(120)),
         };
-        assert_eq!(e.on_attempt(&busy), Action::Wait(Duration::from_secs(120)));
+        assert_action!(e.on_attempt(&busy), Action::Wait(Duration::from_secs(120)));
         e.resume();
         let decade = AttemptEnd::Rejected {
             status: 503,
@@ -356,5 +405,58 @@ mod tests {
         assert_eq!(Verdict::Rejected.exit_code(), 1);
         assert_eq!(Verdict::Unreachable.exit_code(), 3);
         assert_eq!(Verdict::Unauthorized.exit_code(), 4);
+    }
+
+    #[test]
+    fn several_targets_per_transport_fail_over_before_the_next_transport() {
+        let mut e = Engine::new(plan(&[Tcp, Tcp, Udp, Udp], 0));
+        assert_eq!(
+            e.start(),
+            Action::Attempt {
+                cycle: 1,
+                transport: Tcp,
+                index: 0
+            }
+        );
+        assert_eq!(
+            e.on_attempt(&fail(FailureKind::Refused)),
+            Action::Attempt {
+                cycle: 1,
+                transport: Tcp,
+                index: 1
+            }
+        );
+        // A 503 moves on to the next target of the same transport ...
+        let busy = AttemptEnd::Rejected {
+            status: 503,
+            retry_after: None,
+        };
+        let mut e2 = e.clone();
+        assert_eq!(
+            e2.on_attempt(&fail(FailureKind::Timeout)),
+            Action::Attempt {
+                cycle: 1,
+                transport: Udp,
+                index: 2
+            }
+        );
+        assert_eq!(
+            e2.on_attempt(&busy),
+            Action::Attempt {
+                cycle: 1,
+                transport: Udp,
+                index: 3
+            }
+        );
+        // ... but not to another transport, and other rejections end the cycle at once.
+        assert_eq!(e2.on_attempt(&busy), Action::Finish(Verdict::Rejected));
+        assert_eq!(e.on_attempt(&busy), Action::Finish(Verdict::Rejected));
+        let mut e3 = Engine::new(plan(&[Udp, Udp], 0));
+        e3.start();
+        let forbidden = AttemptEnd::Rejected {
+            status: 403,
+            retry_after: None,
+        };
+        assert_eq!(e3.on_attempt(&forbidden), Action::Finish(Verdict::Rejected));
     }
 }

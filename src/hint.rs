@@ -155,6 +155,8 @@ mod tests {
             cycle: 1,
             transport,
             remote: "192.0.2.7:5060".into(),
+            target: None,
+            family: None,
             local: Some("10.0.0.5:40000".into()),
             started_ms: 0.0,
             elapsed_ms: 1.0,

@@ -10,6 +10,7 @@ pub mod hint;
 pub mod registrar;
 pub mod render;
 pub mod report;
+pub mod resolve;
 pub mod sip;
 pub mod transport;
 

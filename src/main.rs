@@ -113,7 +113,28 @@ fn generate(command: &Command) -> Option<ExitCode> {
             }
             Some(print_bytes(&buf))
         }
-        Command::Demo { .. } => None,
+        Command::Demo { .. } | Command::Resolve(_) => None,
+    }
+}
+
+/// `sipreg resolve`: the ordered candidates, without sending any SIP. Exit 0 when at least one
+/// candidate has an address, 3 when none has, 2 on a usage error.
+fn resolve(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
+    let config = match Config::from_args(args, None) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e.to_string(), args.json),
+    };
+    let list = rt.block_on(sipreg::resolve::candidates(&config, &config.dns));
+    let server = config.server_display();
+    if args.json {
+        print(&render::candidates_json(&server, &list));
+    } else {
+        print(&render::candidates_text(&server, &config.order, &list));
+    }
+    if list.iter().any(|c| c.addr.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
     }
 }
 
@@ -173,6 +194,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(Command::Resolve(args)) = &cli.command {
+        init_logging(args.verbose, args.quiet);
+        return resolve(&rt, args);
+    }
     if let Some(Command::Demo { json }) = cli.command {
         return match rt.block_on(sipreg::demo::run()) {
             Ok(report) if json => {

@@ -67,6 +67,8 @@ impl Outcome {
 /// Durations inside one attempt, in milliseconds; `None` when the phase did not happen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Phases {
+    /// DNS lookups (NAPTR, SRV, A/AAAA) for this transport, on its first candidate.
+    pub dns_ms: Option<f64>,
     /// TCP connect (TCP and TLS only).
     pub connect_ms: Option<f64>,
     /// TLS handshake.
@@ -86,6 +88,10 @@ pub struct Attempt {
     pub transport: Transport,
     /// Remote address tried, `ip:port` (or `host:port` when it did not resolve).
     pub remote: String,
+    /// The DNS name that gave the address (SRV target or SERVER host), when DNS was used.
+    pub target: Option<String>,
+    /// `ipv4` or `ipv6`, when an address was found.
+    pub family: Option<&'static str>,
     /// Local address used, when a socket was opened.
     pub local: Option<String>,
     /// Start, relative to the start of the run.

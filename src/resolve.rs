@@ -1,0 +1,468 @@
+//! Finding the server as RFC 3263 says: NAPTR, then SRV, then A/AAAA, inside the phone's transport order.
+//!
+//! DNS only supplies targets and ports for each enabled transport; the order of transports stays the
+//! phone's (spec §1). A numeric address or an explicit port skips NAPTR and SRV (RFC 3263 §4.1, §4.2).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::report::ms;
+use crate::transport::{Failure, FailureKind, Transport};
+
+/// Longest time one lookup (with its retries) may take.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which address families to use (`-4`, `-6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4 and IPv6.
+    #[default]
+    Any,
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+}
+
+impl Family {
+    /// True when `ip` is allowed.
+    #[must_use]
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// The family of an address, for reports.
+#[must_use]
+pub fn family_name(addr: SocketAddr) -> &'static str {
+    if addr.is_ipv4() { "ipv4" } else { "ipv6" }
+}
+
+/// Where a candidate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// SERVER was an IP address.
+    Literal,
+    /// A NAPTR record led to the SRV record.
+    Naptr,
+    /// An SRV record.
+    Srv,
+    /// The A/AAAA records of SERVER itself.
+    Host,
+}
+
+/// One place to try: a transport, a target and an address (or why there is none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Transport.
+    pub transport: Transport,
+    /// The DNS name (or the literal) that gave the address.
+    pub target: String,
+    /// Port.
+    pub port: u16,
+    /// Where the candidate came from.
+    pub source: Source,
+    /// SRV priority and weight, when from SRV.
+    pub srv: Option<(u16, u16)>,
+    /// The address, or the DNS failure that left this transport without one.
+    pub addr: Result<SocketAddr, Failure>,
+    /// Time the lookups for this transport took, on its first candidate.
+    pub dns_ms: Option<f64>,
+}
+
+/// DNS settings of a run.
+#[derive(Debug, Clone, Default)]
+pub struct DnsSettings {
+    /// `--no-srv`: skip NAPTR and SRV.
+    pub no_srv: bool,
+    /// `--dns-server`: ask this resolver instead of the system's.
+    pub server: Option<SocketAddr>,
+    /// `-4` / `-6`.
+    pub family: Family,
+}
+
+fn dns_failure(reason: String) -> Failure {
+    Failure::new(FailureKind::DnsFailed, reason)
+}
+
+fn resolver(settings: &DnsSettings) -> Result<TokioResolver, Failure> {
+    let mut builder = match settings.server {
+        Some(addr) => {
+            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+            for c in &mut ns.connections {
+                c.port = addr.port();
+            }
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![ns]),
+                TokioRuntimeProvider::default(),
+            )
+        }
+        None => TokioResolver::builder_tokio()
+            .map_err(|e| dns_failure(format!("cannot read the system DNS configuration: {e}")))?,
+    };
+    let opts = builder.options_mut();
+    opts.timeout = Duration::from_secs(2);
+    opts.attempts = 2;
+    opts.ip_strategy = match settings.family {
+        Family::Any => LookupIpStrategy::Ipv4AndIpv6,
+        Family::V4 => LookupIpStrategy::Ipv4Only,
+        Family::V6 => LookupIpStrategy::Ipv6Only,
+    };
+    builder
+        .build()
+        .map_err(|e| dns_failure(format!("cannot set up the DNS resolver: {e}")))
+}
+
+/// Why a lookup failed, in plain words.
+fn lookup_error(name: &str, what: &str, e: &hickory_resolver::net::NetError) -> String {
+    if e.is_nx_domain() {
+        format!("no such name: {name}")
+    } else if e.is_no_records_found() {
+        format!("{name} has no {what} records")
+    } else {
+        format!("DNS lookup of {name} ({what}) failed: {e}")
+    }
+}
+
+async fn with_timeout<T>(
+    name: &str,
+    fut: impl std::future::Future<Output = Result<T, hickory_resolver::net::NetError>>,
+    what: &str,
+) -> Result<T, String> {
+    match tokio::time::timeout(LOOKUP_TIMEOUT, fut).await {
+        Err(_) => Err(format!(
+            "DNS lookup of {name} ({what}) timed out after {}",
+            humantime::format_duration(LOOKUP_TIMEOUT)
+        )),
+        Ok(Err(e)) => Err(lookup_error(name, what, &e)),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+async fn addresses(r: &TokioResolver, name: &str, family: Family) -> Result<Vec<IpAddr>, String> {
+    let fam = match family {
+        Family::V4 => "IPv4 ",
+        Family::V6 => "IPv6 ",
+        Family::Any => "",
+    };
+    let no_address = || format!("{name} has no {fam}address");
+    let lookup = match tokio::time::timeout(LOOKUP_TIMEOUT, r.lookup_ip(name)).await {
+        Err(_) => {
+            return Err(format!(
+                "DNS lookup of {name} (A/AAAA) timed out after {}",
+                humantime::format_duration(LOOKUP_TIMEOUT)
+            ));
+        }
+        Ok(Err(e)) if e.is_no_records_found() && !e.is_nx_domain() => return Err(no_address()),
+        Ok(Err(e)) => return Err(lookup_error(name, "A/AAAA", &e)),
+        Ok(Ok(l)) => l,
+    };
+    let ips: Vec<IpAddr> = lookup.iter().filter(|ip| family.allows(*ip)).collect();
+    if ips.is_empty() {
+        return Err(no_address());
+    }
+    Ok(ips)
+}
+
+/// One SRV record, as RFC 2782 orders them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvRecord {
+    /// Lower is tried first.
+    pub priority: u16,
+    /// Share within a priority.
+    pub weight: u16,
+    /// Port.
+    pub port: u16,
+    /// Target host name.
+    pub target: String,
+}
+
+/// Orders SRV records by RFC 2782: ascending priority; within a priority, a weighted random order
+/// where `pick(total)` returns a number in `0..=total`.
+pub fn order_srv(mut records: Vec<SrvRecord>, pick: &mut impl FnMut(u32) -> u32) -> Vec<SrvRecord> {
+    records.sort_by_key(|r| r.priority);
+    let mut out = Vec::with_capacity(records.len());
+    let mut i = 0;
+    while i < records.len() {
+        let prio = records[i].priority;
+        let mut group: Vec<SrvRecord> = records[i..]
+            .iter()
+            .take_while(|r| r.priority == prio)
+            .cloned()
+            .collect();
+        i += group.len();
+        // Weight-0 records first, so they get a small chance (RFC 2782, "Usage rules").
+        group.sort_by_key(|r| r.weight != 0);
+        while !group.is_empty() {
+            let total: u32 = group.iter().map(|r| u32::from(r.weight)).sum();
+            let chosen = pick(total).min(total);
+            let mut running = 0u32;
+            let idx = group
+                .iter()
+                .position(|r| {
+                    running += u32::from(r.weight);
+                    running >= chosen
+                })
+                .unwrap_or(0);
+            out.push(group.remove(idx));
+        }
+    }
+    out
+}
+
+fn random_pick(total: u32) -> u32 {
+    use rand::Rng;
+    rand::rng().random_range(0..=total)
+}
+
+fn default_srv_name(t: Transport, host: &str) -> String {
+    match t {
+        Transport::Udp => format!("_sip._udp.{host}"),
+        Transport::Tcp => format!("_sip._tcp.{host}"),
+        Transport::Tls => format!("_sips._tcp.{host}"),
+    }
+}
+
+fn naptr_service(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "SIP+D2U",
+        Transport::Tcp => "SIP+D2T",
+        Transport::Tls => "SIPS+D2T",
+    }
+}
+
+fn fqdn(name: &str) -> String {
+    name.trim_end_matches('.').to_string()
+}
+
+/// The candidates of a run, in the order to try: the phone's transport order, and within each
+/// transport the SRV order and the addresses of each target.
+pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
+    let host = cfg.server.host.as_str();
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return cfg
+            .order
+            .iter()
+            .map(|&t| Candidate {
+                transport: t,
+                target: host.to_string(),
+                port: cfg.port(t),
+                source: Source::Literal,
+                srv: None,
+                addr: Ok(SocketAddr::new(ip, cfg.port(t))),
+                dns_ms: None,
+            })
+            .collect();
+    }
+    let failed_all = |f: Failure| {
+        cfg.order
+            .iter()
+            .map(|&t| Candidate {
+                transport: t,
+                target: host.to_string(),
+                port: cfg.port(t),
+                source: Source::Host,
+                srv: None,
+                addr: Err(f.clone()),
+                dns_ms: None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let r = match resolver(dns) {
+        Ok(r) => r,
+        Err(f) => return failed_all(f),
+    };
+    let use_srv = !dns.no_srv && cfg.server.port.is_none();
+    // RFC 3263 §4.1: NAPTR first; its SRV names replace the defaults for the transports it names.
+    let t0 = Instant::now();
+    let mut naptr: Vec<(u16, u16, Transport, String)> = Vec::new();
+    if use_srv {
+        if let Ok(lookup) = with_timeout(host, r.lookup(host, RecordType::NAPTR), "NAPTR").await {
+            for rec in lookup.answers() {
+                if let RData::NAPTR(n) = &rec.data {
+                    let service = String::from_utf8_lossy(&n.services).to_ascii_uppercase();
+                    let flags = String::from_utf8_lossy(&n.flags).to_ascii_uppercase();
+                    if flags != "S" {
+                        continue;
+                    }
+                    if let Some(&t) = cfg.order.iter().find(|t| naptr_service(**t) == service) {
+                        naptr.push((n.order, n.preference, t, fqdn(&n.replacement.to_string())));
+                    }
+                }
+            }
+        }
+        naptr.sort_by_key(|(o, p, _, _)| (*o, *p));
+    }
+    let naptr_ms = ms(t0.elapsed());
+    let mut out = Vec::new();
+    let mut host_ips: Option<Result<Vec<IpAddr>, String>> = None;
+    for &t in &cfg.order {
+        let t1 = Instant::now();
+        let mut group = Vec::new();
+        let mut srv_error = None;
+        if use_srv {
+            let from_naptr = naptr.iter().find(|(_, _, nt, _)| *nt == t);
+            let (srv_name, source) = match from_naptr {
+                Some((_, _, _, name)) => (name.clone(), Source::Naptr),
+                None => (default_srv_name(t, host), Source::Srv),
+            };
+            match with_timeout(
+                &srv_name,
+                r.lookup(srv_name.as_str(), RecordType::SRV),
+                "SRV",
+            )
+            .await
+            {
+                Ok(lookup) => {
+                    let records: Vec<SrvRecord> = lookup
+                        .answers()
+                        .iter()
+                        .filter_map(|rec| match &rec.data {
+                            RData::SRV(s) => Some(SrvRecord {
+                                priority: s.priority,
+                                weight: s.weight,
+                                port: s.port,
+                                target: fqdn(&s.target.to_string()),
+                            }),
+                            _ => None,
+                        })
+                        // A target of "." says the service is not offered (RFC 2782).
+                        .filter(|s| !s.target.is_empty())
+                        .collect();
+                    for s in order_srv(records, &mut random_pick) {
+                        match addresses(&r, &s.target, dns.family).await {
+                            Ok(ips) => group.extend(ips.into_iter().map(|ip| Candidate {
+                                transport: t,
+                                target: s.target.clone(),
+                                port: s.port,
+                                source,
+                                srv: Some((s.priority, s.weight)),
+                                addr: Ok(SocketAddr::new(ip, s.port)),
+                                dns_ms: None,
+                            })),
+                            Err(reason) => group.push(Candidate {
+                                transport: t,
+                                target: s.target.clone(),
+                                port: s.port,
+                                source,
+                                srv: Some((s.priority, s.weight)),
+                                addr: Err(dns_failure(reason)),
+                                dns_ms: None,
+                            }),
+                        }
+                    }
+                }
+                Err(reason) => srv_error = Some(reason),
+            }
+        }
+        if group.is_empty() {
+            // RFC 3263 §4.2: no SRV records, so the A/AAAA records of the name, with the default port.
+            let ips = match &host_ips {
+                Some(v) => v.clone(),
+                None => {
+                    let v = addresses(&r, host, dns.family).await;
+                    host_ips = Some(v.clone());
+                    v
+                }
+            };
+            let port = cfg.port(t);
+            match ips {
+                Ok(ips) => group.extend(ips.into_iter().map(|ip| Candidate {
+                    transport: t,
+                    target: host.to_string(),
+                    port,
+                    source: Source::Host,
+                    srv: None,
+                    addr: Ok(SocketAddr::new(ip, port)),
+                    dns_ms: None,
+                })),
+                Err(reason) => {
+                    let reason = match srv_error {
+                        Some(srv) if use_srv => format!("{reason} (and {srv})"),
+                        _ => reason,
+                    };
+                    group.push(Candidate {
+                        transport: t,
+                        target: host.to_string(),
+                        port,
+                        source: Source::Host,
+                        srv: None,
+                        addr: Err(dns_failure(reason)),
+                        dns_ms: None,
+                    });
+                }
+            }
+        }
+        if let Some(first) = group.first_mut() {
+            let share = if out.is_empty() { naptr_ms } else { 0.0 };
+            first.dns_ms = Some(share + ms(t1.elapsed()));
+        }
+        out.extend(group);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn srv(priority: u16, weight: u16, target: &str) -> SrvRecord {
+        SrvRecord {
+            priority,
+            weight,
+            port: 5060,
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn srv_priority_first_then_weight() {
+        let records = vec![srv(20, 0, "c"), srv(10, 10, "a"), srv(10, 90, "b")];
+        // pick returns the top of the range: the last record whose running sum reaches it.
+        let order: Vec<String> = order_srv(records.clone(), &mut |total| total)
+            .into_iter()
+            .map(|r| r.target)
+            .collect();
+        assert_eq!(order, ["b", "a", "c"]);
+        // pick returns 1: the first record with weight.
+        let order: Vec<String> = order_srv(records, &mut |total| total.min(1))
+            .into_iter()
+            .map(|r| r.target)
+            .collect();
+        assert_eq!(order, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn weight_zero_records_come_first_in_the_draw_and_rarely_win() {
+        let records = vec![srv(10, 50, "heavy"), srv(10, 0, "zero")];
+        let first = order_srv(records.clone(), &mut |_| 0);
+        assert_eq!(
+            first[0].target, "zero",
+            "a pick of 0 selects the weight-0 record"
+        );
+        let first = order_srv(records, &mut |total| total / 2);
+        assert_eq!(first[0].target, "heavy");
+    }
+
+    #[test]
+    fn families() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert!(Family::V4.allows(v4) && !Family::V4.allows(v6));
+        assert!(Family::V6.allows(v6) && !Family::V6.allows(v4));
+        assert!(Family::Any.allows(v4) && Family::Any.allows(v6));
+    }
+}
