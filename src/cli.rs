@@ -120,8 +120,8 @@ pub struct RegisterArgs {
     pub auth_user: Option<String>,
     /// Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or
     /// --password-file.
-    #[arg(long, help_heading = "Account")]
-    pub password: Option<String>,
+    #[arg(long, value_parser = |s: &str| Ok::<_, std::convert::Infallible>(PasswordArg(s.to_string())), help_heading = "Account")]
+    pub password: Option<PasswordArg>,
     /// Read the digest password from the first line of this file.
     #[arg(long, value_name = "PATH", help_heading = "Account")]
     pub password_file: Option<PathBuf>,
@@ -229,6 +229,16 @@ pub struct RegisterArgs {
     /// Wait between runs of --count.
     #[arg(long, default_value = "1s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "CI")]
     pub interval: Duration,
+}
+
+/// `--password`, whose Debug output never shows the value.
+#[derive(Clone)]
+pub struct PasswordArg(pub String);
+
+impl std::fmt::Debug for PasswordArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordArg(<redacted>)")
+    }
 }
 
 /// Parses a human duration such as `300ms`, `30s` or `1m 30s`.

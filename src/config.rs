@@ -137,6 +137,9 @@ fn validate_host(host: &str, s: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The longest duration any flag takes: a week keeps every timer sum far from overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A password that never prints.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -280,28 +283,44 @@ impl Config {
             None => server.uri_host(),
         };
         let auth_user = a.auth_user.clone().unwrap_or_else(|| a.user.clone());
-        validate_user(&auth_user, "--auth-user")?;
+        if auth_user.is_empty() || auth_user.chars().any(char::is_control) {
+            return err(format!(
+                "--auth-user {auth_user:?} is empty or holds control characters"
+            ));
+        }
         let password = match (&a.password, &a.password_file) {
             (Some(_), Some(_)) => return err("give --password or --password-file, not both"),
-            (Some(p), None) => Some(p.clone()),
+            (Some(p), None) => Some(p.0.clone()),
             (None, Some(path)) => Some(read_password(path)?),
             (None, None) => env_password.filter(|p| !p.is_empty()),
         }
         .map(Secret);
         for (name, d) in [
-            ("--connect-timeout", a.connect_timeout),
-            ("--t1", a.t1),
-            ("--retry-max", a.retry_max),
+            ("--connect-timeout", Some(a.connect_timeout)),
+            ("--t1", Some(a.t1)),
+            ("--timeout", a.timeout),
+            ("--retry-max", Some(a.retry_max)),
+            ("--retry-interval", Some(a.retry_interval)),
+            ("--max-time", a.max_time),
+            ("--interval", Some(a.interval)),
         ] {
-            if d.is_zero() {
+            let Some(d) = d else { continue };
+            if d.is_zero() && !matches!(name, "--max-time" | "--interval" | "--retry-interval") {
                 return err(format!("{name} must be longer than 0"));
             }
+            if d > MAX_DURATION {
+                return err(format!(
+                    "{name} {} is longer than the limit of {}",
+                    humantime::format_duration(d),
+                    humantime::format_duration(MAX_DURATION)
+                ));
+            }
+        }
+        if a.expires == 0 {
+            return err("--expires must be at least 1 (a registration of 0 s is a removal)");
         }
         let t1 = a.t1;
-        let timer_f = a.timeout.unwrap_or(t1.saturating_mul(64));
-        if timer_f.is_zero() {
-            return err("--timeout must be longer than 0");
-        }
+        let timer_f = a.timeout.unwrap_or(t1.saturating_mul(64)).min(MAX_DURATION);
         let timers = Timers {
             t1,
             t2: t1.saturating_mul(8),
@@ -425,12 +444,32 @@ fn validate_user(user: &str, flag: &str) -> Result<(), ConfigError> {
     if user.is_empty() {
         return err(format!("{flag} is empty"));
     }
-    if let Some(c) = user.chars().find(|c| {
-        c.is_whitespace() || c.is_control() || matches!(c, '@' | '<' | '>' | '"' | ':' | ';' | '?')
-    }) {
-        return err(format!(
-            "{flag} {user:?} contains {c:?}, which a SIP user part cannot hold"
-        ));
+    // RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ), without `;` and `?`,
+    // which would start URI parameters and headers.
+    let bytes = user.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let ok = b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,/".contains(&b);
+        if b == b'%' {
+            let escaped = bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            if !escaped {
+                return err(format!(
+                    "{flag} {user:?} has a '%' that is not followed by two hex digits"
+                ));
+            }
+            i += 3;
+            continue;
+        }
+        if !ok {
+            let c = user[i..].chars().next().unwrap_or('?');
+            return err(format!(
+                "{flag} {user:?} contains {c:?}, which a SIP user part cannot hold (write it as %XX)"
+            ));
+        }
+        i += 1;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::hint;
 use crate::render::progress::Progress;
 use crate::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister, ms};
 use crate::resolve::{self, Candidate, Source};
-use crate::sip::digest::{self, Credentials};
+use crate::sip::digest::{self, Challenge, Credentials};
 use crate::sip::message::{AuthHeader, Register, host_port};
 use crate::sip::response::Response;
 use crate::sip::{new_branch, random_hex};
@@ -26,6 +26,11 @@ struct Session {
     call_id: String,
     from_tag: String,
     cseq: u32,
+    /// The challenges answered so far, with the last nonce count used: later requests (the
+    /// unregister) send credentials at once, with the count raised (RFC 7616 §3.4).
+    challenges: Vec<(AuthHeader, Challenge, u32)>,
+    /// When the registrar accepted us: the time the verdict and `--max-time` count.
+    registered_at: Option<Instant>,
 }
 
 /// Counters and instants of the requests of one attempt.
@@ -60,6 +65,8 @@ pub async fn run_with(cfg: &Config, progress: &Progress) -> Report {
         call_id: format!("{}@sipreg", random_hex(12)),
         from_tag: random_hex(6),
         cseq: 0,
+        challenges: Vec::new(),
+        registered_at: None,
     };
     if cfg.server.host.parse::<IpAddr>().is_err() {
         info!("resolving {}", cfg.server.host);
@@ -160,6 +167,11 @@ pub async fn run_with(cfg: &Config, progress: &Progress) -> Report {
         aor: cfg.aor(),
         order: cfg.order.clone(),
         elapsed_ms: ms(run_start.elapsed()),
+        registered_ms: if registered {
+            session.registered_at.map(|t| ms(t - run_start))
+        } else {
+            None
+        },
         expires: if registered {
             last.and_then(|a| a.expires)
         } else {
@@ -550,10 +562,31 @@ async fn register(
 ) -> Result<Answer, Failure> {
     let cfg = tx.cfg;
     let mut expires = expires;
-    let mut auth: Vec<(AuthHeader, String)> = Vec::new();
     let mut auth_rounds = 0u32;
+    let mut answered: Vec<AuthHeader> = Vec::new();
+    let mut stale_used = false;
     let mut answered_423 = false;
     let request_uri = format!("sip:{}", cfg.domain);
+    let credentials = cfg.password.as_ref().map(|p| Credentials {
+        username: &cfg.auth_user,
+        password: p.expose(),
+    });
+    // Credentials for the challenges this run already answered, sent without waiting to be asked.
+    let mut auth: Vec<(AuthHeader, String)> = Vec::new();
+    if let Some(cred) = &credentials {
+        for (kind, challenge, nc) in &mut session.challenges {
+            *nc += 1;
+            let value = digest::authorization(
+                challenge,
+                cred,
+                "REGISTER",
+                &request_uri,
+                *nc,
+                &digest::new_cnonce(),
+            );
+            auth.push((*kind, value));
+        }
+    }
     loop {
         session.cseq += 1;
         let branch = new_branch();
@@ -582,7 +615,12 @@ async fn register(
         };
         let response = transaction(conn, &request, &expect, tx, stats).await?;
         match response.status {
-            200..=299 => return Ok(Answer::Success(response)),
+            200..=299 => {
+                if expires > 0 {
+                    session.registered_at = Some(Instant::now());
+                }
+                return Ok(Answer::Success(response));
+            }
             401 | 407 => {
                 let (header, kind) = if response.status == 401 {
                     ("www-authenticate", AuthHeader::Authorization)
@@ -607,8 +645,9 @@ async fn register(
                         return Ok(Answer::Unauthorized(response, reason));
                     }
                 };
-                let already = auth.iter().any(|(k, _)| *k == kind);
-                if (already && !challenge.stale) || auth_rounds >= MAX_AUTH_ROUNDS {
+                let already = answered.contains(&kind);
+                let stale_retry = already && challenge.stale && !stale_used;
+                if (already && !stale_retry) || auth_rounds >= MAX_AUTH_ROUNDS {
                     let reason = format!(
                         "{} {}: challenged again after credentials were sent: wrong password or user {:?}",
                         response.status, response.reason, cfg.auth_user
@@ -616,6 +655,8 @@ async fn register(
                     return Ok(Answer::Unauthorized(response, reason));
                 }
                 auth_rounds += 1;
+                stale_used |= stale_retry;
+                answered.push(kind);
                 info!(
                     "{} challenge ({}, realm {:?}{}): answering with digest",
                     response.status,
@@ -636,8 +677,11 @@ async fn register(
                 );
                 auth.retain(|(k, _)| *k != kind);
                 auth.push((kind, value));
+                session.challenges.retain(|(k, _, _)| *k != kind);
+                session.challenges.push((kind, challenge, 1));
             }
-            423 if !answered_423 => match response.seconds("min-expires") {
+            // §10.3 step 7: a 423 only answers a registration; a removal (Expires 0) is not retried.
+            423 if !answered_423 && expires > 0 => match response.seconds("min-expires") {
                 Some(min) if min > expires => {
                     info!("423 Interval Too Brief: retrying with Expires {min}");
                     answered_423 = true;
@@ -723,6 +767,7 @@ async fn receive(
     stats.first_sent.get_or_insert(sent);
     let mut interval = timers.t1;
     let mut next_send = sent + interval;
+    let mut sent_again = 0u32;
     loop {
         let wake = if transport.is_reliable() {
             timer_f
@@ -730,9 +775,9 @@ async fn receive(
             next_send.min(timer_f)
         };
         match tokio::time::timeout_at(wake.into(), conn.recv()).await {
-            Err(_) if Instant::now() >= timer_f => {
-                let retx = if stats.retransmissions > 0 {
-                    format!(" after {} retransmissions", stats.retransmissions)
+            Err(_) if Instant::now() >= timer_f || transport.is_reliable() => {
+                let retx = if sent_again > 0 {
+                    format!(" after {sent_again} retransmissions")
                 } else {
                     String::new()
                 };
@@ -756,7 +801,8 @@ async fn receive(
                 );
                 conn.send(request).await?;
                 stats.retransmissions += 1;
-                interval = (interval * 2).min(timers.t2);
+                sent_again += 1;
+                interval = interval.saturating_mul(2).min(timers.t2);
                 next_send = Instant::now() + interval;
             }
             Ok(Err(f)) => return Err(f),
@@ -773,10 +819,10 @@ async fn receive(
                     String::from_utf8_lossy(&bytes)
                 );
                 let vias = response.vias();
-                if vias.len() != 1 {
+                if response.via_count() != 1 || vias.len() != 1 {
                     debug!(
                         "ignoring a response with {} Via values (§8.1.3.3)",
-                        vias.len()
+                        response.via_count()
                     );
                     continue;
                 }

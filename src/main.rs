@@ -46,11 +46,17 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// One line on stderr; a closed stderr is not worth a panic.
+fn eprint_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
 fn usage_error(message: &str, json: bool) -> ExitCode {
     if json {
         print(&render::json_error(message, 2));
     } else {
-        eprintln!("sipreg: error: {message}");
+        eprint_line(&format!("sipreg: error: {message}"));
     }
     ExitCode::from(2)
 }
@@ -108,7 +114,7 @@ fn generate(command: &Command) -> Option<ExitCode> {
         Command::Man => {
             let mut buf = Vec::new();
             if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut buf) {
-                eprintln!("sipreg: error: cannot render the man page: {e}");
+                eprint_line(&format!("sipreg: error: cannot render the man page: {e}"));
                 return Some(ExitCode::from(1));
             }
             Some(print_bytes(&buf))
@@ -178,24 +184,26 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let json = std::env::args().any(|a| a == "--json");
+            let json = std::env::args_os().any(|a| a == "--json");
             return usage_error(&one_line(&e.render().to_string()), json);
         }
     };
     if let Some(code) = cli.command.as_ref().and_then(generate) {
         return code;
     }
-    let args = &cli.register;
+    let args = match &cli.command {
+        Some(Command::Resolve(sub)) => sub.as_ref(),
+        _ => &cli.register,
+    };
     init_logging(args.verbose, args.quiet);
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("sipreg: error: cannot start the runtime: {e}");
+            eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
             return ExitCode::from(1);
         }
     };
-    if let Some(Command::Resolve(args)) = &cli.command {
-        init_logging(args.verbose, args.quiet);
+    if let Some(Command::Resolve(_)) = &cli.command {
         return resolve(&rt, args);
     }
     if let Some(Command::Demo { json }) = cli.command {
@@ -213,12 +221,19 @@ fn main() -> ExitCode {
                 ExitCode::from(report.exit_code)
             }
             Err(e) => {
-                eprintln!("sipreg: error: demo failed: {e:#}");
+                eprint_line(&format!("sipreg: error: demo failed: {e:#}"));
                 ExitCode::from(1)
             }
         };
     }
-    let config = match Config::from_args(args, std::env::var("SIPREG_PASSWORD").ok()) {
+    let env_password = match std::env::var("SIPREG_PASSWORD") {
+        Ok(p) => Some(p),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return usage_error("SIPREG_PASSWORD is not valid UTF-8", args.json);
+        }
+    };
+    let config = match Config::from_args(args, env_password) {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string(), args.json),
     };

@@ -94,6 +94,8 @@ pub struct Options {
 struct Shared {
     behaviour: Behaviour,
     nat: Option<SocketAddr>,
+    /// Nonces this registrar issued; credentials must answer one of them.
+    nonces: Mutex<Vec<String>>,
 }
 
 impl Default for Options {
@@ -159,6 +161,7 @@ impl Registrar {
         let shared = Arc::new(Shared {
             behaviour: opts.behaviour.clone(),
             nat: opts.nat,
+            nonces: Mutex::new(Vec::new()),
         });
         let mut tasks = Vec::new();
         let mut hold = Vec::new();
@@ -387,7 +390,13 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     let mut framer = StreamFramer::new();
     let mut chunk = [0u8; 4096];
     loop {
-        while let Ok(Some(message)) = framer.next_message() {
+        loop {
+            let message = match framer.next_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                // A stream that cannot be framed is closed: memory stays bounded.
+                Err(_) => return,
+            };
             let Some(req) = Request::parse(&message) else {
                 continue;
             };
@@ -411,6 +420,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
 /// The parts of a request the registrar needs.
 struct Request {
     method: String,
+    uri: String,
     headers: Vec<(String, String)>,
 }
 
@@ -421,12 +431,16 @@ impl Request {
         let mut lines = text.lines();
         let mut first = lines.next()?.split_whitespace();
         let method = first.next()?.to_string();
-        first.next()?;
+        let uri = first.next()?.to_string();
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        Some(Request { method, headers })
+        Some(Request {
+            method,
+            uri,
+            headers,
+        })
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -500,13 +514,17 @@ fn answer(
             }
         }
         Behaviour::Challenge { user, password } => {
-            let authorized = req
-                .header("authorization")
-                .is_some_and(|a| check_digest(a, &req.method, user, password));
+            let authorized = req.header("authorization").is_some_and(|a| {
+                let issued = shared.nonces.lock().map(|n| n.clone()).unwrap_or_default();
+                check_digest(a, req, user, password, &issued)
+            });
             if authorized {
                 Some(ok(req, peer))
             } else {
                 let nonce = crate::sip::random_hex(12);
+                if let Ok(mut n) = shared.nonces.lock() {
+                    n.push(nonce.clone());
+                }
                 let challenge = format!(
                     "WWW-Authenticate: Digest realm=\"sipreg\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5"
                 );
@@ -568,7 +586,8 @@ fn response(
 
 /// Checks an Authorization value against the user and password (RFC 3261 §22.4), recomputing the
 /// response with the same digest code the client uses.
-fn check_digest(value: &str, method: &str, user: &str, password: &str) -> bool {
+fn check_digest(value: &str, req: &Request, user: &str, password: &str, issued: &[String]) -> bool {
+    let method = req.method.as_str();
     let Ok(ch) = Challenge::parse(value) else {
         return false;
     };
@@ -583,7 +602,9 @@ fn check_digest(value: &str, method: &str, user: &str, password: &str) -> bool {
         }
     }
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
-    if get("username") != user {
+    // The credentials must name our user, answer a nonce we issued, and cover the Request-URI
+    // exactly as sent (RFC 3261 §22.4).
+    if get("username") != user || !issued.iter().any(|n| n == &ch.nonce) || get("uri") != req.uri {
         return false;
     }
     let nc = u32::from_str_radix(get("nc"), 16).unwrap_or(0);

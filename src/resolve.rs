@@ -290,7 +290,14 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
     let t0 = Instant::now();
     let mut naptr: Vec<(u16, u16, Transport, String)> = Vec::new();
     if use_srv {
-        if let Ok(lookup) = with_timeout(host, r.lookup(host, RecordType::NAPTR), "NAPTR").await {
+        let absolute = format!("{}.", host.trim_end_matches('.'));
+        if let Ok(lookup) = with_timeout(
+            host,
+            r.lookup(absolute.as_str(), RecordType::NAPTR),
+            "NAPTR",
+        )
+        .await
+        {
             for rec in lookup.answers() {
                 if let RData::NAPTR(n) = &rec.data {
                     let service = String::from_utf8_lossy(&n.services).to_ascii_uppercase();
@@ -313,6 +320,7 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
         let t1 = Instant::now();
         let mut group = Vec::new();
         let mut srv_error = None;
+        let mut refused_by_srv = false;
         if use_srv {
             let from_naptr = naptr.iter().find(|(_, _, nt, _)| *nt == t);
             let (srv_name, source) = match from_naptr {
@@ -339,11 +347,21 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
                             }),
                             _ => None,
                         })
-                        // A target of "." says the service is not offered (RFC 2782).
+                        .collect();
+                    // A lone target of "." says the service is decidedly not offered (RFC 2782).
+                    if !records.is_empty() && records.iter().all(|s| s.target.is_empty()) {
+                        srv_error = Some(format!(
+                            "{srv_name} says the service is not offered (target \".\")"
+                        ));
+                        refused_by_srv = true;
+                    }
+                    let records: Vec<SrvRecord> = records
+                        .into_iter()
                         .filter(|s| !s.target.is_empty())
                         .collect();
                     for s in order_srv(records, &mut random_pick) {
-                        match addresses(&r, &s.target, dns.family).await {
+                        // SRV targets are absolute names: no search list.
+                        match addresses(&r, &format!("{}.", s.target), dns.family).await {
                             Ok(ips) => group.extend(ips.into_iter().map(|ip| Candidate {
                                 transport: t,
                                 target: s.target.clone(),
@@ -367,6 +385,17 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
                 }
                 Err(reason) => srv_error = Some(reason),
             }
+        }
+        if group.is_empty() && refused_by_srv {
+            group.push(Candidate {
+                transport: t,
+                target: host.to_string(),
+                port: cfg.port(t),
+                source: Source::Srv,
+                srv: None,
+                addr: Err(dns_failure(srv_error.clone().unwrap_or_default())),
+                dns_ms: None,
+            });
         }
         if group.is_empty() {
             // RFC 3263 §4.2: no SRV records, so the A/AAAA records of the name, with the default port.

@@ -327,3 +327,54 @@ fn no_password_or_digest_response_in_any_output() {
         }
     }
 }
+
+#[test]
+fn a_423_to_the_unregister_is_not_answered_with_a_new_registration() {
+    let reg = scripted(vec![
+        ok(),
+        Canned::new(423, "Interval Too Brief", &["Min-Expires: 600"]),
+    ]);
+    let out = run(&["--json", "--udp", &reg.sip_addr.to_string()]);
+    assert_eq!(out.code, 0, "the registration itself worked");
+    let j = out.json();
+    assert_eq!(j["unregister"]["done"], false);
+    assert!(
+        j["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("binding may remain"),
+        "{j}"
+    );
+    let seen = reg.seen();
+    assert_eq!(
+        seen.len(),
+        2,
+        "no re-registration with Min-Expires: {seen:?}"
+    );
+}
+
+#[test]
+fn the_verdict_time_is_the_registration_not_the_unregister() {
+    // The registrar answers the REGISTER and ignores the unregister: the run waits out Timer F,
+    // but the registration took milliseconds.
+    let reg = scripted(vec![ok(), Canned::new(100, "Trying", &[])]);
+    let out = run(&[
+        "--json",
+        "--udp",
+        "--t1",
+        "20ms",
+        "--timeout",
+        "400ms",
+        "--max-time",
+        "300ms",
+        &reg.sip_addr.to_string(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let j = out.json();
+    assert!(j["registered_ms"].as_f64().unwrap() < 300.0);
+    assert!(
+        j["elapsed_ms"].as_f64().unwrap() >= 400.0,
+        "the unregister timed out"
+    );
+    assert_eq!(j["unregister"]["done"], false);
+}

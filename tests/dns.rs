@@ -441,3 +441,29 @@ fn an_explicit_port_or_no_srv_skips_srv() {
         "elsewhere.example.test"
     );
 }
+
+#[test]
+fn an_srv_target_of_dot_means_the_service_is_not_offered() {
+    let dns = start_dns(vec![
+        srv("_sip._tcp.nosip.example.test.", 0, 0, 0, "."),
+        a("nosip.example.test.", "127.0.0.1"),
+    ]);
+    let d = dns.addr.to_string();
+    let out = run(&[
+        "resolve",
+        "--dns-server",
+        &d,
+        "--json",
+        "--tcp",
+        "nosip.example.test",
+    ]);
+    assert_eq!(out.code, 3, "no fallback to the A record: {}", out.stdout);
+    let j = out.json();
+    assert!(
+        j["candidates"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not offered"),
+        "{j}"
+    );
+}

@@ -255,7 +255,13 @@ fn json_has_the_spec_fields() {
         Some("127.0.0.1")
     );
     let p = &a["phases"];
-    for key in ["connect_ms", "tls_ms", "first_response_ms", "final_ms"] {
+    for key in [
+        "dns_ms",
+        "connect_ms",
+        "tls_ms",
+        "first_response_ms",
+        "final_ms",
+    ] {
         assert!(p.get(key).is_some(), "phases is missing {key}");
     }
     assert!(p["connect_ms"].as_f64().is_some());

@@ -87,7 +87,10 @@ fn order(transports: &[Transport]) -> String {
 #[must_use]
 pub fn verdict_line(r: &Report) -> String {
     let mut line = match (r.registered, r.transport) {
-        (true, Some(t)) => format!("registered over {t} in {}", human_ms(r.elapsed_ms)),
+        (true, Some(t)) => format!(
+            "registered over {t} in {}",
+            human_ms(r.registered_ms.unwrap_or(r.elapsed_ms))
+        ),
         _ => {
             let why = match r.verdict {
                 "rejected" => "the registrar rejected it",

@@ -228,12 +228,21 @@ pub fn choose(values: &[&str]) -> Result<Challenge, ChallengeError> {
 }
 
 /// The user's credentials for a digest challenge.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Credentials<'a> {
     /// The username sent in the `username` parameter and hashed into HA1.
     pub username: &'a str,
     /// The password hashed into HA1; never sent.
     pub password: &'a str,
+}
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Compute the Authorization / Proxy-Authorization header VALUE for `method` and `uri` (the

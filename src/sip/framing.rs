@@ -39,6 +39,10 @@ pub fn header_end(buf: &[u8]) -> Option<(usize, usize)> {
 fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
     let text = String::from_utf8_lossy(head);
     for line in text.split('\n') {
+        // A folded continuation line belongs to the previous header (§7.3.1).
+        if line.starts_with([' ', '\t']) {
+            continue;
+        }
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };

@@ -21,9 +21,6 @@ pub enum ParseError {
     /// The headers do not end with an empty line.
     #[error("truncated message: the headers do not end with an empty line")]
     Truncated,
-    /// The message is not UTF-8 where it must be text.
-    #[error("response headers are not valid UTF-8")]
-    Encoding,
 }
 
 /// One parsed response: status, reason phrase and headers with full lowercase names.
@@ -174,13 +171,26 @@ impl Response {
         }
         // §7: the headers end with an empty line; a datagram without it was cut short.
         let (head_len, _) = super::framing::header_end(bytes).ok_or(ParseError::Truncated)?;
-        let head = std::str::from_utf8(&bytes[..head_len]).map_err(|_| ParseError::Encoding)?;
+        // Servers do send Latin-1 reason phrases; read what can be read. Control characters other
+        // than tab are replaced, so no server text can drive the user's terminal.
+        let head: String = String::from_utf8_lossy(&bytes[..head_len])
+            .chars()
+            .map(|c| {
+                if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let head = head.as_str();
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let status_line = lines
             .by_ref()
             .find(|l| !l.trim().is_empty())
             .ok_or(ParseError::StatusLine)?;
         let (status, reason) = parse_status_line(status_line)?;
+        let reason = reason.replace('\r', "\u{fffd}");
         // §7.3.1: a line that starts with whitespace continues the previous header value.
         let mut unfolded: Vec<String> = Vec::new();
         for line in lines {
@@ -206,7 +216,8 @@ impl Response {
         for line in unfolded {
             let (name, value) = line.split_once(':').ok_or(ParseError::HeaderLine)?;
             let name = expand_compact(name.trim());
-            let value = value.trim();
+            let value = value.trim().replace('\r', "\u{fffd}");
+            let value = value.as_str();
             if is_list_header(&name) {
                 for part in split_top_level(value, ',') {
                     headers.push((name.clone(), part.trim().to_string()));
@@ -237,10 +248,16 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The Via values, top first.
+    /// The Via values that parse, top first.
     #[must_use]
     pub fn vias(&self) -> Vec<Via> {
         self.headers_named("via").filter_map(Via::parse).collect()
+    }
+
+    /// How many Via values the response carries, parseable or not (RFC 3261 §8.1.3.3).
+    #[must_use]
+    pub fn via_count(&self) -> usize {
+        self.headers_named("via").count()
     }
 
     /// CSeq number and method (§20.16).
@@ -270,7 +287,9 @@ impl Response {
     #[must_use]
     pub fn contact_expires(&self, our_host_port: &str) -> Option<u32> {
         self.headers_named("contact")
-            .filter(|c| c.contains(our_host_port))
+            .filter(|c| {
+                contact_host_port(c).is_some_and(|hp| hp.eq_ignore_ascii_case(our_host_port))
+            })
             .find_map(|c| {
                 let after_uri = c.rsplit_once('>').map_or(c, |(_, rest)| rest);
                 split_params(after_uri)
@@ -285,6 +304,19 @@ impl Response {
     pub fn is_provisional(&self) -> bool {
         self.status < 200
     }
+}
+
+/// The `host:port` of a Contact value's URI: after the `@` (or the scheme), up to `;`, `?` or `>`.
+fn contact_host_port(contact: &str) -> Option<&str> {
+    let uri = match contact.split_once('<') {
+        Some((_, rest)) => rest.split_once('>').map_or(rest, |(u, _)| u),
+        None => contact.split(';').next().unwrap_or(contact),
+    };
+    let after_scheme = uri.split_once(':').map_or(uri, |(_, r)| r);
+    let host_part = after_scheme
+        .rsplit_once('@')
+        .map_or(after_scheme, |(_, h)| h);
+    host_part.split([';', '?', '>']).next().map(str::trim)
 }
 
 fn parse_status_line(line: &str) -> Result<(u16, String), ParseError> {
@@ -370,10 +402,44 @@ Content-Length: 0\r\n\r\n";
     }
 
     #[test]
+    fn contact_expires_matches_host_and_port_exactly() {
+        let text = "SIP/2.0 200 OK\r\nContact: <sip:alice@110.0.0.5:40000>;expires=10, <sip:alice@10.0.0.5:40000;transport=tcp>;expires=99\r\n\r\n";
+        let r = Response::parse(text.as_bytes()).unwrap();
+        assert_eq!(r.contact_expires("10.0.0.5:40000"), Some(99));
+        assert_eq!(r.contact_expires("0.0.5:40000"), None);
+    }
+
+    #[test]
+    fn latin1_and_control_characters_are_tamed() {
+        let r = Response::parse(
+            b"SIP/2.0 403 Verboten \xe4\x1b]52;c;x\x07\r\nServer: a\x1b[2Kb\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.status, 403);
+        assert!(
+            !r.reason.contains('\x1b') && !r.reason.contains('\x07'),
+            "{:?}",
+            r.reason
+        );
+        assert_eq!(r.header("server"), Some("a\u{fffd}[2Kb"));
+        let cr = Response::parse(b"SIP/2.0 403 Forbidden\r  cycle 1 registered\r\n\r\n").unwrap();
+        assert!(!cr.reason.contains('\r'));
+    }
+
+    #[test]
+    fn an_unparseable_second_via_still_counts() {
+        let r = Response::parse(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nVia: garbage\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.via_count(), 2);
+    }
+
+    #[test]
     fn rejects_garbage_and_requests() {
         assert_eq!(
             Response::parse(b"\x00\xff\r\n\r\n"),
-            Err(ParseError::Encoding)
+            Err(ParseError::StatusLine)
         );
         assert_eq!(
             Response::parse(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"),
