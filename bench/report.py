@@ -61,6 +61,8 @@ def jsonl(name):
 
 missing = []
 checks = []
+notes = []
+RUNS_LABEL = "the"
 lines = ["# sipreg benchmark results", ""]
 if quick:
     lines += ["(quick smoke run: few iterations, figures are not meaningful)", ""]
@@ -70,11 +72,18 @@ header = "| transport | " + " | ".join(tools) + " | " + " | ".join(f"sipreg / {t
 lines += [header, "|" + "---|" * (1 + len(tools) + len(tools) - 1)]
 reg = {}
 for t in ["udp", "tcp", "tls"]:
-    data = load(f"reg_{t}.json")
     row = {}
-    if data:
-        for r in data["results"]:
-            row[r["command"].split("_")[0]] = median_ms(r)
+    failures = {}
+    for part in ("sipreg", "others"):
+        data = load(f"reg_{t}_{part}.json")
+        for r in (data or {}).get("results", []):
+            tool = r["command"].split("_")[0]
+            row[tool] = median_ms(r)
+            codes = r.get("exit_codes") or []
+            failures[tool] = sum(1 for c in codes if c not in (0, None))
+    for tool, n in failures.items():
+        if n:
+            notes.append(f"{tool} over {t.upper()}: {n} of {RUNS_LABEL} runs failed (timed anyway)")
     reg[t] = row
     if "sipreg" not in row:
         missing.append(f"sipreg registration over {t}")
@@ -94,6 +103,8 @@ for t in ["udp", "tcp", "tls"]:
         checks.append((f"{label}: sipreg faster than sipx", row["sipreg"] < row["sipx"],
                        f"{row['sipreg']:.2f} ms vs {row['sipx']:.2f} ms"))
 
+if notes:
+    lines += [""] + [f"- {n}" for n in notes]
 lines += ["", "## Peak RSS (median of 5 runs, /usr/bin/time)", ""]
 lines += ["| transport | " + " | ".join(tools) + " |", "|" + "---|" * (1 + len(tools))]
 for t in ["udp", "tcp", "tls"]:

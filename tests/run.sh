@@ -21,4 +21,8 @@ if ! have_kamailio; then
   have_kamailio || { echo "tests/run.sh: kamailio is still missing" >&2; exit 1; }
 fi
 
+# A quick smoke run of the benchmark script, so that it cannot rot (its figures mean nothing).
+bash bench/run --quick > target/bench-smoke.md
+echo "tests/run.sh: benchmark smoke run passed ($(grep -c '^|' target/bench-smoke.md) table rows)"
+
 cargo test --locked --all-targets
