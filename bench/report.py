@@ -119,12 +119,20 @@ for t in ["udp", "tcp", "tls"]:
                 limit = 6 if t == "tls" else 4
                 checks.append((f"{t.upper()}: sipreg peak RSS ≤ {limit} MiB", v <= limit, f"{v:.2f} MiB"))
     lines.append(f"| {t.upper()} | " + " | ".join(cells) + " |")
+dyn = [rss(f"sipregdyn_{t}") for t in ["udp", "tcp", "tls"]]
+if any(dyn):
+    lines += ["", "sipreg built the ordinary way (`cargo build --release`, glibc linked dynamically): "
+              + ", ".join(f"{t.upper()} {v:.1f} MiB" for t, v in zip(["udp", "tcp", "tls"], dyn) if v) + "."]
 
 lines += ["", "## sipreg itself", ""]
 size = open(os.path.join(work, "size")).read().strip() if os.path.exists(os.path.join(work, "size")) else None
 version = load("version.json")
+size_dyn_path = os.path.join(work, "size_dynamic")
 if size:
-    lines.append(f"- binary size: {int(size) / 1024 / 1024:.2f} MiB ({size} bytes, release, stripped)")
+    lines.append(f"- binary size: {int(size) / 1024 / 1024:.2f} MiB ({size} bytes, release, stripped, static glibc)")
+    if os.path.exists(size_dyn_path):
+        d = int(open(size_dyn_path).read())
+        lines.append(f"- binary size, dynamic glibc: {d / 1024 / 1024:.2f} MiB ({d} bytes)")
 else:
     missing.append("binary size")
 if version:

@@ -12,6 +12,10 @@ use sipreg::report::{Report, Summary};
 
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
+    // sipreg logs only at info and debug: without -v or RUST_LOG there is nothing to set up.
+    if verbose == 0 && std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
