@@ -52,3 +52,23 @@ fn completions_know_the_flags() {
     assert!(run(&["man"]).stdout.contains(".TH sipreg 1"));
     assert_eq!(run(&["completions", "tcsh"]).code, 2);
 }
+
+#[test]
+fn the_readme_lists_every_long_flag() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let help = run(&["--help"]).stdout;
+    let flags: Vec<&str> = help
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-')))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .filter(|w| !matches!(*w, "--help" | "--version"))
+        .collect();
+    assert!(flags.len() > 30, "{flags:?}");
+    for flag in flags {
+        assert!(
+            readme.contains(&format!("`{flag}")) || readme.contains(&format!(" {flag} ")),
+            "README lacks {flag}"
+        );
+    }
+}
