@@ -270,6 +270,11 @@ async fn connect(
         "TLS handshake with {remote}, verifying {:?}",
         tls.server_name
     );
+    progress.begin(
+        format!("TLS handshake with {remote}"),
+        cfg.timers.connect,
+        step.then,
+    );
     let conn = transport::tls::handshake(
         tcp,
         tls.client.clone(),
@@ -278,7 +283,14 @@ async fn connect(
         cfg.timers.connect,
     )
     .await;
+    progress.end();
     phases.tls_ms = Some(ms(t1.elapsed()));
+    if let Some((version, cipher)) = conn.as_ref().ok().and_then(Connection::tls_info) {
+        info!(
+            "TLS handshake done in {}: {version} {cipher}",
+            crate::render::human_ms(ms(t1.elapsed()))
+        );
+    }
     conn
 }
 

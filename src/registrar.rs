@@ -96,6 +96,9 @@ struct Shared {
     nat: Option<SocketAddr>,
     /// Nonces this registrar issued; credentials must answer one of them.
     nonces: Mutex<Vec<String>>,
+    /// The answer given to each request (by Call-ID, CSeq and branch), so a retransmission gets the
+    /// same answer and does not advance a script (RFC 3261 §17.2.2).
+    answers: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl Default for Options {
@@ -130,6 +133,8 @@ pub struct Seen {
     pub authorization: Option<String>,
     /// The Proxy-Authorization header value, if any.
     pub proxy_authorization: Option<String>,
+    /// A retransmission of an earlier request (same Call-ID, CSeq and branch).
+    pub retransmission: bool,
 }
 
 /// A running registrar.
@@ -141,6 +146,7 @@ pub struct Registrar {
     log: Arc<Mutex<Vec<Seen>>>,
     tasks: Vec<JoinHandle<()>>,
     _hold: Vec<TcpStream>,
+    _closed: (Option<UdpSocket>, Option<TcpSocket>),
 }
 
 impl Drop for Registrar {
@@ -162,15 +168,20 @@ impl Registrar {
             behaviour: opts.behaviour.clone(),
             nat: opts.nat,
             nonces: Mutex::new(Vec::new()),
+            answers: Mutex::new(Vec::new()),
         });
         let mut tasks = Vec::new();
         let mut hold = Vec::new();
-        let (udp, tcp, sip_addr) = bind_sip_port(opts.ip, opts.tcp).await?;
+        let (udp, tcp, sip_addr, refusing) = bind_sip_port(opts.ip, opts.tcp).await?;
+        let mut closed_udp = None;
         if opts.udp {
             let udp = Arc::new(udp);
             tasks.push(tokio::spawn(serve_udp(udp, shared.clone(), log.clone())));
         } else {
-            drop(udp);
+            // Keep the port, but connected elsewhere: datagrams from anyone else get ICMP port
+            // unreachable, and no other socket can take the port meanwhile.
+            udp.connect(SocketAddr::new(opts.ip, 9)).await?;
+            closed_udp = Some(udp);
         }
         match (opts.tcp, tcp) {
             (TcpMode::Listen, Some(l)) => {
@@ -212,27 +223,47 @@ impl Registrar {
             log,
             tasks,
             _hold: hold,
+            _closed: (closed_udp, refusing),
         })
     }
 
-    /// Every request seen so far.
+    /// Every request seen so far, without retransmissions.
     #[must_use]
     pub fn seen(&self) -> Vec<Seen> {
+        self.seen_all()
+            .into_iter()
+            .filter(|s| !s.retransmission)
+            .collect()
+    }
+
+    /// Every datagram or message seen so far, retransmissions included.
+    #[must_use]
+    pub fn seen_all(&self) -> Vec<Seen> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 }
 
 /// Binds UDP on a free port and TCP on the same port (unless TCP is to be refused).
+#[allow(clippy::type_complexity)]
 async fn bind_sip_port(
     ip: IpAddr,
     mode: TcpMode,
-) -> std::io::Result<(UdpSocket, Option<TcpListener>, SocketAddr)> {
+) -> std::io::Result<(
+    UdpSocket,
+    Option<TcpListener>,
+    SocketAddr,
+    Option<TcpSocket>,
+)> {
     let mut last_err = None;
     for _ in 0..50 {
         let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let addr = udp.local_addr()?;
         let tcp = match mode {
-            TcpMode::Refuse => return Ok((udp, None, addr)),
+            // Bound but not listening: a SYN gets a reset, and no one else can take the port.
+            TcpMode::Refuse => match refusing_socket(addr) {
+                Ok(socket) => return Ok((udp, None, addr, Some(socket))),
+                Err(e) => Err(e),
+            },
             TcpMode::Listen => TcpListener::bind(addr).await,
             TcpMode::Blackhole => {
                 let socket = if ip.is_ipv4() {
@@ -244,18 +275,19 @@ async fn bind_sip_port(
             }
         };
         match tcp {
-            Ok(l) => return Ok((udp, Some(l), addr)),
+            Ok(l) => return Ok((udp, Some(l), addr, None)),
             Err(e) => last_err = Some(e),
         }
     }
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
 }
 
-/// Connects to a listener that never accepts until its queue is full, so the next SYN is dropped.
+/// Connects to a listener that never accepts until its queue is full: the connect that times out
+/// proves that the next SYN is dropped.
 async fn fill_accept_queue(addr: SocketAddr) -> Vec<TcpStream> {
     let mut held = Vec::new();
-    for _ in 0..16 {
-        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+    for _ in 0..64 {
+        match tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await {
             Ok(Ok(s)) => held.push(s),
             _ => break,
         }
@@ -263,13 +295,35 @@ async fn fill_accept_queue(addr: SocketAddr) -> Vec<TcpStream> {
     held
 }
 
-/// A free loopback TCP port where nothing listens: a connect to it is refused.
+fn refusing_socket(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// A loopback TCP port where nothing listens, held for as long as the value lives: a connect to it
+/// is refused, and no other socket can take the port meanwhile.
+pub struct RefusingPort {
+    /// The port number.
+    pub port: u16,
+    _socket: TcpSocket,
+}
+
+/// Reserves a [`RefusingPort`] on 127.0.0.1.
 ///
 /// # Errors
 /// When no port can be bound.
-pub fn unused_tcp_port() -> std::io::Result<u16> {
-    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(l.local_addr()?.port())
+pub fn refusing_tcp_port() -> std::io::Result<RefusingPort> {
+    let socket = refusing_socket(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;
+    let port = socket.local_addr()?.port();
+    Ok(RefusingPort {
+        port,
+        _socket: socket,
+    })
 }
 
 /// Runs a registrar on a runtime of its own in a background thread, for synchronous tests.
@@ -401,7 +455,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
                 continue;
             };
             if behaviour.behaviour == Behaviour::Close {
-                let _ = record(&req, transport, peer, log);
+                let _ = record(&req, transport, peer, log, false);
                 return;
             }
             if let Some(answer) = answer(&req, transport, peer, behaviour, log) {
@@ -451,9 +505,29 @@ impl Request {
     }
 }
 
-/// Logs a request; returns its index among all requests seen.
-fn record(req: &Request, transport: Transport, peer: SocketAddr, log: &Mutex<Vec<Seen>>) -> usize {
+/// What identifies a request for retransmission detection: Call-ID, CSeq and top Via branch.
+fn request_key(req: &Request) -> String {
+    let branch = req
+        .header("via")
+        .and_then(|v| v.split(';').find_map(|p| p.trim().strip_prefix("branch=")))
+        .unwrap_or_default();
+    format!(
+        "{}|{}|{branch}",
+        req.header("call-id").unwrap_or_default(),
+        req.header("cseq").unwrap_or_default()
+    )
+}
+
+/// Logs a request; returns its index among the requests seen, retransmissions not counted.
+fn record(
+    req: &Request,
+    transport: Transport,
+    peer: SocketAddr,
+    log: &Mutex<Vec<Seen>>,
+    retransmission: bool,
+) -> usize {
     let seen = Seen {
+        retransmission,
         transport,
         peer,
         cseq: req
@@ -470,7 +544,10 @@ fn record(req: &Request, transport: Transport, peer: SocketAddr, log: &Mutex<Vec
     match log.lock() {
         Ok(mut l) => {
             l.push(seen);
-            l.len() - 1
+            l.iter()
+                .filter(|s| !s.retransmission)
+                .count()
+                .saturating_sub(1)
         }
         Err(_) => 0,
     }
@@ -484,7 +561,26 @@ fn answer(
     shared: &Shared,
     log: &Mutex<Vec<Seen>>,
 ) -> Option<String> {
-    let index = record(req, transport, peer, log);
+    let key = request_key(req);
+    let earlier = shared
+        .answers
+        .lock()
+        .ok()
+        .and_then(|a| a.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+    if let Some(previous) = earlier {
+        let _ = record(req, transport, peer, log, true);
+        return previous;
+    }
+    let index = record(req, transport, peer, log, false);
+    let reply = fresh_answer(req, index, peer, shared);
+    if let Ok(mut a) = shared.answers.lock() {
+        a.push((key, reply.clone()));
+    }
+    reply
+}
+
+/// The answer to a request seen for the first time.
+fn fresh_answer(req: &Request, index: usize, peer: SocketAddr, shared: &Shared) -> Option<String> {
     let behaviour = &shared.behaviour;
     let peer = shared.nat.unwrap_or(peer);
     if req.method != "REGISTER" {

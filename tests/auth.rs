@@ -364,16 +364,16 @@ fn the_verdict_time_is_the_registration_not_the_unregister() {
         "--t1",
         "20ms",
         "--timeout",
-        "400ms",
+        "3s",
         "--max-time",
-        "300ms",
+        "2s",
         &reg.sip_addr.to_string(),
     ]);
     assert_eq!(out.code, 0, "{}", out.stdout);
     let j = out.json();
-    assert!(j["registered_ms"].as_f64().unwrap() < 300.0);
+    assert!(j["registered_ms"].as_f64().unwrap() < 2000.0);
     assert!(
-        j["elapsed_ms"].as_f64().unwrap() >= 400.0,
+        j["elapsed_ms"].as_f64().unwrap() >= 3000.0,
         "the unregister timed out"
     );
     assert_eq!(j["unregister"]["done"], false);

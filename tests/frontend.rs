@@ -322,7 +322,8 @@ fn snapshots_of_the_human_output() {
     );
 
     let downgrade = registrar(Options::default());
-    let closed = sipreg::registrar::unused_tcp_port().unwrap().to_string();
+    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let closed = refusing.port.to_string();
     snapshot(
         "tls-downgrade",
         &run(&[
@@ -363,9 +364,9 @@ fn snapshots_of_the_human_output() {
         &run(&[
             "--udp",
             "--t1",
-            "20ms",
+            "50ms",
             "--timeout",
-            "200ms",
+            "1s",
             &silent.sip_addr.to_string(),
         ])
         .stdout,

@@ -47,19 +47,43 @@ fn modules_dir() -> Option<PathBuf> {
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1, not among `taken`.
+/// A port free for both UDP and TCP on 127.0.0.1, not among `taken`, chosen below the kernel's
+/// ephemeral range so that no client socket of another test can take it before Kamailio binds it.
 fn free_port(taken: &[u16]) -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .max(11000);
     loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = udp.local_addr().expect("addr").port();
-        if !taken.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let port = rand::random_range(10000..low);
+        if taken.contains(&port) {
+            continue;
+        }
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
             return port;
         }
     }
 }
 
 impl Kamailio {
-    /// Starts Kamailio, or returns None (skip) when it is not installed outside CI.
+    /// Starts Kamailio (up to three tries with fresh ports), or returns None (skip) when it is not
+    /// installed outside CI.
     fn start(algorithm: &str) -> Option<Kamailio> {
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            match Self::start_once(algorithm)? {
+                Ok(k) => return Some(k),
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("Kamailio did not become ready in three tries; its last log:\n{last_log}");
+    }
+
+    /// One start; `Err(log)` when it exited or did not answer in time.
+    fn start_once(algorithm: &str) -> Option<Result<Kamailio, String>> {
         let Some(bin) = kamailio_binary() else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -115,7 +139,7 @@ impl Kamailio {
             .process_group(0)
             .spawn()
             .expect("kamailio starts");
-        let k = Kamailio {
+        let mut k = Kamailio {
             child,
             dir,
             udp,
@@ -124,8 +148,11 @@ impl Kamailio {
             udp_only,
             pki,
         };
-        k.wait_ready();
-        Some(k)
+        if k.wait_ready() {
+            Some(Ok(k))
+        } else {
+            Some(Err(k.log()))
+        }
     }
 
     fn log(&self) -> String {
@@ -133,14 +160,17 @@ impl Kamailio {
     }
 
     /// Waits until Kamailio answers an OPTIONS on its UDP port.
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) -> bool {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .expect("timeout");
         let local = sock.local_addr().expect("addr");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut buf = [0u8; 4096];
         while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
             let options = format!(
                 "OPTIONS sip:127.0.0.1:{p} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKready{n};rport\r\n\
                  From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ready@sipreg\r\n\
@@ -151,15 +181,12 @@ impl Kamailio {
             let _ = sock.send_to(options.as_bytes(), ("127.0.0.1", self.udp));
             if let Ok((n, _)) = sock.recv_from(&mut buf) {
                 if buf[..n].starts_with(b"SIP/2.0 200") {
-                    return;
+                    return true;
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!(
-            "Kamailio did not answer OPTIONS within 20 s; its log:\n{}",
-            self.log()
-        );
+        false
     }
 
     fn ul_dump(&self) -> String {

@@ -172,7 +172,8 @@ fn mutual_tls_with_and_without_a_device_certificate() {
 #[test]
 fn tls_refused_falls_back_to_tcp_as_a_downgrade() {
     let reg = registrar(Options::default());
-    let closed = sipreg::registrar::unused_tcp_port().unwrap().to_string();
+    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let closed = refusing.port.to_string();
     let out = run(&[
         "--json",
         "--tcp",
@@ -230,7 +231,8 @@ fn insecure_and_downgrade_are_visible_in_every_output_format() {
     let pki = Pki::new();
     let reg = full_server(&pki);
     let tls_only = reg.tls_addr.unwrap().to_string();
-    let closed = sipreg::registrar::unused_tcp_port().unwrap().to_string();
+    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let closed = refusing.port.to_string();
     let sip = reg.sip_addr.to_string();
     let formats: [&[&str]; 5] = [
         &[],
