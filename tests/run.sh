@@ -15,8 +15,8 @@ if ! have_kamailio; then
   echo "tests/run.sh: installing kamailio and kamailio-tls-modules"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+  $sudo apt-get -o Acquire::Retries=5 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o Acquire::Retries=5 install -y -qq --no-install-recommends \
     kamailio kamailio-tls-modules >/dev/null
   have_kamailio || { echo "tests/run.sh: kamailio is still missing" >&2; exit 1; }
 fi
