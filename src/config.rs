@@ -99,11 +99,7 @@ impl Server {
     /// The host as it appears in a URI: IPv6 in brackets.
     #[must_use]
     pub fn uri_host(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        }
+        crate::sip::message::bracket_host(&self.host)
     }
 }
 

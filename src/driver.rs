@@ -13,7 +13,7 @@ use crate::render::progress::Progress;
 use crate::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister, ms};
 use crate::resolve::{self, Candidate, Source};
 use crate::sip::digest::{self, Challenge, Credentials};
-use crate::sip::message::{AuthHeader, Register, host_port};
+use crate::sip::message::{AuthHeader, Register, bracket_host, host_port};
 use crate::sip::response::Response;
 use crate::sip::{new_branch, random_hex};
 use crate::transport::{self, Connection, Failure, FailureKind, Stream, TlsProblem, Transport};
@@ -188,15 +188,6 @@ pub async fn run_with(cfg: &Config, progress: &Progress) -> Report {
     report
 }
 
-/// A host for `host:port`: IPv6 in brackets.
-fn host_for_uri(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    }
-}
-
 /// Which transport comes after `transport` in this cycle, for the progress line.
 fn next_step(cfg: &Config, candidates: &[Candidate], cycle: u32, index: usize) -> String {
     let current = candidates.get(index).map(|c| c.transport);
@@ -341,7 +332,7 @@ async fn attempt_inner(
         transport,
         remote: match &candidate.addr {
             Ok(a) => a.to_string(),
-            Err(_) => format!("{}:{}", host_for_uri(&candidate.target), candidate.port),
+            Err(_) => format!("{}:{}", bracket_host(&candidate.target), candidate.port),
         },
         target: (candidate.source != Source::Literal).then(|| candidate.target.clone()),
         family: candidate

@@ -83,6 +83,26 @@ pub struct Candidate {
     pub dns_ms: Option<f64>,
 }
 
+/// A candidate whose DNS time is not yet known.
+fn candidate(
+    transport: Transport,
+    target: &str,
+    port: u16,
+    source: Source,
+    srv: Option<(u16, u16)>,
+    addr: Result<SocketAddr, Failure>,
+) -> Candidate {
+    Candidate {
+        transport,
+        target: target.to_string(),
+        port,
+        source,
+        srv,
+        addr,
+        dns_ms: None,
+    }
+}
+
 /// DNS settings of a run.
 #[derive(Debug, Clone, Default)]
 pub struct DnsSettings {
@@ -256,29 +276,22 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
         return cfg
             .order
             .iter()
-            .map(|&t| Candidate {
-                transport: t,
-                target: host.to_string(),
-                port: cfg.port(t),
-                source: Source::Literal,
-                srv: None,
-                addr: Ok(SocketAddr::new(ip, cfg.port(t))),
-                dns_ms: None,
+            .map(|&t| {
+                candidate(
+                    t,
+                    host,
+                    cfg.port(t),
+                    Source::Literal,
+                    None,
+                    Ok(SocketAddr::new(ip, cfg.port(t))),
+                )
             })
             .collect();
     }
     let failed_all = |f: Failure| {
         cfg.order
             .iter()
-            .map(|&t| Candidate {
-                transport: t,
-                target: host.to_string(),
-                port: cfg.port(t),
-                source: Source::Host,
-                srv: None,
-                addr: Err(f.clone()),
-                dns_ms: None,
-            })
+            .map(|&t| candidate(t, host, cfg.port(t), Source::Host, None, Err(f.clone())))
             .collect::<Vec<_>>()
     };
     let r = match resolver(dns) {
@@ -362,24 +375,24 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
                     for s in order_srv(records, &mut random_pick) {
                         // SRV targets are absolute names: no search list.
                         match addresses(&r, &format!("{}.", s.target), dns.family).await {
-                            Ok(ips) => group.extend(ips.into_iter().map(|ip| Candidate {
-                                transport: t,
-                                target: s.target.clone(),
-                                port: s.port,
-                                source,
-                                srv: Some((s.priority, s.weight)),
-                                addr: Ok(SocketAddr::new(ip, s.port)),
-                                dns_ms: None,
+                            Ok(ips) => group.extend(ips.into_iter().map(|ip| {
+                                candidate(
+                                    t,
+                                    &s.target,
+                                    s.port,
+                                    source,
+                                    Some((s.priority, s.weight)),
+                                    Ok(SocketAddr::new(ip, s.port)),
+                                )
                             })),
-                            Err(reason) => group.push(Candidate {
-                                transport: t,
-                                target: s.target.clone(),
-                                port: s.port,
+                            Err(reason) => group.push(candidate(
+                                t,
+                                &s.target,
+                                s.port,
                                 source,
-                                srv: Some((s.priority, s.weight)),
-                                addr: Err(dns_failure(reason)),
-                                dns_ms: None,
-                            }),
+                                Some((s.priority, s.weight)),
+                                Err(dns_failure(reason)),
+                            )),
                         }
                     }
                 }
@@ -387,15 +400,14 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
             }
         }
         if group.is_empty() && refused_by_srv {
-            group.push(Candidate {
-                transport: t,
-                target: host.to_string(),
-                port: cfg.port(t),
-                source: Source::Srv,
-                srv: None,
-                addr: Err(dns_failure(srv_error.clone().unwrap_or_default())),
-                dns_ms: None,
-            });
+            group.push(candidate(
+                t,
+                host,
+                cfg.port(t),
+                Source::Srv,
+                None,
+                Err(dns_failure(srv_error.clone().unwrap_or_default())),
+            ));
         }
         if group.is_empty() {
             // RFC 3263 §4.2: no SRV records, so the A/AAAA records of the name, with the default port.
@@ -409,29 +421,29 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
             };
             let port = cfg.port(t);
             match ips {
-                Ok(ips) => group.extend(ips.into_iter().map(|ip| Candidate {
-                    transport: t,
-                    target: host.to_string(),
-                    port,
-                    source: Source::Host,
-                    srv: None,
-                    addr: Ok(SocketAddr::new(ip, port)),
-                    dns_ms: None,
+                Ok(ips) => group.extend(ips.into_iter().map(|ip| {
+                    candidate(
+                        t,
+                        host,
+                        port,
+                        Source::Host,
+                        None,
+                        Ok(SocketAddr::new(ip, port)),
+                    )
                 })),
                 Err(reason) => {
                     let reason = match srv_error {
                         Some(srv) if use_srv => format!("{reason} (and {srv})"),
                         _ => reason,
                     };
-                    group.push(Candidate {
-                        transport: t,
-                        target: host.to_string(),
+                    group.push(candidate(
+                        t,
+                        host,
                         port,
-                        source: Source::Host,
-                        srv: None,
-                        addr: Err(dns_failure(reason)),
-                        dns_ms: None,
-                    });
+                        Source::Host,
+                        None,
+                        Err(dns_failure(reason)),
+                    ));
                 }
             }
         }

@@ -53,6 +53,16 @@ pub fn uri_host(ip: IpAddr) -> String {
     }
 }
 
+/// A host name or address as text, IPv6 in brackets (RFC 3261 §25.1).
+#[must_use]
+pub fn bracket_host(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
 /// `host:port` with IPv6 bracketed.
 #[must_use]
 pub fn host_port(addr: SocketAddr) -> String {
