@@ -81,7 +81,7 @@ pub enum TransportArg {
     Tls,
 }
 
-impl From<TransportArg> for crate::transport::Transport {
+impl From<TransportArg> for crate::model::Transport {
     fn from(t: TransportArg) -> Self {
         match t {
             TransportArg::Udp => Self::Udp,

@@ -9,9 +9,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::cli::RegisterArgs;
-use crate::resolve::{DnsSettings, Family};
-use crate::transport::Transport;
-use crate::transport::tls::{self, TlsSettings};
+use crate::model::{Family, Transport};
+use crate::net::tls::{self, TlsSettings};
 
 /// A usage or configuration error: exit code 2, one line naming the bad value.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +140,12 @@ pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a password.
+    #[must_use]
+    pub fn new(password: impl Into<String>) -> Self {
+        Self(password.into())
+    }
+
     /// The password itself, for the digest computation only.
     #[must_use]
     pub fn expose(&self) -> &str {
@@ -180,6 +185,17 @@ pub struct TlsConfig {
     pub strict: bool,
     /// A device certificate is configured.
     pub has_client_cert: bool,
+}
+
+/// DNS settings of a run.
+#[derive(Debug, Clone, Default)]
+pub struct DnsSettings {
+    /// `--no-srv`: skip NAPTR and SRV.
+    pub no_srv: bool,
+    /// `--dns-server`: ask this resolver instead of the system's.
+    pub server: Option<std::net::SocketAddr>,
+    /// `-4` / `-6`.
+    pub family: Family,
 }
 
 /// Everything a run needs, validated.
@@ -394,6 +410,16 @@ impl Config {
             self.tls_port
         } else {
             self.sip_port
+        }
+    }
+
+    /// SERVER as the user gave it, normalised.
+    #[must_use]
+    pub fn server_display(&self) -> String {
+        let scheme = if self.server.sips { "sips:" } else { "" };
+        match self.server.port {
+            Some(p) => format!("{scheme}{}:{p}", self.server.uri_host()),
+            None => format!("{scheme}{}", self.server.uri_host()),
         }
     }
 

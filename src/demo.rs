@@ -4,7 +4,7 @@
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::registrar::{Options, Registrar, TcpMode};
-use crate::report::Report;
+use crate::observe::report::Report;
 use clap::Parser;
 
 /// Starts the demo registrar, registers at it with the default flags, and returns the report.
@@ -23,7 +23,7 @@ pub async fn run() -> anyhow::Result<Report> {
         anyhow::bail!("unexpected subcommand");
     }
     let config = Config::from_args(&cli.register, None)?;
-    let report = crate::driver::run(&config).await;
+    let report = crate::oneshot::run(&config).await;
     drop(registrar);
     Ok(report)
 }

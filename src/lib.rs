@@ -4,16 +4,17 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod driver;
-pub mod engine;
-pub mod hint;
+pub mod event;
+pub mod exit;
+pub mod model;
+pub mod net;
+pub mod observe;
+pub mod oneshot;
 pub mod registrar;
 pub mod render;
-pub mod report;
-pub mod resolve;
 pub mod sip;
-pub mod transport;
+pub mod ua;
 
 pub use config::Config;
-pub use driver::run;
-pub use report::Report;
+pub use observe::report::Report;
+pub use oneshot::run;

@@ -8,7 +8,8 @@ use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs};
 use sipreg::config::Config;
 use sipreg::render::progress::Progress;
 use sipreg::render::{self, Detail, Palette};
-use sipreg::report::{Report, Summary};
+use sipreg::net::resolve::Resolver;
+use sipreg::observe::report::{Report, Summary};
 
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
@@ -134,7 +135,8 @@ fn resolve(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string(), args.json),
     };
-    let list = rt.block_on(sipreg::resolve::candidates(&config, &config.dns));
+    let resolver = Resolver::new(config.dns.clone());
+    let list = rt.block_on(sipreg::net::resolve::candidates(&config, &resolver));
     let server = config.server_display();
     if args.json {
         print(&render::candidates_json(&server, &list));
@@ -153,13 +155,14 @@ fn repeat(
     rt: &tokio::runtime::Runtime,
     config: &Config,
     args: &RegisterArgs,
-    progress: &Progress,
+    progress: &mut Progress,
 ) -> ExitCode {
+    let resolver = Resolver::new(config.dns.clone());
     let total = args.count as usize;
     let pal = palette(args.color);
     let mut reports = Vec::with_capacity(total);
     for n in 1..=total {
-        let report = rt.block_on(sipreg::driver::run_with(config, progress));
+        let report = rt.block_on(sipreg::oneshot::run_with(config, &resolver, progress));
         if args.json {
             print(&render::json_line(&report));
         } else if !args.quiet {
@@ -241,15 +244,16 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string(), args.json),
     };
-    let progress = if !args.json && !args.quiet && std::io::stderr().is_terminal() {
+    let mut progress = if !args.json && !args.quiet && std::io::stderr().is_terminal() {
         let _guard = rt.enter();
         Progress::stderr()
     } else {
         Progress::disabled()
     };
     if args.count > 1 {
-        return repeat(&rt, &config, args, &progress);
+        return repeat(&rt, &config, args, &mut progress);
     }
-    let report = rt.block_on(sipreg::driver::run_with(&config, &progress));
+    let resolver = Resolver::new(config.dns.clone());
+    let report = rt.block_on(sipreg::oneshot::run_with(&config, &resolver, &mut progress));
     show(&report, args)
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::sip::digest::{self, Challenge, Credentials};
 use crate::sip::framing::{StreamFramer, header_end};
 use crate::sip::response::split_top_level;
-use crate::transport::Transport;
+use crate::model::Transport;
 
 /// How the registrar answers a REGISTER.
 #[derive(Debug, Clone, PartialEq, Eq)]

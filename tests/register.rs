@@ -139,7 +139,7 @@ fn a_403_ends_the_cycle_without_fallback() {
     assert!(
         reg.seen()
             .iter()
-            .all(|s| s.transport == sipreg::transport::Transport::Tcp)
+            .all(|s| s.transport == sipreg::model::Transport::Tcp)
     );
 }
 

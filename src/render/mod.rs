@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::report::{Outcome, Report, Summary};
-use crate::transport::Transport;
+use crate::model::{Outcome, Transport};
+use crate::observe::report::{Report, Summary};
 
 pub mod progress;
 
@@ -281,16 +281,16 @@ pub fn json_error(message: &str, exit_code: u8) -> String {
 pub fn candidates_text(
     server: &str,
     order: &[Transport],
-    list: &[crate::resolve::Candidate],
+    list: &[crate::net::resolve::Candidate],
 ) -> String {
     let mut out = format!("candidates for {server} ({}):\n", self::order(order));
     for (i, c) in list.iter().enumerate() {
         let source = match (c.source, c.srv) {
-            (crate::resolve::Source::Literal, _) => "address given".to_string(),
-            (crate::resolve::Source::Host, _) => "A/AAAA of the host".to_string(),
+            (crate::net::resolve::Source::Literal, _) => "address given".to_string(),
+            (crate::net::resolve::Source::Host, _) => "A/AAAA of the host".to_string(),
             (s, Some((p, w))) => format!(
                 "{} priority {p} weight {w}",
-                if s == crate::resolve::Source::Naptr {
+                if s == crate::net::resolve::Source::Naptr {
                     "NAPTR+SRV"
                 } else {
                     "SRV"
@@ -317,7 +317,7 @@ pub fn candidates_text(
 
 /// The candidates `sipreg resolve` prints, as JSON.
 #[must_use]
-pub fn candidates_json(server: &str, list: &[crate::resolve::Candidate]) -> String {
+pub fn candidates_json(server: &str, list: &[crate::net::resolve::Candidate]) -> String {
     let items: Vec<serde_json::Value> = list
         .iter()
         .map(|c| {
@@ -326,7 +326,7 @@ pub fn candidates_json(server: &str, list: &[crate::resolve::Candidate]) -> Stri
                 "target": c.target,
                 "port": c.port,
                 "address": c.addr.as_ref().ok().map(ToString::to_string),
-                "family": c.addr.as_ref().ok().map(|a| crate::resolve::family_name(*a)),
+                "family": c.addr.as_ref().ok().map(|a| crate::net::resolve::family_name(*a)),
                 "source": c.source,
                 "priority": c.srv.map(|s| s.0),
                 "weight": c.srv.map(|s| s.1),

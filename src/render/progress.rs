@@ -5,6 +5,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::event::{Event, Sink, Stamped};
+
 /// How long a wait must last before the status line appears.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 /// How often the line is redrawn.
@@ -23,7 +25,7 @@ struct Wait {
     since: Instant,
 }
 
-/// A handle the driver uses to say what it waits for. Disabled handles do nothing.
+/// The live line: a sink of the user agent's events. Disabled handles do nothing.
 #[derive(Clone, Default)]
 pub struct Progress {
     state: Option<Arc<Mutex<State>>>,
@@ -83,6 +85,21 @@ impl Progress {
                 clear(&mut s);
                 s.current = None;
             }
+        }
+    }
+}
+
+impl Sink for Progress {
+    fn event(&mut self, e: &Stamped) {
+        match &e.event {
+            Event::PhaseStarted {
+                what, limit, then, ..
+            } => self.begin(what.clone(), *limit, then.clone()),
+            Event::WaitStarted { wait, then } => {
+                self.begin("waiting before the next cycle", *wait, then.clone());
+            }
+            Event::PhaseEnded { .. } | Event::WaitEnded => self.end(),
+            _ => {}
         }
     }
 }

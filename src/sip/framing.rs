@@ -1,5 +1,6 @@
 //! Message framing on stream transports (RFC 3261 §18.3): headers up to the empty line, then exactly
-//! Content-Length bytes of body; CRLF keep-alives between messages are skipped (RFC 5626 §3.5.1).
+//! Content-Length bytes of body; CRLF keep-alives between messages are frames of their own (RFC 5626
+//! §3.5.1: a ping is CRLFCRLF, a pong is CRLF).
 
 use super::{MAX_HEADERS, MAX_MESSAGE};
 
@@ -58,6 +59,17 @@ fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
     Ok(None)
 }
 
+/// One unit read from a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A whole SIP message.
+    Message(Vec<u8>),
+    /// CRLFCRLF: the peer asks for a pong (RFC 5626 §4.4.1).
+    Ping,
+    /// CRLF: the answer to our ping.
+    Pong,
+}
+
 /// Accumulates bytes from a stream and yields whole messages, within the size limits. Work per byte
 /// is constant: the search for the end of the headers resumes where it stopped, so a server that
 /// trickles bytes cannot make framing quadratic.
@@ -90,21 +102,66 @@ impl StreamFramer {
         self.buf.len()
     }
 
-    /// The next whole message, if the buffer holds one.
+    /// The next whole message, if the buffer holds one; keep-alives are skipped.
     ///
     /// # Errors
     /// A [`FramingError`] when the stream breaks a limit or sends a bad Content-Length; the stream
     /// cannot be framed after that.
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
-        if self.scanned == 0 {
-            // Keep-alive CRLFs before a message are not part of it.
-            let skip = self
-                .buf
-                .iter()
-                .take_while(|b| **b == b'\r' || **b == b'\n')
-                .count();
-            self.buf.drain(..skip);
+        loop {
+            match self.next_frame()? {
+                Some(Frame::Message(m)) => return Ok(Some(m)),
+                Some(Frame::Ping | Frame::Pong) => {}
+                None => return Ok(None),
+            }
         }
+    }
+
+    /// The next frame: a keep-alive between messages, or a whole message.
+    ///
+    /// Between messages, CRLFCRLF is a ping and a lone CRLF a pong (RFC 5626 §3.5.1); a CRLF at the
+    /// end of what has arrived so far is read as a pong, since a client receives pongs. Stray CR or
+    /// LF bytes that form neither are skipped.
+    ///
+    /// # Errors
+    /// As [`StreamFramer::next_message`].
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
+        if self.scanned == 0 {
+            if let Some(frame) = self.keepalive() {
+                return Ok(Some(frame));
+            }
+            if self.buf.is_empty() || self.buf == b"\r" {
+                // Nothing, or the first half of a CRLF: wait for more.
+                return Ok(None);
+            }
+        }
+        Ok(self.message()?.map(Frame::Message))
+    }
+
+    /// A keep-alive at the front of the buffer, removed from it.
+    fn keepalive(&mut self) -> Option<Frame> {
+        let frame = if self.buf.starts_with(b"\r\n\r\n") {
+            self.buf.drain(..4);
+            Some(Frame::Ping)
+        } else if self.buf.starts_with(b"\r\n") {
+            self.buf.drain(..2);
+            Some(Frame::Pong)
+        } else {
+            None
+        };
+        let stray = self
+            .buf
+            .iter()
+            .take_while(|b| **b == b'\n' || **b == b'\r')
+            .count();
+        if frame.is_none() && stray > 0 && self.buf != b"\r" {
+            self.buf.drain(..stray);
+            return self.keepalive();
+        }
+        frame
+    }
+
+    fn message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
         let total = match self.head {
             Some((_, total)) => total,
             None => {
@@ -162,6 +219,20 @@ mod tests {
         let second = f.next_message().unwrap().unwrap();
         assert!(second.ends_with(b"\r\n\r\nabc"));
         assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn keepalives_are_frames() {
+        let mut f = StreamFramer::new();
+        f.push(b"\r\n\r\n\r\nSIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n\r\n");
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Ping));
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Pong));
+        assert!(matches!(f.next_frame().unwrap(), Some(Frame::Message(_))));
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Pong));
+        assert_eq!(f.next_frame().unwrap(), None);
+        let mut stray = StreamFramer::new();
+        stray.push(b"\n\rSIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert!(matches!(stray.next_frame().unwrap(), Some(Frame::Message(_))));
     }
 
     #[test]

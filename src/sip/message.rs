@@ -8,7 +8,7 @@ use rsip::{
     headers::{self, UntypedHeader},
 };
 
-use crate::transport::Transport;
+use crate::model::Transport;
 
 /// Which authorization header a request carries (RFC 3261 §22.2 and §22.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,37 +12,11 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::report::ms;
-use crate::transport::{Failure, FailureKind, Transport};
+use crate::config::{Config, DnsSettings};
+use crate::model::{Failure, Family, Outcome, Transport, ms};
 
 /// Longest time one lookup (with its retries) may take.
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Which address families to use (`-4`, `-6`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4 and IPv6.
-    #[default]
-    Any,
-    /// IPv4 only.
-    V4,
-    /// IPv6 only.
-    V6,
-}
-
-impl Family {
-    /// True when `ip` is allowed.
-    #[must_use]
-    pub fn allows(self, ip: IpAddr) -> bool {
-        match self {
-            Family::Any => true,
-            Family::V4 => ip.is_ipv4(),
-            Family::V6 => ip.is_ipv6(),
-        }
-    }
-}
 
 /// The family of an address, for reports.
 #[must_use]
@@ -103,19 +77,32 @@ fn candidate(
     }
 }
 
-/// DNS settings of a run.
-#[derive(Debug, Clone, Default)]
-pub struct DnsSettings {
-    /// `--no-srv`: skip NAPTR and SRV.
-    pub no_srv: bool,
-    /// `--dns-server`: ask this resolver instead of the system's.
-    pub server: Option<SocketAddr>,
-    /// `-4` / `-6`.
-    pub family: Family,
+fn dns_failure(reason: String) -> Failure {
+    Failure::new(Outcome::DnsFailed, reason)
 }
 
-fn dns_failure(reason: String) -> Failure {
-    Failure::new(FailureKind::DnsFailed, reason)
+/// One DNS resolver per process, built on first use (an IP-literal SERVER never needs it).
+pub struct Resolver {
+    settings: DnsSettings,
+    built: std::sync::OnceLock<Result<TokioResolver, Failure>>,
+}
+
+impl Resolver {
+    /// A resolver with `settings` (`--dns-server`, `-4`/`-6`, `--no-srv`).
+    #[must_use]
+    pub fn new(settings: DnsSettings) -> Self {
+        Self {
+            settings,
+            built: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&TokioResolver, Failure> {
+        self.built
+            .get_or_init(|| resolver(&self.settings))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 fn resolver(settings: &DnsSettings) -> Result<TokioResolver, Failure> {
@@ -270,7 +257,8 @@ fn fqdn(name: &str) -> String {
 
 /// The candidates of a run, in the order to try: the phone's transport order, and within each
 /// transport the SRV order and the addresses of each target.
-pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
+pub async fn candidates(cfg: &Config, resolver: &Resolver) -> Vec<Candidate> {
+    let dns = &resolver.settings;
     let host = cfg.server.host.as_str();
     if let Ok(ip) = host.parse::<IpAddr>() {
         return cfg
@@ -294,7 +282,7 @@ pub async fn candidates(cfg: &Config, dns: &DnsSettings) -> Vec<Candidate> {
             .map(|&t| candidate(t, host, cfg.port(t), Source::Host, None, Err(f.clone())))
             .collect::<Vec<_>>()
     };
-    let r = match resolver(dns) {
+    let r = match resolver.get() {
         Ok(r) => r,
         Err(f) => return failed_all(f),
     };
@@ -498,12 +486,4 @@ mod tests {
         assert_eq!(first[0].target, "heavy");
     }
 
-    #[test]
-    fn families() {
-        let v4: IpAddr = "192.0.2.1".parse().unwrap();
-        let v6: IpAddr = "::1".parse().unwrap();
-        assert!(Family::V4.allows(v4) && !Family::V4.allows(v6));
-        assert!(Family::V6.allows(v6) && !Family::V6.allows(v4));
-        assert!(Family::Any.allows(v4) && Family::Any.allows(v6));
-    }
 }

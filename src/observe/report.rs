@@ -2,67 +2,8 @@
 
 use serde::Serialize;
 
-use crate::engine::Verdict;
-use crate::transport::{FailureKind, Transport};
-
-/// How one attempt ended (spec §7 `outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// 2xx.
-    Registered,
-    /// The host name did not resolve.
-    DnsFailed,
-    /// TCP connect reset.
-    Refused,
-    /// TCP connect not answered in time.
-    ConnectTimeout,
-    /// ICMP unreachable.
-    Unreachable,
-    /// TLS handshake, alert or certificate failure.
-    TlsFailed,
-    /// Connection closed or reset before a final response.
-    Closed,
-    /// Timer F.
-    Timeout,
-    /// A final non-2xx answer.
-    Rejected,
-    /// Authentication failed or no password for a challenge.
-    Unauthorized,
-}
-
-impl From<FailureKind> for Outcome {
-    fn from(k: FailureKind) -> Self {
-        match k {
-            FailureKind::DnsFailed => Outcome::DnsFailed,
-            FailureKind::Refused => Outcome::Refused,
-            FailureKind::ConnectTimeout => Outcome::ConnectTimeout,
-            FailureKind::Unreachable => Outcome::Unreachable,
-            FailureKind::TlsFailed => Outcome::TlsFailed,
-            FailureKind::Closed => Outcome::Closed,
-            FailureKind::Timeout => Outcome::Timeout,
-        }
-    }
-}
-
-impl Outcome {
-    /// The snake_case name used in JSON and in the human lines.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Registered => "registered",
-            Outcome::DnsFailed => "dns_failed",
-            Outcome::Refused => "refused",
-            Outcome::ConnectTimeout => "connect_timeout",
-            Outcome::Unreachable => "unreachable",
-            Outcome::TlsFailed => "tls_failed",
-            Outcome::Closed => "closed",
-            Outcome::Timeout => "timeout",
-            Outcome::Rejected => "rejected",
-            Outcome::Unauthorized => "unauthorized",
-        }
-    }
-}
+pub use crate::model::{Outcome, ms};
+use crate::model::Transport;
 
 /// Durations inside one attempt, in milliseconds; `None` when the phase did not happen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -184,27 +125,8 @@ pub struct Report {
     pub attempts: Vec<Attempt>,
 }
 
-impl Verdict {
-    /// The name used in the report.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Registered => "registered",
-            Verdict::Rejected => "rejected",
-            Verdict::Unauthorized => "unauthorized",
-            Verdict::Unreachable => "unreachable",
-        }
-    }
-}
-
-/// Milliseconds of a duration as a float with microsecond precision.
-#[must_use]
-pub fn ms(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
-}
-
 /// Exit code when the registration succeeded but broke `--expect-transport` or `--max-time`.
-pub const EXIT_EXPECTATION: u8 = 5;
+pub const EXIT_EXPECTATION: u8 = crate::exit::EXPECTATION;
 
 impl Report {
     /// Applies the CI assertions: a registration over another transport than expected, or slower than

@@ -1,4 +1,4 @@
-//! The phone's fallback engine as a pure state machine: no I/O, no clock (spec §1–§3, Table 89).
+//! The phone's fallback plan as a pure state machine: no I/O, no clock (spec §1–§3, Table 89).
 //!
 //! The plan is a list of candidates: the enabled transports in the order TLS, TCP, UDP, each with one
 //! or more targets (RFC 3263: SRV records and addresses). Rules, in order:
@@ -15,32 +15,9 @@
 
 use std::time::Duration;
 
-use crate::transport::{FailureKind, Transport};
+use crate::model::{End, Outcome, Transport, Verdict};
 
-/// How one attempt (one transport in one cycle) ended, as the driver reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptEnd {
-    /// A 2xx to the REGISTER.
-    Registered,
-    /// The transport could not carry the request.
-    TransportFailed {
-        /// What failed.
-        kind: FailureKind,
-        /// Our check of the server certificate failed.
-        certificate: bool,
-    },
-    /// A final non-2xx answer other than authentication.
-    Rejected {
-        /// The status code.
-        status: u16,
-        /// Retry-After from a 503 (or other answer that may carry it).
-        retry_after: Option<Duration>,
-    },
-    /// Challenged again after credentials were sent, or challenged without a password.
-    Unauthorized,
-}
-
-/// What the driver must do next.
+/// What the user agent must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Try a candidate.
@@ -58,33 +35,7 @@ pub enum Action {
     Finish(Verdict),
 }
 
-/// The end of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Registered.
-    Registered,
-    /// The last cycle ended with a final rejection from the server.
-    Rejected,
-    /// The last cycle ended unauthorized.
-    Unauthorized,
-    /// No transport of the last cycle got a final answer.
-    Unreachable,
-}
-
-impl Verdict {
-    /// The documented exit code (spec §7).
-    #[must_use]
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Registered => 0,
-            Verdict::Rejected => 1,
-            Verdict::Unreachable => 3,
-            Verdict::Unauthorized => 4,
-        }
-    }
-}
-
-/// The engine's fixed inputs.
+/// The plan's fixed inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// The transport of each candidate, in the order to try; a transport appears once per target.
@@ -101,7 +52,7 @@ pub struct Plan {
 
 /// The state machine.
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub struct Fallback {
     plan: Plan,
     cycle: u32,
     index: usize,
@@ -110,8 +61,8 @@ pub struct Engine {
     done: bool,
 }
 
-impl Engine {
-    /// A new engine; call [`Engine::start`] for the first action.
+impl Fallback {
+    /// A new plan; call [`Fallback::start`] for the first action.
     #[must_use]
     pub fn new(plan: Plan) -> Self {
         Self {
@@ -149,46 +100,56 @@ impl Engine {
     }
 
     /// Feeds the end of the current attempt; returns what to do next.
-    pub fn on_attempt(&mut self, end: &AttemptEnd) -> Action {
+    pub fn on_attempt(&mut self, end: &End) -> Action {
         if self.done {
             return Action::Finish(Verdict::Unreachable);
         }
-        let cycle_verdict = match end {
-            AttemptEnd::Registered => return self.finish(Verdict::Registered),
-            AttemptEnd::TransportFailed { certificate, .. } => {
-                if *certificate && self.plan.strict_tls {
-                    Verdict::Unreachable
-                } else if let Some(&transport) = self.plan.order.get(self.index + 1) {
-                    self.index += 1;
-                    return Action::Attempt {
-                        cycle: self.cycle,
-                        transport,
-                        index: self.index,
-                    };
-                } else {
-                    Verdict::Unreachable
-                }
-            }
-            AttemptEnd::Rejected {
-                status,
-                retry_after,
-            } => {
+        let cycle_verdict = match end.outcome {
+            Outcome::Registered => return self.finish(Verdict::Registered),
+            Outcome::Rejected => {
                 let current = self.plan.order.get(self.index).copied();
                 let next = self.plan.order.get(self.index + 1).copied();
-                if *status == 503 && next.is_some() && next == current {
-                    self.index += 1;
-                    return Action::Attempt {
-                        cycle: self.cycle,
-                        transport: next.unwrap_or(Transport::Udp),
-                        index: self.index,
-                    };
+                if end.status == Some(503) && next.is_some() && next == current {
+                    return self.advance();
                 }
-                self.retry_after = *retry_after;
+                self.retry_after = end.retry_after;
                 Verdict::Rejected
             }
-            AttemptEnd::Unauthorized => Verdict::Unauthorized,
+            Outcome::Unauthorized => Verdict::Unauthorized,
+            _ if end.certificate && self.plan.strict_tls => Verdict::Unreachable,
+            _ if self.index + 1 < self.plan.order.len() => return self.advance(),
+            _ => Verdict::Unreachable,
         };
         self.cycle_failed(cycle_verdict)
+    }
+
+    /// The next candidate of this cycle (RFC 3263 failover, then the next transport).
+    fn advance(&mut self) -> Action {
+        self.index += 1;
+        match self.plan.order.get(self.index) {
+            Some(&transport) => Action::Attempt {
+                cycle: self.cycle,
+                transport,
+                index: self.index,
+            },
+            None => self.finish(Verdict::Unreachable),
+        }
+    }
+
+    /// What comes after the candidate at `index` if it fails, for the progress line: the next target
+    /// of the same transport, the next transport, the next cycle, or giving up.
+    #[must_use]
+    pub fn then(&self, index: usize, targets: &[String]) -> String {
+        let current = self.plan.order.get(index);
+        match self.plan.order.get(index + 1) {
+            Some(next) if Some(next) == current => match targets.get(index + 1) {
+                Some(target) => format!("{next} to {target}"),
+                None => next.to_string(),
+            },
+            Some(next) => next.via_name().to_string(),
+            None if self.cycle <= self.plan.retries => "the next cycle".to_string(),
+            None => "give up".to_string(),
+        }
     }
 
     fn cycle_failed(&mut self, verdict: Verdict) -> Action {
@@ -237,10 +198,15 @@ mod tests {
         }
     }
 
-    fn fail(kind: FailureKind) -> AttemptEnd {
-        AttemptEnd::TransportFailed {
-            kind,
-            certificate: false,
+    fn fail(kind: Outcome) -> End {
+        End::of(kind)
+    }
+
+    fn rejected(status: u16, retry_after: Option<Duration>) -> End {
+        End {
+            status: Some(status),
+            retry_after,
+            ..End::of(Outcome::Rejected)
         }
     }
 
@@ -280,15 +246,15 @@ mod tests {
 
     #[test]
     fn transport_failure_falls_back_in_order() {
-        let mut e = Engine::new(plan(&[Tls, Tcp, Udp], 0));
+        let mut e = Fallback::new(plan(&[Tls, Tcp, Udp], 0));
         assert_action!(e.start(), attempt(1, Tls));
-        assert_action!(e.on_attempt(&fail(FailureKind::TlsFailed)), attempt(1, Tcp));
+        assert_action!(e.on_attempt(&fail(Outcome::TlsFailed)), attempt(1, Tcp));
         assert_action!(
-            e.on_attempt(&fail(FailureKind::ConnectTimeout)),
+            e.on_attempt(&fail(Outcome::ConnectTimeout)),
             attempt(1, Udp)
         );
         assert_eq!(
-            e.on_attempt(&AttemptEnd::Registered),
+            e.on_attempt(&End::of(Outcome::Registered)),
             Action::Finish(Verdict::Registered)
         );
     }
@@ -296,15 +262,15 @@ mod tests {
     #[test]
     fn every_failure_kind_is_a_fallback_trigger() {
         for kind in [
-            FailureKind::DnsFailed,
-            FailureKind::Refused,
-            FailureKind::ConnectTimeout,
-            FailureKind::Unreachable,
-            FailureKind::TlsFailed,
-            FailureKind::Closed,
-            FailureKind::Timeout,
+            Outcome::DnsFailed,
+            Outcome::Refused,
+            Outcome::ConnectTimeout,
+            Outcome::Unreachable,
+            Outcome::TlsFailed,
+            Outcome::Closed,
+            Outcome::Timeout,
         ] {
-            let mut e = Engine::new(plan(&[Tcp, Udp], 0));
+            let mut e = Fallback::new(plan(&[Tcp, Udp], 0));
             e.start();
             assert_action!(e.on_attempt(&fail(kind)), attempt(1, Udp), "{kind:?}");
         }
@@ -312,17 +278,14 @@ mod tests {
 
     #[test]
     fn a_final_answer_ends_the_cycle_without_fallback() {
-        let mut e = Engine::new(plan(&[Tcp, Udp], 0));
+        let mut e = Fallback::new(plan(&[Tcp, Udp], 0));
         e.start();
-        let end = AttemptEnd::Rejected {
-            status: 403,
-            retry_after: None,
-        };
+        let end = rejected(403, None);
         assert_action!(e.on_attempt(&end), Action::Finish(Verdict::Rejected));
-        let mut e = Engine::new(plan(&[Tcp, Udp], 0));
+        let mut e = Fallback::new(plan(&[Tcp, Udp], 0));
         e.start();
         assert_eq!(
-            e.on_attempt(&AttemptEnd::Unauthorized),
+            e.on_attempt(&End::of(Outcome::Unauthorized)),
             Action::Finish(Verdict::Unauthorized)
         );
     }
@@ -331,16 +294,16 @@ mod tests {
     fn strict_tls_makes_a_certificate_failure_final() {
         let mut p = plan(&[Tls, Tcp], 0);
         p.strict_tls = true;
-        let mut e = Engine::new(p.clone());
+        let mut e = Fallback::new(p.clone());
         e.start();
-        let cert = AttemptEnd::TransportFailed {
-            kind: FailureKind::TlsFailed,
+        let cert = End {
             certificate: true,
+            ..End::of(Outcome::TlsFailed)
         };
         assert_action!(e.on_attempt(&cert), Action::Finish(Verdict::Unreachable));
         // Without --strict-tls the same failure falls back to TCP.
         p.strict_tls = false;
-        let mut e = Engine::new(p);
+        let mut e = Fallback::new(p);
         e.start();
         assert_action!(e.on_attempt(&cert), attempt(1, Tcp));
     }
@@ -349,11 +312,11 @@ mod tests {
     fn cycles_wait_with_doubling_bounded_by_retry_max() {
         let mut p = plan(&[Udp], 10);
         p.retry_max = Duration::from_secs(100);
-        let mut e = Engine::new(p);
+        let mut e = Fallback::new(p);
         assert_action!(e.start(), attempt(1, Udp));
         let mut waits = Vec::new();
         for cycle in 2..=5 {
-            match e.on_attempt(&fail(FailureKind::Timeout)) {
+            match e.on_attempt(&fail(Outcome::Timeout)) {
                 Action::Wait(d) => waits.push(d.as_secs()),
                 other => panic!("expected a wait, got {other:?}"),
             }
@@ -364,35 +327,29 @@ mod tests {
 
     #[test]
     fn retries_bound_the_cycles_and_each_cycle_restarts_at_the_top() {
-        let mut e = Engine::new(plan(&[Tcp, Udp], 1));
+        let mut e = Fallback::new(plan(&[Tcp, Udp], 1));
         e.start();
-        assert_action!(e.on_attempt(&fail(FailureKind::Refused)), attempt(1, Udp));
+        assert_action!(e.on_attempt(&fail(Outcome::Refused)), attempt(1, Udp));
         assert_eq!(
-            e.on_attempt(&fail(FailureKind::Unreachable)),
+            e.on_attempt(&fail(Outcome::Unreachable)),
             Action::Wait(Duration::from_secs(30))
         );
         assert_action!(e.resume(), attempt(2, Tcp));
-        assert_action!(e.on_attempt(&fail(FailureKind::Refused)), attempt(2, Udp));
+        assert_action!(e.on_attempt(&fail(Outcome::Refused)), attempt(2, Udp));
         assert_eq!(
-            e.on_attempt(&fail(FailureKind::Unreachable)),
+            e.on_attempt(&fail(Outcome::Unreachable)),
             Action::Finish(Verdict::Unreachable)
         );
     }
 
     #[test]
     fn retry_after_lengthens_the_wait_but_not_past_retry_max() {
-        let mut e = Engine::new(plan(&[Udp], 2));
+        let mut e = Fallback::new(plan(&[Udp], 2));
         e.start();
-        let busy = AttemptEnd::Rejected {
-            status: 503,
-            retry_after: Some(Duration::from_secs(120)),
-        };
+        let busy = rejected(503, Some(Duration::from_secs(120)));
         assert_action!(e.on_attempt(&busy), Action::Wait(Duration::from_secs(120)));
         e.resume();
-        let decade = AttemptEnd::Rejected {
-            status: 503,
-            retry_after: Some(Duration::from_secs(315_360_000)),
-        };
+        let decade = rejected(503, Some(Duration::from_secs(315_360_000)));
         assert_eq!(
             e.on_attempt(&decade),
             Action::Wait(Duration::from_secs(1800))
@@ -408,8 +365,21 @@ mod tests {
     }
 
     #[test]
+    fn then_names_what_comes_after_a_candidate() {
+        let targets = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let mut e = Fallback::new(plan(&[Tcp, Tcp, Udp], 1));
+        e.start();
+        assert_eq!(e.then(0, &targets), "TCP to b");
+        assert_eq!(e.then(1, &targets), "UDP");
+        assert_eq!(e.then(2, &targets), "the next cycle");
+        let mut last = Fallback::new(plan(&[Udp], 0));
+        last.start();
+        assert_eq!(last.then(0, &targets), "give up");
+    }
+
+    #[test]
     fn several_targets_per_transport_fail_over_before_the_next_transport() {
-        let mut e = Engine::new(plan(&[Tcp, Tcp, Udp, Udp], 0));
+        let mut e = Fallback::new(plan(&[Tcp, Tcp, Udp, Udp], 0));
         assert_eq!(
             e.start(),
             Action::Attempt {
@@ -419,7 +389,7 @@ mod tests {
             }
         );
         assert_eq!(
-            e.on_attempt(&fail(FailureKind::Refused)),
+            e.on_attempt(&fail(Outcome::Refused)),
             Action::Attempt {
                 cycle: 1,
                 transport: Tcp,
@@ -427,13 +397,10 @@ mod tests {
             }
         );
         // A 503 moves on to the next target of the same transport ...
-        let busy = AttemptEnd::Rejected {
-            status: 503,
-            retry_after: None,
-        };
+        let busy = rejected(503, None);
         let mut e2 = e.clone();
         assert_eq!(
-            e2.on_attempt(&fail(FailureKind::Timeout)),
+            e2.on_attempt(&fail(Outcome::Timeout)),
             Action::Attempt {
                 cycle: 1,
                 transport: Udp,
@@ -451,12 +418,9 @@ mod tests {
         // ... but not to another transport, and other rejections end the cycle at once.
         assert_eq!(e2.on_attempt(&busy), Action::Finish(Verdict::Rejected));
         assert_eq!(e.on_attempt(&busy), Action::Finish(Verdict::Rejected));
-        let mut e3 = Engine::new(plan(&[Udp, Udp], 0));
+        let mut e3 = Fallback::new(plan(&[Udp, Udp], 0));
         e3.start();
-        let forbidden = AttemptEnd::Rejected {
-            status: 403,
-            retry_after: None,
-        };
+        let forbidden = rejected(403, None);
         assert_eq!(e3.on_attempt(&forbidden), Action::Finish(Verdict::Rejected));
     }
 }

@@ -2,7 +2,6 @@
 //! `--insecure`, and a plain-words reason for every handshake and certificate failure.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,9 @@ use rustls::{
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::{Connection, Failure, FailureKind, Stream, TlsProblem};
+use super::stream::Stream;
+use super::{Connection, TlsParams};
+use crate::model::{Failure, Outcome, TlsProblem};
 
 /// TLS material and choices, loaded and checked before any packet is sent.
 #[derive(Debug)]
@@ -71,25 +72,25 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, String
 /// # Errors
 /// A `TlsFailed` [`Failure`] with the reason, or `ConnectTimeout` when the handshake does not finish.
 pub async fn handshake(
-    tcp: TcpStream,
+    tcp: Stream<TcpStream>,
     config: Arc<ClientConfig>,
     server_name: &str,
-    remote: SocketAddr,
     timeout: Duration,
 ) -> Result<Connection, Failure> {
     let name =
         ServerName::try_from(server_name.trim_matches(['[', ']']).to_string()).map_err(|_| {
             Failure::new(
-                FailureKind::TlsFailed,
+                Outcome::TlsFailed,
                 format!("{server_name:?} is not a valid TLS server name"),
             )
         })?;
     let connector = TlsConnector::from(config);
-    match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+    let (local, remote) = (tcp.local, tcp.remote);
+    match tokio::time::timeout(timeout, connector.connect(name, tcp.io)).await {
         Err(_) => Err(Failure {
             tls: Some(TlsProblem::NotTls),
             ..Failure::new(
-                FailureKind::TlsFailed,
+                Outcome::TlsFailed,
                 format!(
                     "the TLS handshake did not finish within {}",
                     humantime::format_duration(timeout)
@@ -101,14 +102,25 @@ pub async fn handshake(
             None if e.kind() == io::ErrorKind::UnexpectedEof => Failure {
                 tls: Some(TlsProblem::NotTls),
                 ..Failure::new(
-                    FailureKind::TlsFailed,
+                    Outcome::TlsFailed,
                     "the server closed the connection during the TLS handshake",
                 )
             },
-            None => Failure::new(FailureKind::TlsFailed, format!("TLS handshake failed: {e}")),
+            None => Failure::new(Outcome::TlsFailed, format!("TLS handshake failed: {e}")),
         }),
-        Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(Stream::new(stream, remote)))),
+        Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(Stream::wrap(stream, local, remote)))),
     }
+}
+
+/// The negotiated version and cipher suite of a TLS stream.
+#[must_use]
+pub fn params(io: &tokio_rustls::client::TlsStream<TcpStream>) -> Option<TlsParams> {
+    let conn = io.get_ref().1;
+    let version = conn.protocol_version().map(|v| format!("{v:?}"))?;
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|c| format!("{:?}", c.suite()))?;
+    Some((version, cipher))
 }
 
 /// The rustls error inside an I/O error, if there is one.
@@ -185,11 +197,14 @@ pub fn failure(err: &rustls::Error) -> Failure {
         ),
         other => (P::Other, format!("TLS failed: {other}")),
     };
+    let cert_names = reason
+        .split_once("only valid for ")
+        .map(|(_, names)| names.to_string());
     Failure {
-        kind: FailureKind::TlsFailed,
-        reason,
         certificate: matches!(err, rustls::Error::InvalidCertificate(_)),
         tls: Some(problem),
+        cert_names,
+        ..Failure::new(Outcome::TlsFailed, reason)
     }
 }
 

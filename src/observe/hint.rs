@@ -2,42 +2,85 @@
 
 use std::net::SocketAddr;
 
-use crate::report::{Attempt, Outcome};
-use crate::transport::{TlsProblem, Transport};
+use crate::config::Config;
+use crate::event::Ended;
+use crate::model::{Outcome, TlsProblem, Transport};
+use crate::net::resolve::Candidate;
+use crate::observe::report::Attempt;
 
-/// What the hint needs to know beyond the attempt itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+/// What the hints need to know of the run's settings.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
     /// The SERVER host as given.
-    pub host: &'a str,
+    pub host: String,
     /// The name the TLS certificate was checked against.
-    pub tls_name: Option<&'a str>,
-    /// The TLS problem, for TLS failures.
-    pub tls: Option<TlsProblem>,
+    pub tls_name: Option<String>,
     /// A device certificate was configured.
     pub has_client_cert: bool,
     /// A password was configured.
     pub has_password: bool,
+}
+
+impl Context {
+    /// The context of a run of `cfg`.
+    #[must_use]
+    pub fn of(cfg: &Config) -> Self {
+        Self {
+            host: cfg.server.host.clone(),
+            tls_name: cfg.tls.as_ref().map(|t| t.server_name.clone()),
+            has_client_cert: cfg.tls.as_ref().is_some_and(|t| t.has_client_cert),
+            has_password: cfg.password.is_some(),
+        }
+    }
+}
+
+/// The structured facts of one attempt that its hint reads.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The address tried (or the host name when it did not resolve).
+    pub ip: String,
+    /// The port tried.
+    pub port: u16,
+    /// The TLS problem, for TLS failures.
+    pub tls: Option<TlsProblem>,
+    /// An ICMP port unreachable came back.
+    pub port_unreachable: bool,
+    /// The names a rejected certificate is valid for.
+    pub cert_names: Option<String>,
     /// Retry-After from the answer, in seconds.
     pub retry_after: Option<u32>,
     /// Min-Expires from a 423.
     pub min_expires: Option<u32>,
 }
 
-fn split_remote(remote: &str) -> (String, String) {
-    match remote.parse::<SocketAddr>() {
-        Ok(a) => (a.ip().to_string(), a.port().to_string()),
-        Err(_) => match remote.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.to_string()),
-            None => (remote.to_string(), String::new()),
-        },
+impl Facts {
+    /// The facts of an attempt at `candidate` that ended as `ended`.
+    #[must_use]
+    pub fn of(candidate: Option<&Candidate>, ended: &Ended) -> Self {
+        let (ip, port) = match candidate {
+            Some(c) => match &c.addr {
+                Ok(a) => (a.ip().to_string(), a.port()),
+                Err(_) => (c.target.clone(), c.port),
+            },
+            None => (String::new(), 0),
+        };
+        let failure = ended.failure.as_ref();
+        Self {
+            ip,
+            port,
+            tls: failure.and_then(|f| f.tls),
+            port_unreachable: failure.is_some_and(|f| f.port_unreachable),
+            cert_names: failure.and_then(|f| f.cert_names.clone()),
+            retry_after: ended.retry_after,
+            min_expires: ended.min_expires,
+        }
     }
 }
 
 /// The hint for an attempt, if one helps.
 #[must_use]
-pub fn for_attempt(a: &Attempt, cx: &Context<'_>) -> Option<String> {
-    let (ip, port) = split_remote(&a.remote);
+pub fn for_attempt(a: &Attempt, f: &Facts, cx: &Context) -> Option<String> {
+    let (ip, port) = (&f.ip, f.port);
     let t = a.transport.via_name();
     let hint = match a.outcome {
         Outcome::Registered => return nat_note(a),
@@ -51,13 +94,13 @@ pub fn for_attempt(a: &Attempt, cx: &Context<'_>) -> Option<String> {
         Outcome::ConnectTimeout => {
             format!("no answer at all: a firewall probably drops {t} {port}, or {ip} is down")
         }
-        Outcome::Unreachable if a.reason.contains("port unreachable") => format!(
+        Outcome::Unreachable if f.port_unreachable => format!(
             "{ip} answered that nothing listens on UDP {port}: is UDP enabled on the server, and is this the right port?"
         ),
         Outcome::Unreachable => {
             format!("this machine has no route to {ip}: check the address, the VPN or the network")
         }
-        Outcome::TlsFailed => tls_hint(cx, &a.reason, &port),
+        Outcome::TlsFailed => tls_hint(cx, f),
         Outcome::Closed => format!(
             "the server dropped the {t} connection without a SIP answer: its logs say why (a blocked address, a size limit, or a crash)"
         ),
@@ -74,21 +117,23 @@ pub fn for_attempt(a: &Attempt, cx: &Context<'_>) -> Option<String> {
             "the registrar refused the credentials: check the password, --user and --auth-user"
                 .to_string()
         }
-        Outcome::Rejected => return status_hint(a.status?, cx),
+        Outcome::Rejected => return status_hint(a.status?, f),
     };
     Some(hint)
 }
 
-fn tls_hint(cx: &Context<'_>, reason: &str, port: &str) -> String {
-    let name = cx.tls_name.unwrap_or(cx.host);
-    match cx.tls {
+fn tls_hint(cx: &Context, f: &Facts) -> String {
+    let name = cx.tls_name.as_deref().unwrap_or(&cx.host);
+    let port = f.port;
+    match f.tls {
         Some(TlsProblem::UnknownIssuer) => {
             "the server certificate comes from a CA this machine does not trust: give that CA with --ca-file (or test with --insecure)".to_string()
         }
         Some(TlsProblem::NameMismatch) => {
-            let names = reason
-                .split_once("only valid for ")
-                .map_or_else(String::new, |(_, n)| format!(" ({n})"));
+            let names = f
+                .cert_names
+                .as_ref()
+                .map_or_else(String::new, |n| format!(" ({n})"));
             format!(
                 "the certificate does not name {name}{names}: connect by a name it holds, or set --tls-server-name"
             )
@@ -114,7 +159,7 @@ fn tls_hint(cx: &Context<'_>, reason: &str, port: &str) -> String {
     }
 }
 
-fn status_hint(status: u16, cx: &Context<'_>) -> Option<String> {
+fn status_hint(status: u16, cx: &Facts) -> Option<String> {
     let hint = match status {
         300..=399 => "the registrar sends this account elsewhere: register at the Contact it gave".to_string(),
         403 => "the registrar refuses this account: check --user and --domain (the user may not exist or may not be allowed from here)".to_string(),
@@ -148,7 +193,7 @@ fn nat_note(a: &Attempt) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Phases;
+    use crate::observe::report::Phases;
 
     fn attempt(outcome: Outcome, transport: Transport) -> Attempt {
         Attempt {
@@ -174,15 +219,18 @@ mod tests {
         }
     }
 
-    fn cx() -> Context<'static> {
+    fn cx() -> Context {
         Context {
-            host: "pbx.example.com",
-            tls_name: None,
-            tls: None,
-            has_client_cert: false,
-            has_password: false,
-            retry_after: None,
-            min_expires: None,
+            host: "pbx.example.com".into(),
+            ..Context::default()
+        }
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            ip: "192.0.2.7".into(),
+            port: 5060,
+            ..Facts::default()
         }
     }
 
@@ -199,25 +247,25 @@ mod tests {
             Outcome::Unauthorized,
         ] {
             assert!(
-                for_attempt(&attempt(outcome, Transport::Tcp), &cx()).is_some(),
+                for_attempt(&attempt(outcome, Transport::Tcp), &facts(), &cx()).is_some(),
                 "{outcome:?}"
             );
         }
         for status in [302, 401, 403, 404, 423, 488, 503, 603] {
             let mut a = attempt(Outcome::Rejected, Transport::Udp);
             a.status = Some(status);
-            assert!(for_attempt(&a, &cx()).is_some(), "{status}");
+            assert!(for_attempt(&a, &facts(), &cx()).is_some(), "{status}");
         }
     }
 
     #[test]
     fn refused_names_the_transport_port_and_host() {
-        let h = for_attempt(&attempt(Outcome::Refused, Transport::Tcp), &cx()).unwrap();
+        let h = for_attempt(&attempt(Outcome::Refused, Transport::Tcp), &facts(), &cx()).unwrap();
         assert_eq!(
             h,
             "nothing listens on TCP 5060 at 192.0.2.7: is TCP enabled on the server, or does a firewall reject it?"
         );
-        let h = for_attempt(&attempt(Outcome::ConnectTimeout, Transport::Tcp), &cx()).unwrap();
+        let h = for_attempt(&attempt(Outcome::ConnectTimeout, Transport::Tcp), &facts(), &cx()).unwrap();
         assert!(
             h.starts_with("no answer at all: a firewall probably drops TCP 5060"),
             "{h}"
@@ -227,12 +275,12 @@ mod tests {
     #[test]
     fn nat_note_only_when_the_addresses_differ() {
         let mut a = attempt(Outcome::Registered, Transport::Udp);
-        assert_eq!(for_attempt(&a, &cx()), None);
+        assert_eq!(for_attempt(&a, &facts(), &cx()), None);
         a.seen_as = Some("10.0.0.5:40000".into());
-        assert_eq!(for_attempt(&a, &cx()), None);
+        assert_eq!(for_attempt(&a, &facts(), &cx()), None);
         a.seen_as = Some("198.51.100.1:61000".into());
         assert!(
-            for_attempt(&a, &cx())
+            for_attempt(&a, &facts(), &cx())
                 .unwrap()
                 .starts_with("NAT: the server saw us as 198.51.100.1:61000")
         );
@@ -240,17 +288,18 @@ mod tests {
 
     #[test]
     fn tls_hints_point_at_the_right_flag() {
-        let mut c = cx();
+        let c = cx();
+        let mut f = facts();
         let a = attempt(Outcome::TlsFailed, Transport::Tls);
-        c.tls = Some(TlsProblem::UnknownIssuer);
-        assert!(for_attempt(&a, &c).unwrap().contains("--ca-file"));
-        c.tls = Some(TlsProblem::ClientCertRequired);
-        assert!(for_attempt(&a, &c).unwrap().contains("--cert and --key"));
-        let mut named = attempt(Outcome::TlsFailed, Transport::Tls);
-        named.reason = "certificate is only valid for DnsName(\"localhost\")".into();
-        c.tls = Some(TlsProblem::NameMismatch);
+        f.tls = Some(TlsProblem::UnknownIssuer);
+        assert!(for_attempt(&a, &f, &c).unwrap().contains("--ca-file"));
+        f.tls = Some(TlsProblem::ClientCertRequired);
+        assert!(for_attempt(&a, &f, &c).unwrap().contains("--cert and --key"));
+        let named = attempt(Outcome::TlsFailed, Transport::Tls);
+        f.cert_names = Some("DnsName(\"localhost\")".into());
+        f.tls = Some(TlsProblem::NameMismatch);
         assert!(
-            for_attempt(&named, &c)
+            for_attempt(&named, &f, &c)
                 .unwrap()
                 .contains("DnsName(\"localhost\")")
         );

@@ -1,0 +1,208 @@
+//! What the user agent tells the world: typed, timestamped events, and the `Sink` trait that the
+//! report, the progress line and the `-v` narration implement.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::model::{Failure, Outcome, Transport, Verdict};
+use crate::net::TlsParams;
+use crate::net::resolve::Candidate;
+use crate::ua::registration::Retry;
+
+/// Which request of the registration a message belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A REGISTER that creates or refreshes the binding.
+    Register,
+    /// The REGISTER with Expires 0 that removes it.
+    Unregister,
+}
+
+/// A phase of an attempt with a time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// TCP connect.
+    Connect,
+    /// TLS handshake.
+    Tls,
+    /// Waiting for the answer to a request.
+    Answer,
+}
+
+/// How an attempt ended, with the facts a hint needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The final status, when the server answered.
+    pub status: Option<u16>,
+    /// Why, in plain words.
+    pub reason: String,
+    /// The transport failure, when the transport could not carry the request.
+    pub failure: Option<Failure>,
+    /// The `Server` header of the last answer.
+    pub server_header: Option<String>,
+    /// The address the server saw, from `received`/`rport` in the top Via.
+    pub seen_as: Option<String>,
+    /// The lifetime granted to our binding.
+    pub expires: Option<u32>,
+    /// Retry-After of the answer, in seconds.
+    pub retry_after: Option<u32>,
+    /// Min-Expires of a 423.
+    pub min_expires: Option<u32>,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A run begins.
+    RunStarted {
+        /// SERVER, normalised.
+        server: String,
+        /// The address of record.
+        aor: String,
+        /// Transports in the order they are tried.
+        order: Vec<Transport>,
+        /// `--insecure`.
+        insecure: bool,
+    },
+    /// The candidates are known (RFC 3263).
+    Resolved(Vec<Candidate>),
+    /// An attempt begins: one candidate in one cycle.
+    AttemptStarted {
+        /// 1-based cycle.
+        cycle: u32,
+        /// The candidate tried.
+        candidate: Candidate,
+        /// What comes next if it fails.
+        then: String,
+    },
+    /// A timed phase begins.
+    PhaseStarted {
+        /// Which.
+        phase: Phase,
+        /// What we wait for, in words.
+        what: String,
+        /// Its limit.
+        limit: Duration,
+        /// What comes after it if it fails.
+        then: String,
+    },
+    /// A timed phase ended (well or not).
+    PhaseEnded {
+        /// Which.
+        phase: Phase,
+        /// How long it took.
+        elapsed: Duration,
+        /// It succeeded.
+        ok: bool,
+    },
+    /// The flow is open.
+    Connected {
+        /// Our address on it.
+        local: SocketAddr,
+        /// TLS version and cipher.
+        tls: Option<TlsParams>,
+    },
+    /// A request (or its retransmission) went out.
+    RequestSent {
+        /// Register or unregister.
+        purpose: Purpose,
+        /// Transport.
+        transport: Transport,
+        /// CSeq number.
+        cseq: u32,
+        /// Expires asked for.
+        expires: u32,
+        /// A Timer E retransmission.
+        retransmission: bool,
+        /// The bytes sent (narration redacts credentials).
+        bytes: Vec<u8>,
+    },
+    /// A response to our request arrived.
+    ResponseReceived {
+        /// Register or unregister.
+        purpose: Purpose,
+        /// Transport.
+        transport: Transport,
+        /// Status code.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+        /// Time since the request was first sent.
+        after: Duration,
+        /// The bytes received.
+        bytes: Vec<u8>,
+    },
+    /// A message that does not answer our request was ignored.
+    Ignored(String),
+    /// The registration sends another request in the same round.
+    Retrying(Retry),
+    /// An attempt ended.
+    AttemptEnded(Box<Ended>),
+    /// The registrar accepted our binding.
+    Registered {
+        /// Over which transport.
+        transport: Transport,
+        /// The lifetime it granted.
+        expires: Option<u32>,
+    },
+    /// We remove our binding.
+    Unregistering,
+    /// The removal ended.
+    Unregistered {
+        /// The registrar confirmed it.
+        done: bool,
+        /// Its status.
+        status: Option<u16>,
+        /// What happened.
+        reason: String,
+    },
+    /// A wait between cycles begins.
+    WaitStarted {
+        /// How long.
+        wait: Duration,
+        /// The transport tried after it.
+        then: String,
+    },
+    /// The wait is over.
+    WaitEnded,
+    /// The run is over.
+    Finished(Verdict),
+}
+
+/// An event and when it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamped {
+    /// When.
+    pub at: Instant,
+    /// What.
+    pub event: Event,
+}
+
+/// A consumer of events: the report, the progress line, the narration, metrics.
+pub trait Sink: Send {
+    /// Takes one event.
+    fn event(&mut self, e: &Stamped);
+}
+
+/// Several sinks fed in order.
+pub struct Fanout<'a>(pub Vec<&'a mut (dyn Sink + 'a)>);
+
+impl Sink for Fanout<'_> {
+    fn event(&mut self, e: &Stamped) {
+        for s in &mut self.0 {
+            s.event(e);
+        }
+    }
+}
+
+/// Collects every event (tests, and a timeline).
+#[derive(Debug, Default)]
+pub struct Recorder(pub Vec<Stamped>);
+
+impl Sink for Recorder {
+    fn event(&mut self, e: &Stamped) {
+        self.0.push(e.clone());
+    }
+}

@@ -1,0 +1,58 @@
+//! Every exit code sipreg uses, in one documented table (README "Exit codes", `--help`).
+
+use crate::model::Verdict;
+
+/// Registered (and every expectation met); also `--help`, `--version`, `resolve` with an address.
+pub const OK: u8 = 0;
+/// Rejected: the server answered with a final failure other than authentication.
+pub const REJECTED: u8 = 1;
+/// Usage or configuration error: bad flag, unsupported transport set, unreadable file.
+pub const USAGE: u8 = 2;
+/// Unreachable: no transport got a final answer (`resolve`: no candidate has an address).
+pub const UNREACHABLE: u8 = 3;
+/// Unauthorized: challenged again after credentials were sent, or challenged without a password.
+pub const UNAUTHORIZED: u8 = 4;
+/// Registered, but not as `--expect-transport` or `--max-time` demanded.
+pub const EXPECTATION: u8 = 5;
+/// sipreg itself failed: the runtime or the demo registrar could not start, the man page failed.
+pub const INTERNAL: u8 = 1;
+
+/// The exit-code table as `--help` prints it.
+pub const TABLE: &str = "\
+Exit codes:
+  0  registered
+  1  rejected: the server answered with a final failure other than authentication
+  2  usage or configuration error (bad flag, unsupported transport set, unreadable file)
+  3  unreachable: no transport got a final answer
+  4  unauthorized: challenged again after credentials were sent, or challenged without a password
+  5  registered, but not as --expect-transport or --max-time demanded";
+
+/// The exit code of a verdict.
+#[must_use]
+pub fn of_verdict(v: Verdict) -> u8 {
+    match v {
+        Verdict::Registered => OK,
+        Verdict::Rejected => REJECTED,
+        Verdict::Unreachable => UNREACHABLE,
+        Verdict::Unauthorized => UNAUTHORIZED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_map_to_the_documented_codes() {
+        assert_eq!(of_verdict(Verdict::Registered), 0);
+        assert_eq!(of_verdict(Verdict::Rejected), 1);
+        assert_eq!(of_verdict(Verdict::Unreachable), 3);
+        assert_eq!(of_verdict(Verdict::Unauthorized), 4);
+        for (code, line) in [(0, "registered"), (2, "usage"), (5, "--expect-transport")] {
+            assert!(
+                TABLE.lines().any(|l| l.trim_start().starts_with(&code.to_string()) && l.contains(line)),
+                "{code} {line}"
+            );
+        }
+    }
+}

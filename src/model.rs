@@ -1,0 +1,273 @@
+//! The one model of a run: transports, how an attempt ended, TLS problems and the verdict. No I/O.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A transport the phone can be configured with (Table 89).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// SIP over UDP, RFC 3261 §18 with Timer E retransmissions.
+    Udp,
+    /// SIP over TCP.
+    Tcp,
+    /// SIP over TLS over TCP (RFC 3261 §26.2).
+    Tls,
+}
+
+impl Transport {
+    /// The token used in the Via header (`UDP`, `TCP`, `TLS`).
+    #[must_use]
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
+    }
+
+    /// True for TCP and TLS, which carry a request once and never retransmit (§17.1.2.2).
+    #[must_use]
+    pub fn is_reliable(self) -> bool {
+        self != Transport::Udp
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.via_name())
+    }
+}
+
+/// How one attempt ended (spec §7 `outcome`). The first eight are transport failures: each is a
+/// fallback trigger (spec §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx.
+    Registered,
+    /// The host name did not resolve.
+    DnsFailed,
+    /// The TCP connect was answered with a reset.
+    Refused,
+    /// The TCP connect got no answer within `--connect-timeout`.
+    ConnectTimeout,
+    /// ICMP host, network or port unreachable.
+    Unreachable,
+    /// The TLS handshake failed, an alert arrived, or the server certificate was rejected.
+    TlsFailed,
+    /// The connection was closed or reset, or the stream broke a framing limit, before a final response.
+    Closed,
+    /// Timer F fired without a final response.
+    Timeout,
+    /// A final non-2xx answer other than authentication.
+    Rejected,
+    /// Challenged again after credentials were sent, or challenged without a password.
+    Unauthorized,
+}
+
+impl Outcome {
+    /// The snake_case name used in JSON and in the human lines.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Registered => "registered",
+            Outcome::DnsFailed => "dns_failed",
+            Outcome::Refused => "refused",
+            Outcome::ConnectTimeout => "connect_timeout",
+            Outcome::Unreachable => "unreachable",
+            Outcome::TlsFailed => "tls_failed",
+            Outcome::Closed => "closed",
+            Outcome::Timeout => "timeout",
+            Outcome::Rejected => "rejected",
+            Outcome::Unauthorized => "unauthorized",
+        }
+    }
+
+    /// True when the transport could not carry the request (no final SIP answer).
+    #[must_use]
+    pub fn is_transport_failure(self) -> bool {
+        !matches!(
+            self,
+            Outcome::Registered | Outcome::Rejected | Outcome::Unauthorized
+        )
+    }
+}
+
+/// The TLS failures a person can act on differently (each has its own hint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsProblem {
+    /// The server certificate chains to a CA we do not trust.
+    UnknownIssuer,
+    /// The server certificate does not name the server.
+    NameMismatch,
+    /// The server certificate has expired.
+    Expired,
+    /// The server certificate is not valid yet.
+    NotValidYet,
+    /// Another problem with the server certificate.
+    BadCertificate,
+    /// The server wants a device certificate and we sent none.
+    ClientCertRequired,
+    /// The server rejected our device certificate.
+    ClientCertRejected,
+    /// The port does not answer in TLS, or the handshake did not finish in time.
+    NotTls,
+    /// Another handshake failure or alert.
+    Other,
+}
+
+/// A failed transport, with the reason in plain words and the facts a hint needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The failure class: one of the transport-failure outcomes.
+    pub kind: Outcome,
+    /// What happened, for a person.
+    pub reason: String,
+    /// True when our own check of the server certificate failed (`--strict-tls` makes that final).
+    pub certificate: bool,
+    /// What kind of TLS problem, for TLS failures.
+    pub tls: Option<TlsProblem>,
+    /// An ICMP port unreachable answered (UDP): something is there, but not on this port.
+    pub port_unreachable: bool,
+    /// The names a rejected server certificate is valid for, when rustls said.
+    pub cert_names: Option<String>,
+}
+
+impl Failure {
+    /// A failure of `kind` with `reason`.
+    #[must_use]
+    pub fn new(kind: Outcome, reason: impl Into<String>) -> Self {
+        Self {
+            kind,
+            reason: reason.into(),
+            certificate: false,
+            tls: None,
+            port_unreachable: false,
+            cert_names: None,
+        }
+    }
+}
+
+/// How an attempt ended, as the fallback plan needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct End {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The final status, when the server answered.
+    pub status: Option<u16>,
+    /// Retry-After from the answer.
+    pub retry_after: Option<Duration>,
+    /// Our check of the server certificate failed.
+    pub certificate: bool,
+}
+
+impl End {
+    /// An end with only an outcome.
+    #[must_use]
+    pub fn of(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            status: None,
+            retry_after: None,
+            certificate: false,
+        }
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Registered.
+    Registered,
+    /// The last cycle ended with a final rejection from the server.
+    Rejected,
+    /// The last cycle ended unauthorized.
+    Unauthorized,
+    /// No transport of the last cycle got a final answer.
+    Unreachable,
+}
+
+impl Verdict {
+    /// The name used in the report.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Registered => "registered",
+            Verdict::Rejected => "rejected",
+            Verdict::Unauthorized => "unauthorized",
+            Verdict::Unreachable => "unreachable",
+        }
+    }
+
+    /// The documented exit code (see [`crate::exit`]).
+    #[must_use]
+    pub fn exit_code(self) -> u8 {
+        crate::exit::of_verdict(self)
+    }
+}
+
+/// Which address families to use (`-4`, `-6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4 and IPv6.
+    #[default]
+    Any,
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+}
+
+impl Family {
+    /// True when `ip` is allowed.
+    #[must_use]
+    pub fn allows(self, ip: std::net::IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// Milliseconds of a duration as a float with microsecond precision.
+#[must_use]
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families() {
+        let v4: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: std::net::IpAddr = "::1".parse().unwrap();
+        assert!(Family::V4.allows(v4) && !Family::V4.allows(v6));
+        assert!(Family::V6.allows(v6) && !Family::V6.allows(v4));
+        assert!(Family::Any.allows(v4) && Family::Any.allows(v6));
+    }
+
+    #[test]
+    fn transport_failures_are_the_fallback_triggers() {
+        let failures = [
+            Outcome::DnsFailed,
+            Outcome::Refused,
+            Outcome::ConnectTimeout,
+            Outcome::Unreachable,
+            Outcome::TlsFailed,
+            Outcome::Closed,
+            Outcome::Timeout,
+        ];
+        assert!(failures.iter().all(|o| o.is_transport_failure()));
+        for o in [Outcome::Registered, Outcome::Rejected, Outcome::Unauthorized] {
+            assert!(!o.is_transport_failure(), "{o:?}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The flows the user agent talks over: one small seam (`Flow`, `Connector`) with real UDP, TCP and
+//! TLS sockets behind it, and an in-memory flow for tests.
+
+pub mod memory;
+pub mod resolve;
+pub mod stream;
+pub mod tls;
+pub mod udp;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use crate::sip::framing::Frame;
+use crate::model::{Failure, Transport};
+
+/// The negotiated TLS parameters of a flow: protocol version and cipher suite.
+pub type TlsParams = (String, String);
+
+/// One open flow to the registrar (RFC 5626 §3: a UDP 5-tuple or a TCP/TLS connection).
+pub trait Flow: Send {
+    /// The transport the flow carries.
+    fn transport(&self) -> Transport;
+    /// Our address on the flow: the Via sent-by and Contact of our requests.
+    fn local_addr(&self) -> SocketAddr;
+    /// The registrar's address.
+    fn remote_addr(&self) -> SocketAddr;
+    /// The negotiated TLS version and cipher, for TLS flows.
+    fn tls_params(&self) -> Option<TlsParams> {
+        None
+    }
+    /// Bytes received on a stream that do not yet form a whole message.
+    fn buffered(&self) -> usize {
+        0
+    }
+    /// Sends one whole message (or keep-alive).
+    fn send(&mut self, bytes: &[u8]) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// Receives the next frame. Cancel-safe, so it can race a timer.
+    fn recv(&mut self) -> impl Future<Output = Result<Frame, Failure>> + Send;
+}
+
+/// Opens flows: the seam between the user agent and the network.
+pub trait Connector: Sync {
+    /// The flows it opens.
+    type Flow: Flow;
+    /// Opens a UDP socket or a TCP connection to `remote` (for TLS, the TCP part) within `timeout`.
+    fn open(
+        &self,
+        transport: Transport,
+        remote: SocketAddr,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Self::Flow, Failure>> + Send;
+    /// Runs the TLS handshake on an opened TCP flow within `timeout`.
+    fn secure(
+        &self,
+        flow: Self::Flow,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Self::Flow, Failure>> + Send;
+}
+
+/// A real flow: a connected UDP socket, a TCP stream or a TLS stream.
+pub enum Connection {
+    /// A connected UDP socket: ICMP port unreachable surfaces as `ECONNREFUSED` (RFC 3261 §18.4).
+    Udp(udp::UdpFlow),
+    /// A TCP stream with its framer.
+    Tcp(stream::Stream<tokio::net::TcpStream>),
+    /// A TLS stream with its framer.
+    Tls(Box<stream::Stream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>),
+}
+
+impl Flow for Connection {
+    fn transport(&self) -> Transport {
+        match self {
+            Connection::Udp(_) => Transport::Udp,
+            Connection::Tcp(_) => Transport::Tcp,
+            Connection::Tls(_) => Transport::Tls,
+        }
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        match self {
+            Connection::Udp(s) => s.local,
+            Connection::Tcp(s) => s.local,
+            Connection::Tls(s) => s.local,
+        }
+    }
+
+    fn remote_addr(&self) -> SocketAddr {
+        match self {
+            Connection::Udp(s) => s.remote,
+            Connection::Tcp(s) => s.remote,
+            Connection::Tls(s) => s.remote,
+        }
+    }
+
+    fn tls_params(&self) -> Option<TlsParams> {
+        let Connection::Tls(s) = self else {
+            return None;
+        };
+        tls::params(&s.io)
+    }
+
+    fn buffered(&self) -> usize {
+        match self {
+            Connection::Udp(_) => 0,
+            Connection::Tcp(s) => s.buffered(),
+            Connection::Tls(s) => s.buffered(),
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        match self {
+            Connection::Udp(s) => s.send(bytes).await,
+            Connection::Tcp(s) => s.send(bytes, Transport::Tcp).await,
+            Connection::Tls(s) => s.send(bytes, Transport::Tls).await,
+        }
+    }
+
+    async fn recv(&mut self) -> Result<Frame, Failure> {
+        match self {
+            Connection::Udp(s) => s.recv().await.map(Frame::Message),
+            Connection::Tcp(s) => s.recv(Transport::Tcp).await,
+            Connection::Tls(s) => s.recv(Transport::Tls).await,
+        }
+    }
+}
+
+/// Opens real sockets; holds the TLS client configuration shared by every flow of the process.
+#[derive(Clone)]
+pub struct Sockets {
+    tls: Option<crate::config::TlsConfig>,
+}
+
+impl Sockets {
+    /// A connector with the TLS settings of a run (if TLS is enabled).
+    #[must_use]
+    pub fn new(tls: Option<crate::config::TlsConfig>) -> Self {
+        Self { tls }
+    }
+}
+
+impl Connector for Sockets {
+    type Flow = Connection;
+
+    async fn open(
+        &self,
+        transport: Transport,
+        remote: SocketAddr,
+        timeout: Duration,
+    ) -> Result<Connection, Failure> {
+        if transport == Transport::Udp {
+            return udp::UdpFlow::connect(remote).await.map(Connection::Udp);
+        }
+        let tcp = stream::connect_tcp(remote, timeout).await?;
+        stream::Stream::new(tcp, remote).map(Connection::Tcp)
+    }
+
+    async fn secure(&self, flow: Connection, timeout: Duration) -> Result<Connection, Failure> {
+        let Connection::Tcp(s) = flow else {
+            return Ok(flow);
+        };
+        let Some(tls) = &self.tls else {
+            return Err(Failure::new(
+                crate::model::Outcome::TlsFailed,
+                "TLS is not configured",
+            ));
+        };
+        tls::handshake(s, tls.client.clone(), &tls.server_name, timeout).await
+    }
+}

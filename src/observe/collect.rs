@@ -1,0 +1,270 @@
+//! The report as a fold of the event stream: attempts, phases, hints, warnings, the downgrade and the
+//! verdict are all computed here from what the user agent emitted.
+
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::event::{Ended, Event, Phase, Purpose, Sink, Stamped};
+use crate::model::{Transport, Verdict, ms};
+use crate::net::resolve::{self, Candidate, Source};
+use crate::observe::hint::{self, Context, Facts};
+use crate::observe::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister};
+use crate::sip::message::bracket_host;
+
+/// The instants of one attempt that its phases are computed from.
+#[derive(Debug, Default, Clone, Copy)]
+struct Marks {
+    started: Option<Instant>,
+    first_sent: Option<Instant>,
+    first_response: Option<Instant>,
+    last_final: Option<Instant>,
+}
+
+/// A sink that folds events into a [`Report`].
+#[derive(Debug)]
+pub struct Collector {
+    context: Context,
+    start: Option<Instant>,
+    report: Report,
+    marks: Marks,
+    candidate: Option<Candidate>,
+    registered_at: Option<Instant>,
+}
+
+impl Collector {
+    /// A collector for a run of `cfg` (the hints need some of its settings).
+    #[must_use]
+    pub fn new(cfg: &Config) -> Self {
+        Self {
+            context: Context::of(cfg),
+            start: None,
+            report: Report {
+                registered: false,
+                transport: None,
+                secure: false,
+                downgraded: false,
+                insecure: false,
+                server: cfg.server_display(),
+                aor: cfg.aor(),
+                order: cfg.order.clone(),
+                elapsed_ms: 0.0,
+                registered_ms: None,
+                expires: None,
+                verdict: Verdict::Unreachable.as_str(),
+                exit_code: Verdict::Unreachable.exit_code(),
+                unregister: None,
+                warnings: Vec::new(),
+                expectations_failed: Vec::new(),
+                attempts: Vec::new(),
+            },
+            marks: Marks::default(),
+            candidate: None,
+            registered_at: None,
+        }
+    }
+
+    /// The report, with `--expect-transport` and `--max-time` applied.
+    #[must_use]
+    pub fn finish(mut self, cfg: &Config) -> Report {
+        self.report
+            .check_expectations(cfg.expect_transport, cfg.max_time);
+        self.report
+    }
+
+    fn since_start(&self, at: Instant) -> f64 {
+        self.start.map_or(0.0, |s| ms(at - s))
+    }
+
+    fn attempt(&mut self) -> Option<&mut Attempt> {
+        self.report.attempts.last_mut()
+    }
+
+    fn started(&mut self, at: Instant, cycle: u32, c: &Candidate) {
+        self.marks = Marks {
+            started: Some(at),
+            ..Marks::default()
+        };
+        self.candidate = Some(c.clone());
+        let attempt = Attempt {
+            cycle,
+            transport: c.transport,
+            remote: match &c.addr {
+                Ok(a) => a.to_string(),
+                Err(_) => format!("{}:{}", bracket_host(&c.target), c.port),
+            },
+            target: (c.source != Source::Literal).then(|| c.target.clone()),
+            family: c.addr.as_ref().ok().map(|a| resolve::family_name(*a)),
+            local: None,
+            started_ms: self.since_start(at),
+            elapsed_ms: 0.0,
+            outcome: Outcome::Timeout,
+            status: None,
+            reason: String::new(),
+            hint: None,
+            phases: Phases {
+                dns_ms: c.dns_ms,
+                ..Phases::default()
+            },
+            requests: 0,
+            retransmissions: 0,
+            server_header: None,
+            seen_as: None,
+            expires: None,
+            tls: None,
+        };
+        self.report.attempts.push(attempt);
+    }
+
+    fn ended(&mut self, at: Instant, e: &Ended) {
+        let marks = self.marks;
+        let facts = Facts::of(self.candidate.as_ref(), e);
+        let context = self.context.clone();
+        let Some(a) = self.attempt() else { return };
+        a.outcome = e.outcome;
+        a.status = e.status;
+        a.reason = e.reason.clone();
+        a.server_header = e.server_header.clone();
+        a.seen_as = e.seen_as.clone();
+        a.expires = e.expires;
+        if let Some(first) = marks.first_sent {
+            a.phases.first_response_ms = marks.first_response.map(|t| ms(t - first));
+            a.phases.final_ms = marks.last_final.map(|t| ms(t - first));
+        }
+        if let Some(s) = marks.started {
+            a.elapsed_ms = ms(at - s);
+        }
+        a.hint = hint::for_attempt(a, &facts, &context);
+    }
+
+    fn sent(&mut self, at: Instant, purpose: Purpose, retransmission: bool) {
+        if purpose != Purpose::Register {
+            return;
+        }
+        self.marks.first_sent.get_or_insert(at);
+        if let Some(a) = self.attempt() {
+            if retransmission {
+                a.retransmissions += 1;
+            } else {
+                a.requests += 1;
+            }
+        }
+    }
+
+    fn received(&mut self, at: Instant, purpose: Purpose, status: u16) {
+        if purpose != Purpose::Register {
+            return;
+        }
+        self.marks.first_response.get_or_insert(at);
+        if status >= 200 {
+            self.marks.last_final = Some(at);
+        }
+    }
+
+    fn unregistered(&mut self, at: Instant, done: bool, status: Option<u16>, reason: &str) {
+        if !done {
+            self.report.warnings.push(format!(
+                "the unregister failed ({reason}): the binding may remain until it expires"
+            ));
+        }
+        self.report.unregister = Some(Unregister {
+            done,
+            status,
+            reason: reason.to_string(),
+        });
+        // The attempt's time includes the removal of its binding.
+        if let Some(s) = self.marks.started {
+            if let Some(a) = self.attempt() {
+                a.elapsed_ms = ms(at - s);
+            }
+        }
+    }
+
+    fn finished(&mut self, at: Instant, verdict: Verdict) {
+        let r = &mut self.report;
+        r.registered = verdict == Verdict::Registered;
+        r.transport = if r.registered {
+            r.attempts.last().map(|a| a.transport)
+        } else {
+            None
+        };
+        r.secure = r.transport == Some(Transport::Tls);
+        r.downgraded =
+            r.registered && !r.secure && r.order.contains(&Transport::Tls);
+        if r.downgraded {
+            r.warnings.push(format!(
+                "DOWNGRADE: TLS failed and the registration fell back to {}",
+                r.transport.map_or("another transport", Transport::via_name)
+            ));
+        }
+        r.expires = if r.registered {
+            r.attempts.last().and_then(|a| a.expires)
+        } else {
+            None
+        };
+        r.registered_ms = match (r.registered, self.registered_at, self.start) {
+            (true, Some(t), Some(s)) => Some(ms(t - s)),
+            _ => None,
+        };
+        r.elapsed_ms = self.start.map_or(0.0, |s| ms(at - s));
+        r.verdict = verdict.as_str();
+        r.exit_code = verdict.exit_code();
+    }
+}
+
+impl Sink for Collector {
+    fn event(&mut self, e: &Stamped) {
+        let at = e.at;
+        match &e.event {
+            Event::RunStarted { insecure, .. } => {
+                self.start = Some(at);
+                self.report.insecure = *insecure;
+                if *insecure {
+                    self.report
+                        .warnings
+                        .push("--insecure: the TLS server certificate is NOT verified".into());
+                }
+            }
+            Event::AttemptStarted {
+                cycle, candidate, ..
+            } => self.started(at, *cycle, candidate),
+            Event::PhaseEnded { phase, elapsed, .. } => {
+                let took = Some(ms(*elapsed));
+                if let Some(a) = self.attempt() {
+                    match phase {
+                        Phase::Connect => a.phases.connect_ms = took,
+                        Phase::Tls => a.phases.tls_ms = took,
+                        Phase::Answer => {}
+                    }
+                }
+            }
+            Event::Connected { local, tls } => {
+                let client_cert = self.context.has_client_cert;
+                if let Some(a) = self.attempt() {
+                    a.local = Some(local.to_string());
+                    a.tls = tls.clone().map(|(version, cipher)| TlsInfo {
+                        version,
+                        cipher,
+                        client_cert,
+                    });
+                }
+            }
+            Event::RequestSent {
+                purpose,
+                retransmission,
+                ..
+            } => self.sent(at, *purpose, *retransmission),
+            Event::ResponseReceived {
+                purpose, status, ..
+            } => self.received(at, *purpose, *status),
+            Event::AttemptEnded(ended) => self.ended(at, ended),
+            Event::Registered { .. } => self.registered_at = Some(at),
+            Event::Unregistered {
+                done,
+                status,
+                reason,
+            } => self.unregistered(at, *done, *status, reason),
+            Event::Finished(verdict) => self.finished(at, *verdict),
+            _ => {}
+        }
+    }
+}

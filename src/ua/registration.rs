@@ -1,0 +1,314 @@
+//! The registration as a pure state machine (RFC 3261 §10.2): one Call-ID and From tag for its whole
+//! life, CSeq + 1 for every request (§10.2.4 refreshes, §8.1.1.5), digest answers to 401/407 (§22.2,
+//! RFC 7616; one retry on a stale nonce), one retry after 423 with Min-Expires (§10.2.8), and the
+//! removal with Expires 0 (§10.2.2) that carries the credentials already known (nc + 1).
+
+use std::net::SocketAddr;
+
+use crate::config::Secret;
+use crate::model::Transport;
+use crate::sip::digest::{self, Challenge, Credentials};
+use crate::sip::message::{AuthHeader, Register, host_port};
+use crate::sip::response::Response;
+use crate::sip::{new_branch, random_hex};
+use crate::ua::transaction::Key;
+
+/// Most challenges answered in one request round, so a server that challenges forever cannot loop us.
+const MAX_AUTH_ROUNDS: u32 = 3;
+
+/// Who registers: the address of record and the credentials.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// AOR user.
+    pub user: String,
+    /// AOR domain and Request-URI host (IPv6 bracketed).
+    pub domain: String,
+    /// Digest user name.
+    pub auth_user: String,
+    /// Digest password, if any.
+    pub password: Option<Secret>,
+}
+
+/// The flow a request goes over: its transport and our address on it (Via and Contact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// Transport.
+    pub transport: Transport,
+    /// Our address on the flow.
+    pub local: SocketAddr,
+}
+
+/// A request to send, with the key that matches its answer.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The bytes on the wire.
+    pub bytes: Vec<u8>,
+    /// Transaction key.
+    pub key: Key,
+    /// The Expires the request asks for.
+    pub expires: u32,
+}
+
+/// Why the registration sends another request in the same round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    /// A digest challenge answered.
+    Challenge {
+        /// 401 or 407.
+        status: u16,
+        /// Digest algorithm.
+        algorithm: String,
+        /// Realm.
+        realm: String,
+        /// The server said the nonce was stale.
+        stale: bool,
+    },
+    /// 423 Interval Too Brief: the lifetime is raised to Min-Expires.
+    IntervalTooBrief {
+        /// The new Expires.
+        min_expires: u32,
+    },
+}
+
+/// How a round ended once the server gave a final answer.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// 2xx.
+    Success(Response),
+    /// A final non-2xx answer after the in-round retries.
+    Final(Response),
+    /// Authentication failed; the reason says why.
+    Unauthorized(Response, String),
+}
+
+/// What to do after a final response.
+#[derive(Debug, Clone)]
+pub enum Next {
+    /// Send this request: a new transaction of the same round.
+    Send(Request, Retry),
+    /// The round is over.
+    Done(Answer),
+}
+
+/// One round: a REGISTER (first, refresh or removal) and its in-round retries.
+#[derive(Debug, Clone, Default)]
+struct Round {
+    expires: u32,
+    auth_rounds: u32,
+    answered: Vec<AuthHeader>,
+    stale_used: bool,
+    answered_423: bool,
+    auth: Vec<(AuthHeader, String)>,
+}
+
+/// A registration: the dialog-wide identifiers and what the server asked of us so far.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    account: Account,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    /// The challenges answered so far, with the last nonce count used (RFC 7616 §3.4).
+    challenges: Vec<(AuthHeader, Challenge, u32)>,
+    round: Round,
+}
+
+impl Registration {
+    /// A registration with a fresh Call-ID and From tag.
+    #[must_use]
+    pub fn new(account: Account) -> Self {
+        Self::with_ids(
+            account,
+            format!("{}@sipreg", random_hex(12)),
+            random_hex(6),
+        )
+    }
+
+    /// A registration with given identifiers (tests, and a storm's reproducible accounts).
+    #[must_use]
+    pub fn with_ids(account: Account, call_id: String, from_tag: String) -> Self {
+        Self {
+            account,
+            call_id,
+            from_tag,
+            cseq: 0,
+            challenges: Vec::new(),
+            round: Round::default(),
+        }
+    }
+
+    /// The Call-ID of every request.
+    #[must_use]
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// The CSeq of the last request.
+    #[must_use]
+    pub fn cseq(&self) -> u32 {
+        self.cseq
+    }
+
+    fn request_uri(&self) -> String {
+        format!("sip:{}", self.account.domain)
+    }
+
+    fn credentials(&self) -> Option<Credentials<'_>> {
+        self.account.password.as_ref().map(|p| Credentials {
+            username: &self.account.auth_user,
+            password: p.expose(),
+        })
+    }
+
+    /// Starts a round asking for `expires` (0 removes the binding): the first registration, a
+    /// refresh (§10.2.4) or the removal. Credentials for challenges already answered go at once.
+    pub fn begin(&mut self, flow: FlowInfo, expires: u32) -> Request {
+        let uri = self.request_uri();
+        let mut auth = Vec::new();
+        if self.credentials().is_some() {
+            let mut challenges = std::mem::take(&mut self.challenges);
+            for (kind, challenge, nc) in &mut challenges {
+                *nc += 1;
+                if let Some(cred) = self.credentials() {
+                    let value = digest::authorization(
+                        challenge,
+                        &cred,
+                        "REGISTER",
+                        &uri,
+                        *nc,
+                        &digest::new_cnonce(),
+                    );
+                    auth.push((*kind, value));
+                }
+            }
+            self.challenges = challenges;
+        }
+        self.round = Round {
+            expires,
+            auth,
+            ..Round::default()
+        };
+        self.request(flow)
+    }
+
+    /// The next request of the round: CSeq + 1, a new branch, the same Call-ID.
+    fn request(&mut self, flow: FlowInfo) -> Request {
+        self.cseq += 1;
+        let branch = new_branch();
+        let bytes = Register {
+            transport: flow.transport,
+            domain: &self.account.domain,
+            user: &self.account.user,
+            local: flow.local,
+            call_id: &self.call_id,
+            from_tag: &self.from_tag,
+            cseq: self.cseq,
+            branch: &branch,
+            expires: self.round.expires,
+            authorization: &self.round.auth,
+        }
+        .build();
+        Request {
+            bytes,
+            key: Key {
+                branch,
+                call_id: self.call_id.clone(),
+                cseq: self.cseq,
+                method: "REGISTER",
+            },
+            expires: self.round.expires,
+        }
+    }
+
+    /// Feeds the final response of the current request.
+    pub fn on_final(&mut self, flow: FlowInfo, response: Response) -> Next {
+        match response.status {
+            200..=299 => Next::Done(Answer::Success(response)),
+            401 | 407 => self.on_challenge(flow, response),
+            // §10.3 step 7: a 423 only answers a registration; a removal (Expires 0) is not retried.
+            423 if !self.round.answered_423 && self.round.expires > 0 => {
+                match response.seconds("min-expires") {
+                    Some(min) if min > self.round.expires => {
+                        self.round.answered_423 = true;
+                        self.round.expires = min;
+                        let retry = Retry::IntervalTooBrief { min_expires: min };
+                        Next::Send(self.request(flow), retry)
+                    }
+                    _ => Next::Done(Answer::Final(response)),
+                }
+            }
+            _ => Next::Done(Answer::Final(response)),
+        }
+    }
+
+    fn on_challenge(&mut self, flow: FlowInfo, response: Response) -> Next {
+        let (header, kind) = if response.status == 401 {
+            ("www-authenticate", AuthHeader::Authorization)
+        } else {
+            ("proxy-authenticate", AuthHeader::ProxyAuthorization)
+        };
+        let Some(cred) = self.credentials() else {
+            let reason = format!(
+                "{} {}: the server wants credentials and no password was given (set SIPREG_PASSWORD or use --password-file)",
+                response.status, response.reason
+            );
+            return Next::Done(Answer::Unauthorized(response, reason));
+        };
+        let values: Vec<&str> = response.headers_named(header).collect();
+        let challenge = match digest::choose(&values) {
+            Ok(c) => c,
+            Err(e) => {
+                let reason = format!(
+                    "{} {}: cannot answer the challenge: {e}",
+                    response.status, response.reason
+                );
+                return Next::Done(Answer::Unauthorized(response, reason));
+            }
+        };
+        let round = &self.round;
+        let already = round.answered.contains(&kind);
+        let stale_retry = already && challenge.stale && !round.stale_used;
+        if (already && !stale_retry) || round.auth_rounds >= MAX_AUTH_ROUNDS {
+            let reason = format!(
+                "{} {}: challenged again after credentials were sent: wrong password or user {:?}",
+                response.status, response.reason, self.account.auth_user
+            );
+            return Next::Done(Answer::Unauthorized(response, reason));
+        }
+        let value = digest::authorization(
+            &challenge,
+            &cred,
+            "REGISTER",
+            &self.request_uri(),
+            1,
+            &digest::new_cnonce(),
+        );
+        let retry = Retry::Challenge {
+            status: response.status,
+            algorithm: challenge.algorithm.to_string(),
+            realm: challenge.realm.clone(),
+            stale: challenge.stale,
+        };
+        let round = &mut self.round;
+        round.auth_rounds += 1;
+        round.stale_used |= stale_retry;
+        round.answered.push(kind);
+        round.auth.retain(|(k, _)| *k != kind);
+        round.auth.push((kind, value));
+        self.challenges.retain(|(k, _, _)| *k != kind);
+        self.challenges.push((kind, challenge, 1));
+        Next::Send(self.request(flow), retry)
+    }
+}
+
+/// The lifetime the registrar granted to our binding: the `expires` of our Contact, else the
+/// Expires header (§10.2.4).
+#[must_use]
+pub fn granted(response: &Response, local: SocketAddr) -> Option<u32> {
+    response
+        .contact_expires(&host_port(local))
+        .or_else(|| response.seconds("expires"))
+}
+
+#[cfg(test)]
+mod tests;

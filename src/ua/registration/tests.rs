@@ -1,0 +1,152 @@
+//! Unit tests of the registration state machine: challenges, stale nonces, 423, refresh, removal.
+
+use super::*;
+
+fn account(password: Option<&str>) -> Account {
+    Account {
+        user: "alice".into(),
+        domain: "example.com".into(),
+        auth_user: "alice".into(),
+        password: password.map(Secret::new),
+    }
+}
+
+fn flow() -> FlowInfo {
+    FlowInfo {
+        transport: Transport::Udp,
+        local: "10.0.0.5:40000".parse().unwrap(),
+    }
+}
+
+fn reply(status: u16, extra: &str) -> Response {
+    let text = format!(
+        "SIP/2.0 {status} Reason\r\nVia: SIP/2.0/UDP 10.0.0.5:40000;branch=z9hG4bKx\r\n{extra}Content-Length: 0\r\n\r\n"
+    );
+    Response::parse(text.as_bytes()).unwrap()
+}
+
+fn challenge(stale: bool) -> Response {
+    let stale = if stale { ", stale=true" } else { "" };
+    reply(
+        401,
+        &format!("WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\"{stale}\r\n"),
+    )
+}
+
+fn text(r: &Request) -> String {
+    String::from_utf8_lossy(&r.bytes).into_owned()
+}
+
+fn header<'a>(r: &'a str, name: &str) -> Option<&'a str> {
+    r.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(": ")))
+}
+
+fn send(next: Next) -> (Request, Retry) {
+    match next {
+        Next::Send(r, why) => (r, why),
+        Next::Done(a) => panic!("expected a request, got {a:?}"),
+    }
+}
+
+#[test]
+fn a_challenge_is_answered_on_the_same_call_id_with_cseq_plus_one() {
+    let mut reg = Registration::with_ids(account(Some("pw")), "cid@sipreg".into(), "tag".into());
+    let first = reg.begin(flow(), 300);
+    let t = text(&first);
+    assert_eq!(header(&t, "CSeq"), Some("1 REGISTER"));
+    assert_eq!(header(&t, "Call-ID"), Some("cid@sipreg"));
+    assert_eq!(header(&t, "Expires"), Some("300"));
+    assert!(header(&t, "Authorization").is_none());
+    let (second, why) = send(reg.on_final(flow(), challenge(false)));
+    assert!(matches!(why, Retry::Challenge { status: 401, stale: false, .. }));
+    let t = text(&second);
+    assert_eq!(header(&t, "CSeq"), Some("2 REGISTER"));
+    assert_eq!(header(&t, "Call-ID"), Some("cid@sipreg"));
+    assert!(header(&t, "Authorization").is_some_and(|a| a.contains("nc=00000001")));
+    assert_ne!(first.key.branch, second.key.branch, "a new transaction");
+    assert!(matches!(
+        reg.on_final(flow(), reply(200, "")),
+        Next::Done(Answer::Success(_))
+    ));
+}
+
+#[test]
+fn a_second_challenge_is_a_wrong_password_unless_the_nonce_was_stale() {
+    let mut reg = Registration::new(account(Some("pw")));
+    reg.begin(flow(), 300);
+    send(reg.on_final(flow(), challenge(false)));
+    match reg.on_final(flow(), challenge(false)) {
+        Next::Done(Answer::Unauthorized(_, why)) => assert!(why.contains("wrong password"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let mut stale = Registration::new(account(Some("pw")));
+    stale.begin(flow(), 300);
+    send(stale.on_final(flow(), challenge(false)));
+    let (_, why) = send(stale.on_final(flow(), challenge(true)));
+    assert!(matches!(why, Retry::Challenge { stale: true, .. }));
+    assert!(matches!(
+        stale.on_final(flow(), challenge(true)),
+        Next::Done(Answer::Unauthorized(..))
+    ));
+}
+
+#[test]
+fn a_challenge_without_a_password_is_unauthorized() {
+    let mut reg = Registration::new(account(None));
+    reg.begin(flow(), 300);
+    match reg.on_final(flow(), challenge(false)) {
+        Next::Done(Answer::Unauthorized(_, why)) => assert!(why.contains("SIPREG_PASSWORD")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn interval_too_brief_is_retried_once_with_min_expires() {
+    let mut reg = Registration::new(account(None));
+    reg.begin(flow(), 60);
+    let (again, why) = send(reg.on_final(flow(), reply(423, "Min-Expires: 3600\r\n")));
+    assert_eq!(why, Retry::IntervalTooBrief { min_expires: 3600 });
+    assert_eq!(again.expires, 3600);
+    assert_eq!(header(&text(&again), "Expires"), Some("3600"));
+    assert!(matches!(
+        reg.on_final(flow(), reply(423, "Min-Expires: 7200\r\n")),
+        Next::Done(Answer::Final(_))
+    ));
+    // §10.3 step 7: a removal is not retried after a 423.
+    reg.begin(flow(), 0);
+    assert!(matches!(
+        reg.on_final(flow(), reply(423, "Min-Expires: 3600\r\n")),
+        Next::Done(Answer::Final(_))
+    ));
+}
+
+#[test]
+fn refresh_and_removal_reuse_call_id_and_known_credentials() {
+    let mut reg = Registration::with_ids(account(Some("pw")), "cid@sipreg".into(), "tag".into());
+    reg.begin(flow(), 300);
+    send(reg.on_final(flow(), challenge(false)));
+    reg.on_final(flow(), reply(200, ""));
+    let refresh = text(&reg.begin(flow(), 300));
+    assert_eq!(header(&refresh, "CSeq"), Some("3 REGISTER"));
+    assert_eq!(header(&refresh, "Call-ID"), Some("cid@sipreg"));
+    assert!(header(&refresh, "Authorization").is_some_and(|a| a.contains("nc=00000002")));
+    let removal = reg.begin(flow(), 0);
+    let t = text(&removal);
+    assert_eq!(header(&t, "CSeq"), Some("4 REGISTER"));
+    assert_eq!(header(&t, "Expires"), Some("0"));
+    assert!(header(&t, "Authorization").is_some_and(|a| a.contains("nc=00000003")));
+    assert_eq!(reg.cseq(), 4);
+}
+
+#[test]
+fn the_granted_lifetime_is_our_contacts_then_the_header() {
+    let local: SocketAddr = "10.0.0.5:40000".parse().unwrap();
+    let ours = reply(
+        200,
+        "Contact: <sip:bob@10.0.0.9:5060>;expires=99\r\nContact: <sip:alice@10.0.0.5:40000>;expires=120\r\nExpires: 600\r\n",
+    );
+    assert_eq!(granted(&ours, local), Some(120));
+    assert_eq!(granted(&reply(200, "Expires: 600\r\n"), local), Some(600));
+    assert_eq!(granted(&reply(200, ""), local), None);
+}
