@@ -10,6 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::cli::RegisterArgs;
 use crate::model::{Family, Transport};
+use crate::net::resolve::{DnsSettings, Target};
 use crate::net::tls::{self, TlsSettings};
 
 /// A usage or configuration error: exit code 2, one line naming the bad value.
@@ -185,17 +186,6 @@ pub struct TlsConfig {
     pub strict: bool,
     /// A device certificate is configured.
     pub has_client_cert: bool,
-}
-
-/// DNS settings of a run.
-#[derive(Debug, Clone, Default)]
-pub struct DnsSettings {
-    /// `--no-srv`: skip NAPTR and SRV.
-    pub no_srv: bool,
-    /// `--dns-server`: ask this resolver instead of the system's.
-    pub server: Option<std::net::SocketAddr>,
-    /// `-4` / `-6`.
-    pub family: Family,
 }
 
 /// Everything a run needs, validated.
@@ -410,6 +400,27 @@ impl Config {
             self.tls_port
         } else {
             self.sip_port
+        }
+    }
+
+    /// The TLS client of the run, when TLS is enabled.
+    #[must_use]
+    pub fn tls_client(&self) -> Option<tls::Client> {
+        self.tls.as_ref().map(|t| tls::Client {
+            config: t.client.clone(),
+            server_name: t.server_name.clone(),
+        })
+    }
+
+    /// What the resolver looks up for this run.
+    #[must_use]
+    pub fn target(&self) -> Target {
+        Target {
+            host: self.server.host.clone(),
+            explicit_port: self.server.port.is_some(),
+            order: self.order.clone(),
+            sip_port: self.sip_port,
+            tls_port: self.tls_port,
         }
     }
 

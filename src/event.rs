@@ -4,10 +4,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::model::{Failure, Outcome, Transport, Verdict};
+use crate::model::{Failure, Outcome, Retry, Transport, Verdict};
 use crate::net::TlsParams;
 use crate::net::resolve::Candidate;
-use crate::ua::registration::Retry;
 
 /// Which request of the registration a message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,14 @@ Exit codes:
   4  unauthorized: challenged again after credentials were sent, or challenged without a password
   5  registered, but not as --expect-transport or --max-time demanded";
 
+impl Verdict {
+    /// The documented exit code of the verdict.
+    #[must_use]
+    pub fn exit_code(self) -> u8 {
+        of_verdict(self)
+    }
+}
+
 /// The exit code of a verdict.
 #[must_use]
 pub fn of_verdict(v: Verdict) -> u8 {

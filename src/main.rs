@@ -136,7 +136,7 @@ fn resolve(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
         Err(e) => return usage_error(&e.to_string(), args.json),
     };
     let resolver = Resolver::new(config.dns.clone());
-    let list = rt.block_on(sipreg::net::resolve::candidates(&config, &resolver));
+    let list = rt.block_on(sipreg::net::resolve::candidates(&config.target(), &resolver));
     let server = config.server_display();
     if args.json {
         print(&render::candidates_json(&server, &list));

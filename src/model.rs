@@ -177,6 +177,27 @@ impl End {
     }
 }
 
+/// Why the registration sends another request in the same round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    /// A digest challenge answered.
+    Challenge {
+        /// 401 or 407.
+        status: u16,
+        /// Digest algorithm.
+        algorithm: String,
+        /// Realm.
+        realm: String,
+        /// The server said the nonce was stale.
+        stale: bool,
+    },
+    /// 423 Interval Too Brief: the lifetime is raised to Min-Expires.
+    IntervalTooBrief {
+        /// The new Expires.
+        min_expires: u32,
+    },
+}
+
 /// The end of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -201,12 +222,6 @@ impl Verdict {
             Verdict::Unauthorized => "unauthorized",
             Verdict::Unreachable => "unreachable",
         }
-    }
-
-    /// The documented exit code (see [`crate::exit`]).
-    #[must_use]
-    pub fn exit_code(self) -> u8 {
-        crate::exit::of_verdict(self)
     }
 }
 
@@ -239,6 +254,18 @@ impl Family {
 #[must_use]
 pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// A duration in the unit a person reads best.
+#[must_use]
+pub fn human_ms(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
 }
 
 #[cfg(test)]

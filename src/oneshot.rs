@@ -18,7 +18,7 @@ pub async fn run(cfg: &Config) -> Report {
 
 /// Runs a whole registration test with a shared resolver, feeding `extra` (the progress line) too.
 pub async fn run_with(cfg: &Config, resolver: &Resolver, extra: &mut dyn Sink) -> Report {
-    let sockets = Sockets::new(cfg.tls.clone());
+    let sockets = Sockets::new(cfg.tls_client());
     let mut collector = Collector::new(cfg);
     let mut narration = Narration;
     {

@@ -128,13 +128,13 @@ impl Flow for Connection {
 /// Opens real sockets; holds the TLS client configuration shared by every flow of the process.
 #[derive(Clone)]
 pub struct Sockets {
-    tls: Option<crate::config::TlsConfig>,
+    tls: Option<tls::Client>,
 }
 
 impl Sockets {
-    /// A connector with the TLS settings of a run (if TLS is enabled).
+    /// A connector with the TLS client of a run (if TLS is enabled).
     #[must_use]
-    pub fn new(tls: Option<crate::config::TlsConfig>) -> Self {
+    pub fn new(tls: Option<tls::Client>) -> Self {
         Self { tls }
     }
 }
@@ -165,6 +165,6 @@ impl Connector for Sockets {
                 "TLS is not configured",
             ));
         };
-        tls::handshake(s, tls.client.clone(), &tls.server_name, timeout).await
+        tls::handshake(s, tls.config.clone(), &tls.server_name, timeout).await
     }
 }

@@ -12,7 +12,6 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use serde::Serialize;
 
-use crate::config::{Config, DnsSettings};
 use crate::model::{Failure, Family, Outcome, Transport, ms};
 
 /// Longest time one lookup (with its retries) may take.
@@ -75,6 +74,17 @@ fn candidate(
         addr,
         dns_ms: None,
     }
+}
+
+/// DNS settings of a run.
+#[derive(Debug, Clone, Default)]
+pub struct DnsSettings {
+    /// `--no-srv`: skip NAPTR and SRV.
+    pub no_srv: bool,
+    /// `--dns-server`: ask this resolver instead of the system's.
+    pub server: Option<SocketAddr>,
+    /// `-4` / `-6`.
+    pub family: Family,
 }
 
 fn dns_failure(reason: String) -> Failure {
@@ -255,185 +265,90 @@ fn fqdn(name: &str) -> String {
     name.trim_end_matches('.').to_string()
 }
 
+/// What to look up: SERVER's host and the ports of the enabled transports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or IP address, without brackets.
+    pub host: String,
+    /// SERVER named a port: no NAPTR or SRV (RFC 3263 §4.2).
+    pub explicit_port: bool,
+    /// Transports in the phone's order.
+    pub order: Vec<Transport>,
+    /// Port for UDP and TCP.
+    pub sip_port: u16,
+    /// Port for TLS.
+    pub tls_port: u16,
+}
+
+impl Target {
+    fn port(&self, t: Transport) -> u16 {
+        if t == Transport::Tls {
+            self.tls_port
+        } else {
+            self.sip_port
+        }
+    }
+}
+
+/// A NAPTR record that names an SRV record for one of our transports.
+struct Naptr {
+    order: (u16, u16),
+    transport: Transport,
+    replacement: String,
+}
+
 /// The candidates of a run, in the order to try: the phone's transport order, and within each
 /// transport the SRV order and the addresses of each target.
-pub async fn candidates(cfg: &Config, resolver: &Resolver) -> Vec<Candidate> {
-    let dns = &resolver.settings;
-    let host = cfg.server.host.as_str();
+pub async fn candidates(target: &Target, resolver: &Resolver) -> Vec<Candidate> {
+    let host = target.host.as_str();
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return cfg
+        return target
             .order
             .iter()
             .map(|&t| {
-                candidate(
-                    t,
-                    host,
-                    cfg.port(t),
-                    Source::Literal,
-                    None,
-                    Ok(SocketAddr::new(ip, cfg.port(t))),
-                )
+                let port = target.port(t);
+                let addr = Ok(SocketAddr::new(ip, port));
+                candidate(t, host, port, Source::Literal, None, addr)
             })
             .collect();
     }
-    let failed_all = |f: Failure| {
-        cfg.order
-            .iter()
-            .map(|&t| candidate(t, host, cfg.port(t), Source::Host, None, Err(f.clone())))
-            .collect::<Vec<_>>()
-    };
     let r = match resolver.get() {
         Ok(r) => r,
-        Err(f) => return failed_all(f),
+        Err(f) => {
+            return target
+                .order
+                .iter()
+                .map(|&t| candidate(t, host, target.port(t), Source::Host, None, Err(f.clone())))
+                .collect();
+        }
     };
-    let use_srv = !dns.no_srv && cfg.server.port.is_none();
-    // RFC 3263 §4.1: NAPTR first; its SRV names replace the defaults for the transports it names.
+    let dns = &resolver.settings;
+    let use_srv = !dns.no_srv && !target.explicit_port;
     let t0 = Instant::now();
-    let mut naptr: Vec<(u16, u16, Transport, String)> = Vec::new();
-    if use_srv {
-        let absolute = format!("{}.", host.trim_end_matches('.'));
-        if let Ok(lookup) = with_timeout(
-            host,
-            r.lookup(absolute.as_str(), RecordType::NAPTR),
-            "NAPTR",
-        )
-        .await
-        {
-            for rec in lookup.answers() {
-                if let RData::NAPTR(n) = &rec.data {
-                    let service = String::from_utf8_lossy(&n.services).to_ascii_uppercase();
-                    let flags = String::from_utf8_lossy(&n.flags).to_ascii_uppercase();
-                    if flags != "S" {
-                        continue;
-                    }
-                    if let Some(&t) = cfg.order.iter().find(|t| naptr_service(**t) == service) {
-                        naptr.push((n.order, n.preference, t, fqdn(&n.replacement.to_string())));
-                    }
-                }
-            }
-        }
-        naptr.sort_by_key(|(o, p, _, _)| (*o, *p));
-    }
+    let naptr = if use_srv {
+        naptr(r, target).await
+    } else {
+        Vec::new()
+    };
     let naptr_ms = ms(t0.elapsed());
-    let mut out = Vec::new();
-    let mut host_ips: Option<Result<Vec<IpAddr>, String>> = None;
-    for &t in &cfg.order {
+    let mut host_ips = None;
+    let mut out: Vec<Candidate> = Vec::new();
+    for &t in &target.order {
         let t1 = Instant::now();
-        let mut group = Vec::new();
-        let mut srv_error = None;
-        let mut refused_by_srv = false;
-        if use_srv {
-            let from_naptr = naptr.iter().find(|(_, _, nt, _)| *nt == t);
-            let (srv_name, source) = match from_naptr {
-                Some((_, _, _, name)) => (name.clone(), Source::Naptr),
-                None => (default_srv_name(t, host), Source::Srv),
-            };
-            match with_timeout(
-                &srv_name,
-                r.lookup(srv_name.as_str(), RecordType::SRV),
-                "SRV",
-            )
-            .await
-            {
-                Ok(lookup) => {
-                    let records: Vec<SrvRecord> = lookup
-                        .answers()
-                        .iter()
-                        .filter_map(|rec| match &rec.data {
-                            RData::SRV(s) => Some(SrvRecord {
-                                priority: s.priority,
-                                weight: s.weight,
-                                port: s.port,
-                                target: fqdn(&s.target.to_string()),
-                            }),
-                            _ => None,
-                        })
-                        .collect();
-                    // A lone target of "." says the service is decidedly not offered (RFC 2782).
-                    if !records.is_empty() && records.iter().all(|s| s.target.is_empty()) {
-                        srv_error = Some(format!(
-                            "{srv_name} says the service is not offered (target \".\")"
-                        ));
-                        refused_by_srv = true;
-                    }
-                    let records: Vec<SrvRecord> = records
-                        .into_iter()
-                        .filter(|s| !s.target.is_empty())
-                        .collect();
-                    for s in order_srv(records, &mut random_pick) {
-                        // SRV targets are absolute names: no search list.
-                        match addresses(&r, &format!("{}.", s.target), dns.family).await {
-                            Ok(ips) => group.extend(ips.into_iter().map(|ip| {
-                                candidate(
-                                    t,
-                                    &s.target,
-                                    s.port,
-                                    source,
-                                    Some((s.priority, s.weight)),
-                                    Ok(SocketAddr::new(ip, s.port)),
-                                )
-                            })),
-                            Err(reason) => group.push(candidate(
-                                t,
-                                &s.target,
-                                s.port,
-                                source,
-                                Some((s.priority, s.weight)),
-                                Err(dns_failure(reason)),
-                            )),
-                        }
-                    }
-                }
-                Err(reason) => srv_error = Some(reason),
-            }
-        }
-        if group.is_empty() && refused_by_srv {
-            group.push(candidate(
-                t,
-                host,
-                cfg.port(t),
-                Source::Srv,
-                None,
-                Err(dns_failure(srv_error.clone().unwrap_or_default())),
-            ));
+        let srv = if use_srv {
+            srv_group(r, dns.family, target, t, &naptr).await
+        } else {
+            SrvGroup::default()
+        };
+        let mut group = srv.candidates;
+        if group.is_empty() && srv.refused {
+            let reason = srv.error.clone().unwrap_or_default();
+            let port = target.port(t);
+            group.push(candidate(t, host, port, Source::Srv, None, Err(dns_failure(reason))));
         }
         if group.is_empty() {
-            // RFC 3263 §4.2: no SRV records, so the A/AAAA records of the name, with the default port.
-            let ips = match &host_ips {
-                Some(v) => v.clone(),
-                None => {
-                    let v = addresses(&r, host, dns.family).await;
-                    host_ips = Some(v.clone());
-                    v
-                }
-            };
-            let port = cfg.port(t);
-            match ips {
-                Ok(ips) => group.extend(ips.into_iter().map(|ip| {
-                    candidate(
-                        t,
-                        host,
-                        port,
-                        Source::Host,
-                        None,
-                        Ok(SocketAddr::new(ip, port)),
-                    )
-                })),
-                Err(reason) => {
-                    let reason = match srv_error {
-                        Some(srv) if use_srv => format!("{reason} (and {srv})"),
-                        _ => reason,
-                    };
-                    group.push(candidate(
-                        t,
-                        host,
-                        port,
-                        Source::Host,
-                        None,
-                        Err(dns_failure(reason)),
-                    ));
-                }
-            }
+            let srv_error = srv.error.filter(|_| use_srv);
+            group = host_group(r, dns.family, target, t, &mut host_ips, srv_error).await;
         }
         if let Some(first) = group.first_mut() {
             let share = if out.is_empty() { naptr_ms } else { 0.0 };
@@ -442,6 +357,137 @@ pub async fn candidates(cfg: &Config, resolver: &Resolver) -> Vec<Candidate> {
         out.extend(group);
     }
     out
+}
+
+/// RFC 3263 §4.1: the NAPTR records of the host whose SRV names replace the defaults for the
+/// transports they name, in order and preference.
+async fn naptr(r: &TokioResolver, target: &Target) -> Vec<Naptr> {
+    let host = target.host.as_str();
+    let absolute = format!("{}.", host.trim_end_matches('.'));
+    let lookup = r.lookup(absolute.as_str(), RecordType::NAPTR);
+    let Ok(lookup) = with_timeout(host, lookup, "NAPTR").await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for rec in lookup.answers() {
+        let RData::NAPTR(n) = &rec.data else { continue };
+        let service = String::from_utf8_lossy(&n.services).to_ascii_uppercase();
+        let flags = String::from_utf8_lossy(&n.flags).to_ascii_uppercase();
+        if flags != "S" {
+            continue;
+        }
+        if let Some(&t) = target.order.iter().find(|t| naptr_service(**t) == service) {
+            out.push(Naptr {
+                order: (n.order, n.preference),
+                transport: t,
+                replacement: fqdn(&n.replacement.to_string()),
+            });
+        }
+    }
+    out.sort_by_key(|n| n.order);
+    out
+}
+
+/// What the SRV lookup of one transport gave.
+#[derive(Default)]
+struct SrvGroup {
+    candidates: Vec<Candidate>,
+    error: Option<String>,
+    /// The SRV record says the service is decidedly not offered (target ".").
+    refused: bool,
+}
+
+/// The SRV records of one transport (from NAPTR or the default name), in RFC 2782 order, with the
+/// addresses of each target.
+async fn srv_group(
+    r: &TokioResolver,
+    family: Family,
+    target: &Target,
+    t: Transport,
+    naptr: &[Naptr],
+) -> SrvGroup {
+    let (srv_name, source) = match naptr.iter().find(|n| n.transport == t) {
+        Some(n) => (n.replacement.clone(), Source::Naptr),
+        None => (default_srv_name(t, &target.host), Source::Srv),
+    };
+    let lookup = r.lookup(srv_name.as_str(), RecordType::SRV);
+    let lookup = match with_timeout(&srv_name, lookup, "SRV").await {
+        Ok(l) => l,
+        Err(reason) => {
+            return SrvGroup {
+                error: Some(reason),
+                ..SrvGroup::default()
+            };
+        }
+    };
+    let records: Vec<SrvRecord> = lookup
+        .answers()
+        .iter()
+        .filter_map(|rec| match &rec.data {
+            RData::SRV(s) => Some(SrvRecord {
+                priority: s.priority,
+                weight: s.weight,
+                port: s.port,
+                target: fqdn(&s.target.to_string()),
+            }),
+            _ => None,
+        })
+        .collect();
+    let mut group = SrvGroup::default();
+    // A lone target of "." says the service is decidedly not offered (RFC 2782).
+    if !records.is_empty() && records.iter().all(|s| s.target.is_empty()) {
+        group.error = Some(format!(
+            "{srv_name} says the service is not offered (target \".\")"
+        ));
+        group.refused = true;
+    }
+    let records = records.into_iter().filter(|s| !s.target.is_empty()).collect();
+    for s in order_srv(records, &mut random_pick) {
+        let srv = Some((s.priority, s.weight));
+        // SRV targets are absolute names: no search list.
+        match addresses(r, &format!("{}.", s.target), family).await {
+            Ok(ips) => group.candidates.extend(ips.into_iter().map(|ip| {
+                let addr = Ok(SocketAddr::new(ip, s.port));
+                candidate(t, &s.target, s.port, source, srv, addr)
+            })),
+            Err(reason) => {
+                let addr = Err(dns_failure(reason));
+                group.candidates.push(candidate(t, &s.target, s.port, source, srv, addr));
+            }
+        }
+    }
+    group
+}
+
+/// RFC 3263 §4.2: without SRV records, the A/AAAA records of the host with the default port; the
+/// lookup is made once and shared by the transports.
+async fn host_group(
+    r: &TokioResolver,
+    family: Family,
+    target: &Target,
+    t: Transport,
+    host_ips: &mut Option<Result<Vec<IpAddr>, String>>,
+    srv_error: Option<String>,
+) -> Vec<Candidate> {
+    let host = target.host.as_str();
+    let ips = match host_ips {
+        Some(v) => v.clone(),
+        None => host_ips.insert(addresses(r, host, family).await).clone(),
+    };
+    let port = target.port(t);
+    match ips {
+        Ok(ips) => ips
+            .into_iter()
+            .map(|ip| candidate(t, host, port, Source::Host, None, Ok(SocketAddr::new(ip, port))))
+            .collect(),
+        Err(reason) => {
+            let reason = match srv_error {
+                Some(srv) => format!("{reason} (and {srv})"),
+                None => reason,
+            };
+            vec![candidate(t, host, port, Source::Host, None, Err(dns_failure(reason)))]
+        }
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,15 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// What a TLS handshake needs: the client configuration (one per process) and the name to verify.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The rustls client configuration.
+    pub config: Arc<ClientConfig>,
+    /// The name the server certificate must hold (SNI too, unless it is an IP address).
+    pub server_name: String,
+}
+
 /// Builds the rustls client configuration.
 ///
 /// # Errors

@@ -4,9 +4,8 @@
 use tracing::{debug, info};
 
 use crate::event::{Event, Phase, Sink, Stamped};
-use crate::model::ms;
-use crate::render::human_ms;
-use crate::ua::registration::Retry;
+use crate::model::{human_ms, ms};
+use crate::model::Retry;
 
 /// A sink that logs events through `tracing`; silent unless `-v` or RUST_LOG set a subscriber up.
 #[derive(Debug, Default)]

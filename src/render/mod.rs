@@ -63,17 +63,7 @@ impl Palette {
     }
 }
 
-/// A duration in the unit a person reads best.
-#[must_use]
-pub fn human_ms(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{:.2} s", ms / 1000.0)
-    }
-}
+pub use crate::model::human_ms;
 
 fn order(transports: &[Transport]) -> String {
     transports

@@ -51,7 +51,7 @@ impl<'a, C: Connector> Agent<'a, C> {
 
     /// Resolves the candidates of the run (RFC 3263), announcing them.
     pub async fn resolve(&mut self) -> Vec<Candidate> {
-        let list = resolve::candidates(self.cfg, self.resolver).await;
+        let list = resolve::candidates(&self.cfg.target(), self.resolver).await;
         self.emit(Event::Resolved(list.clone()));
         list
     }

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use crate::config::Secret;
-use crate::model::Transport;
+use crate::model::{Retry, Transport};
 use crate::sip::digest::{self, Challenge, Credentials};
 use crate::sip::message::{AuthHeader, Register, host_port};
 use crate::sip::response::Response;
@@ -47,27 +47,6 @@ pub struct Request {
     pub key: Key,
     /// The Expires the request asks for.
     pub expires: u32,
-}
-
-/// Why the registration sends another request in the same round.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Retry {
-    /// A digest challenge answered.
-    Challenge {
-        /// 401 or 407.
-        status: u16,
-        /// Digest algorithm.
-        algorithm: String,
-        /// Realm.
-        realm: String,
-        /// The server said the nonce was stale.
-        stale: bool,
-    },
-    /// 423 Interval Too Brief: the lifetime is raised to Min-Expires.
-    IntervalTooBrief {
-        /// The new Expires.
-        min_expires: u32,
-    },
 }
 
 /// How a round ended once the server gave a final answer.
