@@ -3,8 +3,8 @@
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::registrar::{Options, Registrar, TcpMode};
 use crate::observe::report::Report;
+use crate::registrar::{Options, Registrar, TcpMode};
 use clap::Parser;
 
 /// Starts the demo registrar, registers at it with the default flags, and returns the report.

@@ -58,7 +58,9 @@ mod tests {
         assert_eq!(of_verdict(Verdict::Unauthorized), 4);
         for (code, line) in [(0, "registered"), (2, "usage"), (5, "--expect-transport")] {
             assert!(
-                TABLE.lines().any(|l| l.trim_start().starts_with(&code.to_string()) && l.contains(line)),
+                TABLE
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&code.to_string()) && l.contains(line)),
                 "{code} {line}"
             );
         }

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs};
 use sipreg::config::Config;
-use sipreg::render::progress::Progress;
-use sipreg::render::{self, Detail, Palette};
 use sipreg::net::resolve::Resolver;
 use sipreg::observe::report::{Report, Summary};
+use sipreg::render::progress::Progress;
+use sipreg::render::{self, Detail, Palette};
 
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
@@ -136,7 +136,10 @@ fn resolve(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
         Err(e) => return usage_error(&e.to_string(), args.json),
     };
     let resolver = Resolver::new(config.dns.clone());
-    let list = rt.block_on(sipreg::net::resolve::candidates(&config.target(), &resolver));
+    let list = rt.block_on(sipreg::net::resolve::candidates(
+        &config.target(),
+        &resolver,
+    ));
     let server = config.server_display();
     if args.json {
         print(&render::candidates_json(&server, &list));

@@ -293,7 +293,11 @@ mod tests {
             Outcome::Timeout,
         ];
         assert!(failures.iter().all(|o| o.is_transport_failure()));
-        for o in [Outcome::Registered, Outcome::Rejected, Outcome::Unauthorized] {
+        for o in [
+            Outcome::Registered,
+            Outcome::Rejected,
+            Outcome::Unauthorized,
+        ] {
             assert!(!o.is_transport_failure(), "{o:?}");
         }
     }

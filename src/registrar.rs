@@ -12,10 +12,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
+use crate::model::Transport;
 use crate::sip::digest::{self, Challenge, Credentials};
 use crate::sip::framing::{StreamFramer, header_end};
 use crate::sip::response::split_top_level;
-use crate::model::Transport;
 
 /// How the registrar answers a REGISTER.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use crate::sip::framing::Frame;
 use crate::model::{Failure, Transport};
+pub use crate::sip::framing::Frame;
 
 /// The negotiated TLS parameters of a flow: protocol version and cipher suite.
 pub type TlsParams = (String, String);

@@ -344,7 +344,14 @@ pub async fn candidates(target: &Target, resolver: &Resolver) -> Vec<Candidate> 
         if group.is_empty() && srv.refused {
             let reason = srv.error.clone().unwrap_or_default();
             let port = target.port(t);
-            group.push(candidate(t, host, port, Source::Srv, None, Err(dns_failure(reason))));
+            group.push(candidate(
+                t,
+                host,
+                port,
+                Source::Srv,
+                None,
+                Err(dns_failure(reason)),
+            ));
         }
         if group.is_empty() {
             let srv_error = srv.error.filter(|_| use_srv);
@@ -441,7 +448,10 @@ async fn srv_group(
         ));
         group.refused = true;
     }
-    let records = records.into_iter().filter(|s| !s.target.is_empty()).collect();
+    let records = records
+        .into_iter()
+        .filter(|s| !s.target.is_empty())
+        .collect();
     for s in order_srv(records, &mut random_pick) {
         let srv = Some((s.priority, s.weight));
         // SRV targets are absolute names: no search list.
@@ -452,7 +462,9 @@ async fn srv_group(
             })),
             Err(reason) => {
                 let addr = Err(dns_failure(reason));
-                group.candidates.push(candidate(t, &s.target, s.port, source, srv, addr));
+                group
+                    .candidates
+                    .push(candidate(t, &s.target, s.port, source, srv, addr));
             }
         }
     }
@@ -478,14 +490,30 @@ async fn host_group(
     match ips {
         Ok(ips) => ips
             .into_iter()
-            .map(|ip| candidate(t, host, port, Source::Host, None, Ok(SocketAddr::new(ip, port))))
+            .map(|ip| {
+                candidate(
+                    t,
+                    host,
+                    port,
+                    Source::Host,
+                    None,
+                    Ok(SocketAddr::new(ip, port)),
+                )
+            })
             .collect(),
         Err(reason) => {
             let reason = match srv_error {
                 Some(srv) => format!("{reason} (and {srv})"),
                 None => reason,
             };
-            vec![candidate(t, host, port, Source::Host, None, Err(dns_failure(reason)))]
+            vec![candidate(
+                t,
+                host,
+                port,
+                Source::Host,
+                None,
+                Err(dns_failure(reason)),
+            )]
         }
     }
 }
@@ -531,5 +559,4 @@ mod tests {
         let first = order_srv(records, &mut |total| total / 2);
         assert_eq!(first[0].target, "heavy");
     }
-
 }

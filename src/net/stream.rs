@@ -27,10 +27,7 @@ impl Stream<TcpStream> {
     /// A `Closed` [`Failure`] when the socket has no local address.
     pub fn new(io: TcpStream, remote: SocketAddr) -> Result<Self, Failure> {
         let local = io.local_addr().map_err(|e| {
-            Failure::new(
-                Outcome::Closed,
-                format!("socket has no local address: {e}"),
-            )
+            Failure::new(Outcome::Closed, format!("socket has no local address: {e}"))
         })?;
         Ok(Self::wrap(io, local, remote))
     }

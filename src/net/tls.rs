@@ -117,7 +117,9 @@ pub async fn handshake(
             },
             None => Failure::new(Outcome::TlsFailed, format!("TLS handshake failed: {e}")),
         }),
-        Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(Stream::wrap(stream, local, remote)))),
+        Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(Stream::wrap(
+            stream, local, remote,
+        )))),
     }
 }
 

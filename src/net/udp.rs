@@ -30,10 +30,7 @@ impl UdpFlow {
         let socket = UdpSocket::bind(bind).await.map_err(fail)?;
         socket.connect(remote).await.map_err(fail)?;
         let local = socket.local_addr().map_err(|e| {
-            Failure::new(
-                Outcome::Closed,
-                format!("socket has no local address: {e}"),
-            )
+            Failure::new(Outcome::Closed, format!("socket has no local address: {e}"))
         })?;
         Ok(Self {
             socket,
@@ -61,7 +58,11 @@ impl UdpFlow {
     pub async fn recv(&mut self) -> Result<Vec<u8>, Failure> {
         let mut buf = vec![0u8; MAX_MESSAGE + 1];
         loop {
-            let n = self.socket.recv(&mut buf).await.map_err(|e| self.error(&e))?;
+            let n = self
+                .socket
+                .recv(&mut buf)
+                .await
+                .map_err(|e| self.error(&e))?;
             if n > MAX_MESSAGE {
                 tracing::debug!(
                     "ignoring a datagram over the {} KiB limit",

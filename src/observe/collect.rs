@@ -188,8 +188,7 @@ impl Collector {
             None
         };
         r.secure = r.transport == Some(Transport::Tls);
-        r.downgraded =
-            r.registered && !r.secure && r.order.contains(&Transport::Tls);
+        r.downgraded = r.registered && !r.secure && r.order.contains(&Transport::Tls);
         if r.downgraded {
             r.warnings.push(format!(
                 "DOWNGRADE: TLS failed and the registration fell back to {}",

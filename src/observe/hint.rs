@@ -265,7 +265,12 @@ mod tests {
             h,
             "nothing listens on TCP 5060 at 192.0.2.7: is TCP enabled on the server, or does a firewall reject it?"
         );
-        let h = for_attempt(&attempt(Outcome::ConnectTimeout, Transport::Tcp), &facts(), &cx()).unwrap();
+        let h = for_attempt(
+            &attempt(Outcome::ConnectTimeout, Transport::Tcp),
+            &facts(),
+            &cx(),
+        )
+        .unwrap();
         assert!(
             h.starts_with("no answer at all: a firewall probably drops TCP 5060"),
             "{h}"
@@ -294,7 +299,11 @@ mod tests {
         f.tls = Some(TlsProblem::UnknownIssuer);
         assert!(for_attempt(&a, &f, &c).unwrap().contains("--ca-file"));
         f.tls = Some(TlsProblem::ClientCertRequired);
-        assert!(for_attempt(&a, &f, &c).unwrap().contains("--cert and --key"));
+        assert!(
+            for_attempt(&a, &f, &c)
+                .unwrap()
+                .contains("--cert and --key")
+        );
         let named = attempt(Outcome::TlsFailed, Transport::Tls);
         f.cert_names = Some("DnsName(\"localhost\")".into());
         f.tls = Some(TlsProblem::NameMismatch);

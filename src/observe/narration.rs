@@ -4,8 +4,8 @@
 use tracing::{debug, info};
 
 use crate::event::{Event, Phase, Sink, Stamped};
-use crate::model::{human_ms, ms};
 use crate::model::Retry;
+use crate::model::{human_ms, ms};
 
 /// A sink that logs events through `tracing`; silent unless `-v` or RUST_LOG set a subscriber up.
 #[derive(Debug, Default)]
@@ -51,7 +51,9 @@ fn narrate(event: &Event) {
             elapsed,
             ok: true,
         } => info!("TLS handshake done in {}", human_ms(ms(*elapsed))),
-        Event::Connected { tls: Some((v, c)), .. } => info!("TLS: {v} {c}"),
+        Event::Connected {
+            tls: Some((v, c)), ..
+        } => info!("TLS: {v} {c}"),
         Event::RequestSent {
             transport,
             cseq,
@@ -75,7 +77,10 @@ fn narrate(event: &Event) {
             bytes,
             ..
         } => {
-            debug!("received over {transport}:\n{}", String::from_utf8_lossy(bytes));
+            debug!(
+                "received over {transport}:\n{}",
+                String::from_utf8_lossy(bytes)
+            );
             if *status >= 200 {
                 info!("received {status} {reason} after {}", human_ms(ms(*after)));
             }
@@ -132,7 +137,10 @@ mod tests {
     #[test]
     fn credentials_are_redacted() {
         let text = redacted(b"REGISTER sip:x SIP/2.0\r\nAuthorization: Digest response=\"secret\"\r\nproxy-authorization: Digest x\r\n");
-        assert!(!text.contains("secret") && !text.contains("Digest x"), "{text}");
+        assert!(
+            !text.contains("secret") && !text.contains("Digest x"),
+            "{text}"
+        );
         assert!(text.contains("Authorization: <redacted>"));
     }
 }

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-pub use crate::model::{Outcome, ms};
 use crate::model::Transport;
+pub use crate::model::{Outcome, ms};
 
 /// Durations inside one attempt, in milliseconds; `None` when the phase did not happen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(f.next_frame().unwrap(), None);
         let mut stray = StreamFramer::new();
         stray.push(b"\n\rSIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
-        assert!(matches!(stray.next_frame().unwrap(), Some(Frame::Message(_))));
+        assert!(matches!(
+            stray.next_frame().unwrap(),
+            Some(Frame::Message(_))
+        ));
     }
 
     #[test]

@@ -136,7 +136,14 @@ impl<'a, C: Connector> Agent<'a, C> {
         });
         let request = registration.begin(info, self.cfg.expires);
         let answer = self
-            .round(&mut flow, registration, info, request, Purpose::Register, &then)
+            .round(
+                &mut flow,
+                registration,
+                info,
+                request,
+                Purpose::Register,
+                &then,
+            )
             .await;
         let answer = match answer {
             Ok(a) => a,
@@ -394,7 +401,14 @@ impl<'a, C: Connector> Agent<'a, C> {
         self.emit(Event::Unregistering);
         let request = registration.begin(info, 0);
         let answer = self
-            .round(flow, registration, info, request, Purpose::Unregister, "finish")
+            .round(
+                flow,
+                registration,
+                info,
+                request,
+                Purpose::Unregister,
+                "finish",
+            )
             .await;
         let (done, status, reason) = match answer {
             Ok(Answer::Success(r)) => (true, Some(r.status), format!("{} {}", r.status, r.reason)),
@@ -478,3 +492,5 @@ fn seen_as(r: &Response, local: SocketAddr) -> Option<String> {
     })
 }
 
+#[cfg(test)]
+mod tests;

@@ -112,7 +112,10 @@ mod tests {
     #[test]
     fn policies() {
         let hour = Duration::from_secs(3600);
-        assert_eq!(RefreshPolicy::default().delay(hour), Duration::from_secs(3240));
+        assert_eq!(
+            RefreshPolicy::default().delay(hour),
+            Duration::from_secs(3240)
+        );
         let before = RefreshPolicy::Before(Duration::from_secs(5));
         assert_eq!(before.delay(hour), Duration::from_secs(3595));
         assert_eq!(before.delay(Duration::from_secs(6)), Duration::from_secs(3));
@@ -144,7 +147,11 @@ mod tests {
         k.on_registered(start, 100);
         assert_eq!(k.poll(start + Duration::from_secs(50)), None);
         assert_eq!(k.poll(start + Duration::from_secs(90)), Some(Due::Refresh));
-        assert_eq!(k.poll(start + Duration::from_secs(95)), None, "refresh under way");
+        assert_eq!(
+            k.poll(start + Duration::from_secs(95)),
+            None,
+            "refresh under way"
+        );
         assert_eq!(k.wake_at(), Some(start + Duration::from_secs(100)));
         assert_eq!(k.poll(start + Duration::from_secs(100)), Some(Due::Expired));
         assert_eq!(k.wake_at(), None);

@@ -96,11 +96,7 @@ impl Registration {
     /// A registration with a fresh Call-ID and From tag.
     #[must_use]
     pub fn new(account: Account) -> Self {
-        Self::with_ids(
-            account,
-            format!("{}@sipreg", random_hex(12)),
-            random_hex(6),
-        )
+        Self::with_ids(account, format!("{}@sipreg", random_hex(12)), random_hex(6))
     }
 
     /// A registration with given identifiers (tests, and a storm's reproducible accounts).

@@ -119,7 +119,9 @@ impl Transaction {
     fn matches(&self, response: &Response) -> Result<(), Step> {
         let vias = response.vias();
         if response.via_count() != 1 || vias.len() != 1 {
-            return Err(Step::Ignore("a response with more than one Via value (§8.1.3.3)"));
+            return Err(Step::Ignore(
+                "a response with more than one Via value (§8.1.3.3)",
+            ));
         }
         let ours = vias[0].branch() == Some(self.key.branch.as_str())
             && response.cseq() == Some((self.key.cseq, self.key.method.to_string()))
@@ -183,7 +185,9 @@ mod tests {
         // T1 = 500 ms: 0.5, 1.5, 3.5, 7.5 s, then every T2 = 4 s until Timer F at 32 s.
         assert_eq!(
             sends,
-            [500, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
+            [
+                500, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+            ]
         );
         assert_eq!(ended, 32_000);
         assert_eq!(t.retransmissions(), 10);
@@ -214,7 +218,10 @@ mod tests {
         );
         assert_eq!(t.wake_at(), at + Duration::from_secs(4));
         let done = start + Duration::from_secs(1);
-        assert_eq!(t.on_response(done, &response(200, "z9hG4bKabc", 7)), Step::Final);
+        assert_eq!(
+            t.on_response(done, &response(200, "z9hG4bKabc", 7)),
+            Step::Final
+        );
         assert!(matches!(
             t.on_response(done, &response(200, "z9hG4bKabc", 7)),
             Step::Ignore(_)
@@ -225,7 +232,10 @@ mod tests {
     fn matching_needs_branch_cseq_call_id_and_one_via() {
         let start = Instant::now();
         let mut t = Transaction::new(key(), false, &timers(), start);
-        for stray in [response(200, "z9hG4bKother", 7), response(200, "z9hG4bKabc", 6)] {
+        for stray in [
+            response(200, "z9hG4bKother", 7),
+            response(200, "z9hG4bKabc", 6),
+        ] {
             assert!(matches!(t.on_response(start, &stray), Step::Ignore(_)));
         }
         let two_vias = Response::parse(
@@ -238,6 +248,9 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(t.on_response(start, &other_call), Step::Ignore(_)));
-        assert_eq!(t.on_response(start, &response(403, "z9hG4bKabc", 7)), Step::Final);
+        assert_eq!(
+            t.on_response(start, &response(403, "z9hG4bKabc", 7)),
+            Step::Final
+        );
     }
 }

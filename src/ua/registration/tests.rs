@@ -29,7 +29,9 @@ fn challenge(stale: bool) -> Response {
     let stale = if stale { ", stale=true" } else { "" };
     reply(
         401,
-        &format!("WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\"{stale}\r\n"),
+        &format!(
+            "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\"{stale}\r\n"
+        ),
     )
 }
 
@@ -59,7 +61,14 @@ fn a_challenge_is_answered_on_the_same_call_id_with_cseq_plus_one() {
     assert_eq!(header(&t, "Expires"), Some("300"));
     assert!(header(&t, "Authorization").is_none());
     let (second, why) = send(reg.on_final(flow(), challenge(false)));
-    assert!(matches!(why, Retry::Challenge { status: 401, stale: false, .. }));
+    assert!(matches!(
+        why,
+        Retry::Challenge {
+            status: 401,
+            stale: false,
+            ..
+        }
+    ));
     let t = text(&second);
     assert_eq!(header(&t, "CSeq"), Some("2 REGISTER"));
     assert_eq!(header(&t, "Call-ID"), Some("cid@sipreg"));
@@ -77,7 +86,9 @@ fn a_second_challenge_is_a_wrong_password_unless_the_nonce_was_stale() {
     reg.begin(flow(), 300);
     send(reg.on_final(flow(), challenge(false)));
     match reg.on_final(flow(), challenge(false)) {
-        Next::Done(Answer::Unauthorized(_, why)) => assert!(why.contains("wrong password"), "{why}"),
+        Next::Done(Answer::Unauthorized(_, why)) => {
+            assert!(why.contains("wrong password"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
     let mut stale = Registration::new(account(Some("pw")));

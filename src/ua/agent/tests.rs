@@ -1,0 +1,263 @@
+//! The agent over in-memory flows on tokio's paused clock: event order, Timer E/F, fallback and
+//! waits, with minutes of timers in milliseconds.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::*;
+use crate::cli::Cli;
+use crate::event::Recorder;
+use crate::net::memory::{MemoryConnector, Peer, pair};
+
+fn config(args: &[&str]) -> Config {
+    let mut argv = vec!["sipreg", "--user", "alice"];
+    argv.extend_from_slice(args);
+    argv.push("192.0.2.10:5060");
+    let cli = Cli::try_parse_from(argv).expect("valid flags");
+    Config::from_args(&cli.register, None).expect("valid config")
+}
+
+fn local() -> SocketAddr {
+    "10.0.0.5:40000".parse().unwrap()
+}
+
+fn remote() -> SocketAddr {
+    "192.0.2.10:5060".parse().unwrap()
+}
+
+/// A response to `request` echoing its Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2).
+fn answer(request: &[u8], status: u16, extra: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(request);
+    let mut out = format!("SIP/2.0 {status} Reason\r\n");
+    for line in text.lines() {
+        let name = line.split(':').next().unwrap_or("");
+        if ["Via", "From", "To", "Call-ID", "CSeq"].contains(&name) {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(extra);
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out.into_bytes()
+}
+
+async fn run(cfg: &Config, connector: &MemoryConnector) -> (Verdict, Vec<Stamped>) {
+    let resolver = Resolver::new(cfg.dns.clone());
+    let mut recorder = Recorder::default();
+    let verdict = Agent::new(cfg, connector, &resolver, &mut recorder)
+        .run()
+        .await;
+    (verdict, recorder.0)
+}
+
+fn names(events: &[Stamped]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match &e.event {
+            Event::RequestSent {
+                cseq,
+                expires,
+                retransmission,
+                ..
+            } => format!(
+                "sent {cseq}/{expires}{}",
+                if *retransmission { " again" } else { "" }
+            ),
+            Event::ResponseReceived { status, .. } => format!("got {status}"),
+            Event::AttemptEnded(e) => format!("ended {}", e.outcome.as_str()),
+            Event::Finished(v) => format!("finished {}", v.as_str()),
+            other => format!("{other:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        })
+        .collect()
+}
+
+/// A registrar that challenges once, then accepts, then confirms the removal.
+async fn challenging_registrar(mut peer: Peer) {
+    let challenge = "WWW-Authenticate: Digest realm=\"r\", nonce=\"n\", qop=\"auth\"\r\n";
+    let replies = [
+        (401, challenge.to_string()),
+        (
+            200,
+            format!("Contact: <sip:alice@{}>;expires=120\r\n", local()),
+        ),
+        (200, String::new()),
+    ];
+    for (status, extra) in replies {
+        let Some(request) = peer.recv().await else {
+            return;
+        };
+        peer.send(answer(&request, status, &extra));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_challenged_registration_emits_every_step_in_order() {
+    let cfg = config(&["--udp", "--password", "pw"]);
+    let (flow, peer) = pair(Transport::Udp, local(), remote());
+    tokio::spawn(challenging_registrar(peer));
+    let connector = MemoryConnector::new(vec![Ok(flow)]);
+    let (verdict, events) = run(&cfg, &connector).await;
+    assert_eq!(verdict, Verdict::Registered);
+    assert_eq!(
+        names(&events),
+        [
+            "RunStarted",
+            "Resolved",
+            "AttemptStarted",
+            "Connected",
+            "sent 1/3600",
+            "PhaseStarted",
+            "got 401",
+            "PhaseEnded",
+            "Retrying",
+            "sent 2/3600",
+            "PhaseStarted",
+            "got 200",
+            "PhaseEnded",
+            "Registered",
+            "ended registered",
+            "Unregistering",
+            "sent 3/0",
+            "PhaseStarted",
+            "got 200",
+            "PhaseEnded",
+            "Unregistered",
+            "finished registered",
+        ]
+    );
+    let registered = events.iter().find_map(|e| match &e.event {
+        Event::Registered { expires, .. } => Some(*expires),
+        _ => None,
+    });
+    assert_eq!(
+        registered,
+        Some(Some(120)),
+        "the granted lifetime, not the asked one"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timer_e_retransmits_on_simulated_time_until_timer_f() {
+    let cfg = config(&["--udp"]);
+    let (flow, peer) = pair(Transport::Udp, local(), remote());
+    let connector = MemoryConnector::new(vec![Ok(flow)]);
+    let started = tokio::time::Instant::now();
+    let (verdict, events) = run(&cfg, &connector).await;
+    drop(peer);
+    assert_eq!(verdict, Verdict::Unreachable);
+    let first = events
+        .iter()
+        .find(|e| matches!(e.event, Event::RequestSent { .. }))
+        .map(|e| e.at)
+        .unwrap();
+    let resent: Vec<u128> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event,
+                Event::RequestSent {
+                    retransmission: true,
+                    ..
+                }
+            )
+        })
+        .map(|e| (e.at - first).as_millis())
+        .collect();
+    // T1 = 500 ms doubling to T2 = 4 s (RFC 3261 §17.1.2.2), Timer F = 64·T1 = 32 s.
+    assert_eq!(
+        resent,
+        [
+            500, 1500, 3500, 7500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+        ]
+    );
+    let ended = events.iter().find_map(|e| match &e.event {
+        Event::AttemptEnded(end) => Some((e.at - first, end.outcome, end.reason.clone())),
+        _ => None,
+    });
+    let (after, outcome, reason) = ended.unwrap();
+    assert_eq!(
+        (after, outcome),
+        (Duration::from_secs(32), Outcome::Timeout)
+    );
+    assert!(reason.contains("after 10 retransmissions"), "{reason}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(32),
+        "simulated time passed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_tcp_falls_back_to_udp() {
+    let cfg = config(&[]);
+    let (flow, peer) = pair(Transport::Udp, local(), remote());
+    tokio::spawn(challenging_registrar(peer));
+    let refused = Failure::new(Outcome::Refused, "connection refused (TCP reset)");
+    let connector = MemoryConnector::new(vec![Err(refused), Ok(flow)]);
+    let (verdict, events) = run(&cfg, &connector).await;
+    assert_eq!(
+        verdict,
+        Verdict::Unauthorized,
+        "no password for the challenge"
+    );
+    let ends: Vec<(Transport, Outcome)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::AttemptEnded(end) => Some(end.outcome),
+            _ => None,
+        })
+        .zip([Transport::Tcp, Transport::Udp])
+        .map(|(o, t)| (t, o))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (Transport::Tcp, Outcome::Refused),
+            (Transport::Udp, Outcome::Unauthorized)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broken_flow_ends_the_attempt_as_closed() {
+    let cfg = config(&["--tcp"]);
+    let (flow, mut peer) = pair(Transport::Tcp, local(), remote());
+    tokio::spawn(async move {
+        let _ = peer.recv().await;
+        peer.fail(Failure::new(
+            Outcome::Closed,
+            "the server closed the TCP connection",
+        ));
+        std::future::pending::<()>().await;
+    });
+    let connector = MemoryConnector::new(vec![Ok(flow)]);
+    let (verdict, events) = run(&cfg, &connector).await;
+    assert_eq!(verdict, Verdict::Unreachable);
+    assert!(names(&events).contains(&"ended closed".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_cycles_wait_with_doubling_over_simulated_minutes() {
+    let cfg = config(&["--tcp", "--retries", "5", "--retry-max", "4m"]);
+    let refusals = (0..6)
+        .map(|_| Err(Failure::new(Outcome::Refused, "refused")))
+        .collect();
+    let connector = MemoryConnector::new(refusals);
+    let started = tokio::time::Instant::now();
+    let (verdict, events) = run(&cfg, &connector).await;
+    assert_eq!(verdict, Verdict::Unreachable);
+    let waits: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::WaitStarted { wait, .. } => Some(wait.as_secs()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits, [30, 60, 120, 240, 240]);
+    assert_eq!(started.elapsed(), Duration::from_secs(690));
+}
