@@ -5,15 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Exit codes, as documented in the README and in `--help`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  registered
-  1  rejected: the server answered with a final failure other than authentication
-  2  usage or configuration error (bad flag, unsupported transport set, unreadable file)
-  3  unreachable: no transport got a final answer
-  4  unauthorized: challenged again after credentials were sent, or challenged without a password
-  5  registered, but not as --expect-transport or --max-time demanded";
+/// Exit codes, as documented in the README and in `--help` (the table lives in [`crate::exit`]).
+pub const EXIT_CODES: &str = crate::exit::TABLE;
 
 /// Register at a SIP registrar the way a desk phone does, over UDP, TCP or TLS with the phone's
 /// fallback rules, and report which transport registered, how long each attempt took and why each

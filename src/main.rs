@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs};
 use sipreg::config::Config;
+use sipreg::exit;
 use sipreg::net::resolve::Resolver;
 use sipreg::observe::report::{Report, Summary};
 use sipreg::render::progress::Progress;
@@ -48,7 +49,7 @@ fn print(text: &str) {
 fn print_bytes(bytes: &[u8]) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes).and_then(|()| out.flush());
-    ExitCode::SUCCESS
+    ExitCode::from(exit::OK)
 }
 
 /// One line on stderr; a closed stderr is not worth a panic.
@@ -59,11 +60,11 @@ fn eprint_line(text: &str) {
 
 fn usage_error(message: &str, json: bool) -> ExitCode {
     if json {
-        print(&render::json_error(message, 2));
+        print(&render::json_error(message, exit::USAGE));
     } else {
         eprint_line(&format!("sipreg: error: {message}"));
     }
-    ExitCode::from(2)
+    ExitCode::from(exit::USAGE)
 }
 
 /// Clap's error as one line: its first paragraph, without the `error:` prefix.
@@ -120,7 +121,7 @@ fn generate(command: &Command) -> Option<ExitCode> {
             let mut buf = Vec::new();
             if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut buf) {
                 eprint_line(&format!("sipreg: error: cannot render the man page: {e}"));
-                return Some(ExitCode::from(1));
+                return Some(ExitCode::from(exit::INTERNAL));
             }
             Some(print_bytes(&buf))
         }
@@ -147,9 +148,9 @@ fn resolve(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
         print(&render::candidates_text(&server, &config.order, &list));
     }
     if list.iter().any(|c| c.addr.is_ok()) {
-        ExitCode::SUCCESS
+        ExitCode::from(exit::OK)
     } else {
-        ExitCode::from(3)
+        ExitCode::from(exit::UNREACHABLE)
     }
 }
 
@@ -185,57 +186,26 @@ fn repeat(
     ExitCode::from(summary.exit_code)
 }
 
-fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version.
-            let _ = e.print();
-            return ExitCode::SUCCESS;
+/// `sipreg demo`: the in-process registrar and the phone's default flags.
+fn demo(rt: &tokio::runtime::Runtime, json: bool, color: ColorChoice) -> ExitCode {
+    match rt.block_on(sipreg::demo::run()) {
+        Ok(report) if json => {
+            print(&render::json(&report));
+            ExitCode::from(report.exit_code)
+        }
+        Ok(report) => {
+            print(&render::human(&report, Detail::Normal, &palette(color)));
+            ExitCode::from(report.exit_code)
         }
         Err(e) => {
-            let json = std::env::args_os().any(|a| a == "--json");
-            return usage_error(&one_line(&e.render().to_string()), json);
+            eprint_line(&format!("sipreg: error: demo failed: {e:#}"));
+            ExitCode::from(exit::INTERNAL)
         }
-    };
-    if let Some(code) = cli.command.as_ref().and_then(generate) {
-        return code;
     }
-    let args = match &cli.command {
-        Some(Command::Resolve(sub)) => sub.as_ref(),
-        _ => &cli.register,
-    };
-    init_logging(args.verbose, args.quiet);
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
-            return ExitCode::from(1);
-        }
-    };
-    if let Some(Command::Resolve(_)) = &cli.command {
-        return resolve(&rt, args);
-    }
-    if let Some(Command::Demo { json }) = cli.command {
-        return match rt.block_on(sipreg::demo::run()) {
-            Ok(report) if json => {
-                print(&render::json(&report));
-                ExitCode::from(report.exit_code)
-            }
-            Ok(report) => {
-                print(&render::human(
-                    &report,
-                    Detail::Normal,
-                    &palette(args.color),
-                ));
-                ExitCode::from(report.exit_code)
-            }
-            Err(e) => {
-                eprint_line(&format!("sipreg: error: demo failed: {e:#}"));
-                ExitCode::from(1)
-            }
-        };
-    }
+}
+
+/// The registration test itself: one run, or `--count` runs.
+fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
     let env_password = match std::env::var("SIPREG_PASSWORD") {
         Ok(p) => Some(p),
         Err(std::env::VarError::NotPresent) => None,
@@ -254,9 +224,44 @@ fn main() -> ExitCode {
         Progress::disabled()
     };
     if args.count > 1 {
-        return repeat(&rt, &config, args, &mut progress);
+        return repeat(rt, &config, args, &mut progress);
     }
     let resolver = Resolver::new(config.dns.clone());
     let report = rt.block_on(sipreg::oneshot::run_with(&config, &resolver, &mut progress));
     show(&report, args)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::from(exit::OK);
+        }
+        Err(e) => {
+            let json = std::env::args_os().any(|a| a == "--json");
+            return usage_error(&one_line(&e.render().to_string()), json);
+        }
+    };
+    if let Some(code) = cli.command.as_ref().and_then(generate) {
+        return code;
+    }
+    let args = match &cli.command {
+        Some(Command::Resolve(sub)) => sub.as_ref(),
+        _ => &cli.register,
+    };
+    init_logging(args.verbose, args.quiet);
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
+            return ExitCode::from(exit::INTERNAL);
+        }
+    };
+    match cli.command {
+        Some(Command::Resolve(_)) => resolve(&rt, args),
+        Some(Command::Demo { json }) => demo(&rt, json, args.color),
+        _ => register(&rt, args),
+    }
 }

@@ -1,11 +1,14 @@
 //! The `-v` narration: every event as a plain-words log line (info), and with `-vv` the messages
 //! themselves (debug), credentials redacted.
 
+use std::time::Duration;
+
 use tracing::{debug, info};
 
 use crate::event::{Event, Phase, Sink, Stamped};
 use crate::model::Retry;
 use crate::model::{human_ms, ms};
+use crate::net::resolve::Candidate;
 
 /// A sink that logs events through `tracing`; silent unless `-v` or RUST_LOG set a subscriber up.
 #[derive(Debug, Default)]
@@ -19,14 +22,7 @@ impl Sink for Narration {
 
 fn narrate(event: &Event) {
     match event {
-        Event::Resolved(list) => {
-            for c in list {
-                match &c.addr {
-                    Ok(a) => info!("candidate: {} {}:{} -> {a}", c.transport, c.target, c.port),
-                    Err(f) => info!("candidate: {} {}: {}", c.transport, c.target, f.reason),
-                }
-            }
-        }
+        Event::Resolved(list) => candidates(list),
         Event::AttemptStarted {
             cycle, candidate, ..
         } => {
@@ -42,18 +38,46 @@ fn narrate(event: &Event) {
             Phase::Answer => {}
         },
         Event::PhaseEnded {
-            phase: Phase::Connect,
+            phase,
             elapsed,
             ok: true,
-        } => info!("TCP connected in {}", human_ms(ms(*elapsed))),
-        Event::PhaseEnded {
-            phase: Phase::Tls,
-            elapsed,
-            ok: true,
-        } => info!("TLS handshake done in {}", human_ms(ms(*elapsed))),
+        } => phase_done(*phase, *elapsed),
         Event::Connected {
             tls: Some((v, c)), ..
         } => info!("TLS: {v} {c}"),
+        Event::RequestSent { .. } | Event::ResponseReceived { .. } => message(event),
+        Event::Ignored(why) => debug!("ignoring {why}"),
+        Event::Retrying(retry) => retrying(retry),
+        Event::AttemptEnded(e) if e.failure.is_some() => info!("attempt failed: {}", e.reason),
+        Event::Unregistering => info!("removing our binding (Expires: 0)"),
+        Event::WaitStarted { wait, .. } => info!(
+            "cycle failed; waiting {} before the next cycle",
+            humantime::format_duration(*wait)
+        ),
+        _ => {}
+    }
+}
+
+fn candidates(list: &[Candidate]) {
+    for c in list {
+        match &c.addr {
+            Ok(a) => info!("candidate: {} {}:{} -> {a}", c.transport, c.target, c.port),
+            Err(f) => info!("candidate: {} {}: {}", c.transport, c.target, f.reason),
+        }
+    }
+}
+
+fn phase_done(phase: Phase, elapsed: Duration) {
+    match phase {
+        Phase::Connect => info!("TCP connected in {}", human_ms(ms(elapsed))),
+        Phase::Tls => info!("TLS handshake done in {}", human_ms(ms(elapsed))),
+        Phase::Answer => {}
+    }
+}
+
+/// A request or response: one line at `-v`, the message itself (redacted) at `-vv`.
+fn message(event: &Event) {
+    match event {
         Event::RequestSent {
             transport,
             cseq,
@@ -85,26 +109,24 @@ fn narrate(event: &Event) {
                 info!("received {status} {reason} after {}", human_ms(ms(*after)));
             }
         }
-        Event::Ignored(why) => debug!("ignoring {why}"),
-        Event::Retrying(Retry::Challenge {
+        _ => {}
+    }
+}
+
+fn retrying(retry: &Retry) {
+    match retry {
+        Retry::Challenge {
             status,
             algorithm,
             realm,
             stale,
-        }) => info!(
+        } => info!(
             "{status} challenge ({algorithm}, realm {realm:?}{}): answering with digest",
             if *stale { ", stale nonce" } else { "" }
         ),
-        Event::Retrying(Retry::IntervalTooBrief { min_expires }) => {
+        Retry::IntervalTooBrief { min_expires } => {
             info!("423 Interval Too Brief: retrying with Expires {min_expires}");
         }
-        Event::AttemptEnded(e) if e.failure.is_some() => info!("attempt failed: {}", e.reason),
-        Event::Unregistering => info!("removing our binding (Expires: 0)"),
-        Event::WaitStarted { wait, .. } => info!(
-            "cycle failed; waiting {} before the next cycle",
-            humantime::format_duration(*wait)
-        ),
-        _ => {}
     }
 }
 
