@@ -133,6 +133,20 @@ pub enum Event {
         /// The bytes received.
         bytes: Vec<u8>,
     },
+    /// The server sent a request on our flow (OPTIONS, NOTIFY, INVITE, …).
+    RequestReceived {
+        /// Its method.
+        method: String,
+        /// Transport.
+        transport: Transport,
+        /// The bytes received.
+        bytes: Vec<u8>,
+    },
+    /// A keep-alive arrived on a stream (RFC 5626 §3.5.1).
+    KeepAlive {
+        /// CRLFCRLF (the server asks for a pong) rather than CRLF (a pong).
+        ping: bool,
+    },
     /// A message that does not answer our request was ignored.
     Ignored(String),
     /// The registration sends another request in the same round.

@@ -47,6 +47,13 @@ fn narrate(event: &Event) {
         } => info!("TLS: {v} {c}"),
         Event::RequestSent { .. } | Event::ResponseReceived { .. } => message(event),
         Event::Ignored(why) => debug!("ignoring {why}"),
+        Event::RequestReceived {
+            method, transport, ..
+        } => info!("the server sent a {method} request over {transport}"),
+        Event::KeepAlive { ping } => debug!(
+            "keep-alive from the server ({})",
+            if *ping { "ping" } else { "pong" }
+        ),
         Event::Retrying(retry) => retrying(retry),
         Event::AttemptEnded(e) if e.failure.is_some() => info!("attempt failed: {}", e.reason),
         Event::Unregistering => info!("removing our binding (Expires: 0)"),

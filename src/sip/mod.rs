@@ -18,6 +18,25 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Most header lines sipreg accepts in one message.
 pub const MAX_HEADERS: usize = 256;
 
+/// The method of a request's start line (`OPTIONS sip:… SIP/2.0`), or `None` for a response or
+/// anything else (RFC 3261 §7.1: Method SP Request-URI SP SIP-Version).
+#[must_use]
+pub fn request_method(bytes: &[u8]) -> Option<String> {
+    let line = bytes.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
+    let mut words = line.split(' ');
+    let method = words.next()?;
+    let _uri = words.next()?;
+    let version = words.next()?;
+    let token = !method.is_empty()
+        && method.len() <= 32
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b.is_ascii_digit());
+    (token && version.eq_ignore_ascii_case("SIP/2.0") && words.next().is_none())
+        .then(|| method.to_string())
+}
+
 /// Random lowercase hex of `bytes` random bytes, for branches, tags and Call-IDs.
 #[must_use]
 pub fn random_hex(bytes: usize) -> String {
@@ -43,4 +62,20 @@ pub fn hex(data: &[u8]) -> String {
 #[must_use]
 pub fn new_branch() -> String {
     format!("{BRANCH_COOKIE}{}", random_hex(8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_are_told_from_responses() {
+        assert_eq!(
+            request_method(b"OPTIONS sip:alice@10.0.0.5 SIP/2.0\r\nVia: x\r\n\r\n").as_deref(),
+            Some("OPTIONS")
+        );
+        assert_eq!(request_method(b"SIP/2.0 200 OK\r\n\r\n"), None);
+        assert_eq!(request_method(b"options sip:x SIP/2.0\r\n"), None);
+        assert_eq!(request_method(b"\xff\xfe"), None);
+    }
 }

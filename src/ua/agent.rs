@@ -283,9 +283,23 @@ impl<'a, C: Connector> Agent<'a, C> {
                 },
                 Ok(frame) => frame?,
             };
-            let Frame::Message(bytes) = frame else {
-                continue;
+            let bytes = match frame {
+                Frame::Message(bytes) => bytes,
+                Frame::Ping | Frame::Pong => {
+                    let ping = frame == Frame::Ping;
+                    self.emit(Event::KeepAlive { ping });
+                    continue;
+                }
             };
+            if let Some(method) = crate::sip::request_method(&bytes) {
+                // A request from the server: the core hears it; the one-shot run does not answer.
+                self.emit(Event::RequestReceived {
+                    method,
+                    transport,
+                    bytes,
+                });
+                continue;
+            }
             let response = match Response::parse(&bytes) {
                 Ok(r) => r,
                 Err(e) => {

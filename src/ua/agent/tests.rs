@@ -261,3 +261,33 @@ async fn failed_cycles_wait_with_doubling_over_simulated_minutes() {
     assert_eq!(waits, [30, 60, 120, 240, 240]);
     assert_eq!(started.elapsed(), Duration::from_secs(690));
 }
+
+#[tokio::test(start_paused = true)]
+async fn requests_and_keepalives_from_the_server_reach_the_core() {
+    let cfg = config(&["--tcp", "--keep"]);
+    let (flow, mut peer) = pair(Transport::Tcp, local(), remote());
+    tokio::spawn(async move {
+        let Some(request) = peer.recv().await else {
+            return;
+        };
+        peer.frame(Frame::Ping);
+        peer.send(
+            b"OPTIONS sip:alice@10.0.0.5:40000 SIP/2.0\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        );
+        peer.send(answer(&request, 200, ""));
+        std::future::pending::<()>().await;
+    });
+    let connector = MemoryConnector::new(vec![Ok(flow)]);
+    let (verdict, events) = run(&cfg, &connector).await;
+    assert_eq!(verdict, Verdict::Registered);
+    assert!(
+        events.iter().any(
+            |e| matches!(&e.event, Event::RequestReceived { method, .. } if method == "OPTIONS")
+        )
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == Event::KeepAlive { ping: true })
+    );
+}
