@@ -3,7 +3,7 @@
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::registrar::{Options, Registrar, TcpMode};
+use crate::registrar::Registrar;
 use crate::report::Report;
 use clap::Parser;
 
@@ -12,11 +12,7 @@ use clap::Parser;
 /// # Errors
 /// When the registrar cannot bind a loopback port.
 pub async fn run() -> anyhow::Result<Report> {
-    let registrar = Registrar::start(Options {
-        tcp: TcpMode::Refuse,
-        ..Options::default()
-    })
-    .await?;
+    let registrar = Registrar::start().await?;
     let server = registrar.sip_addr.to_string();
     let cli = Cli::try_parse_from(["sipreg", "--user", "demo", server.as_str()])?;
     if let Some(Command::Demo { .. }) = cli.command {

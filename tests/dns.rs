@@ -130,7 +130,7 @@ fn with_dns<'a>(dns: &'a str, args: &[&'a str]) -> Vec<&'a str> {
 fn srv_priority_failover_from_a_refusing_target_to_the_next() {
     let reg = registrar(Options::default());
     let port = reg.sip_addr.port();
-    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let refusing = refusing_tcp_port();
     let closed = closed_udp_port();
     let closed_port = closed.local_addr().unwrap().port();
     let dns = start_dns(vec![
