@@ -15,7 +15,7 @@ use serde_json::Value;
 mod server;
 #[allow(unused_imports)]
 pub use server::{
-    Behaviour, Canned, Incoming, Options, RefusingPort, Seen, Server, Step, TcpMode,
+    Background, Behaviour, Canned, Incoming, Options, RefusingPort, Seen, Server, Step, TcpMode,
     refusing_tcp_port,
 };
 

@@ -206,15 +206,75 @@ struct Shared {
     log: Mutex<Vec<Seen>>,
 }
 
-/// A running server on a thread and runtime of its own; it stops when dropped.
+/// A thread with a tokio runtime of its own that keeps a server running until dropped.
+pub struct Background {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Runs `serve` on a new thread: it binds, spawns its tasks and returns what the caller needs
+    /// (`T`) and what must stay alive (`H`). Dropping the `Background` drops `H` and ends every task.
+    pub fn start<T, H, F>(
+        serve: impl FnOnce() -> F + Send + 'static,
+    ) -> std::io::Result<(Background, T)>
+    where
+        T: Send + 'static,
+        F: Future<Output = std::io::Result<(T, H)>>,
+    {
+        let (ready, bound) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match rt {
+                Ok(rt) => rt.block_on(async move {
+                    match serve().await {
+                        Ok((t, _held)) => {
+                            let _ = ready.send(Ok(t));
+                            let _ = stopped.await;
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                        }
+                    }
+                }),
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            }
+        });
+        let t = bound
+            .recv()
+            .map_err(|_| std::io::Error::other("server thread ended"))??;
+        let background = Background {
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        Ok((background, t))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A running test server; it stops when dropped.
 pub struct Server {
     /// The SIP port (UDP and, unless refused, TCP).
     pub sip_addr: SocketAddr,
     /// The TLS address, when TLS is served.
     pub tls_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _background: Background,
 }
 
 impl Server {
@@ -227,37 +287,16 @@ impl Server {
             answers: Mutex::default(),
             log: Mutex::default(),
         });
-        let (ready, bound) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match rt {
-                // The sockets live in the block; dropping the runtime ends every task.
-                Ok(rt) => rt.block_on(async move {
-                    let held = serve(opts, serving).await;
-                    let ok = held.is_ok();
-                    let _ = ready.send(held.map(|h| (h.sip_addr, h.tls_addr)));
-                    if ok {
-                        let _ = stopped.await;
-                    }
-                }),
-                Err(e) => {
-                    let _ = ready.send(Err(e));
-                }
-            }
-        });
-        let (sip_addr, tls_addr) = bound
-            .recv()
-            .map_err(|_| std::io::Error::other("server thread ended"))??;
+        let (background, (sip_addr, tls_addr)) = Background::start(move || async move {
+            let held = serve(opts, serving).await?;
+            Ok(((held.sip_addr, held.tls_addr), held))
+        })?;
         Ok(Server {
             sip_addr,
             tls_addr,
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            _background: background,
         })
     }
 
@@ -272,17 +311,6 @@ impl Server {
     /// Every datagram or message seen so far, retransmissions included.
     pub fn seen_all(&self) -> Vec<Seen> {
         self.shared.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
