@@ -4,7 +4,7 @@
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::observe::report::Report;
-use crate::registrar::{Options, Registrar, TcpMode};
+use crate::registrar::Registrar;
 use clap::Parser;
 
 /// Starts the demo registrar, registers at it with the default flags, and returns the report.
@@ -12,11 +12,7 @@ use clap::Parser;
 /// # Errors
 /// When the registrar cannot bind a loopback port.
 pub async fn run() -> anyhow::Result<Report> {
-    let registrar = Registrar::start(Options {
-        tcp: TcpMode::Refuse,
-        ..Options::default()
-    })
-    .await?;
+    let registrar = Registrar::start().await?;
     let server = registrar.sip_addr.to_string();
     let cli = Cli::try_parse_from(["sipreg", "--user", "demo", server.as_str()])?;
     if let Some(Command::Demo { .. }) = cli.command {

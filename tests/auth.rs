@@ -4,9 +4,8 @@
 mod common;
 
 use common::*;
-use sipreg::registrar::Canned;
 
-fn scripted(replies: Vec<Canned>) -> Background {
+fn scripted(replies: Vec<Canned>) -> Server {
     registrar(Options {
         behaviour: Behaviour::Script(replies),
         ..Options::default()

@@ -18,19 +18,7 @@ use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 /// A DNS server for `example.test.` on 127.0.0.1, running in a thread of its own.
 struct Dns {
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _background: Background,
 }
 
 fn name(s: &str) -> Name {
@@ -38,49 +26,39 @@ fn name(s: &str) -> Name {
 }
 
 fn start_dns(records: Vec<Record>) -> Dns {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let origin = name("example.test.");
-            let mut zone =
-                InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
-                    origin.clone(),
-                    ZoneType::Primary,
-                    AxfrPolicy::Deny,
-                );
-            let soa = SOA::new(
-                name("ns.example.test."),
-                name("admin.example.test."),
-                1,
-                3600,
-                600,
-                86400,
-                60,
+    let (background, addr) = Background::start(move || async move {
+        let origin = name("example.test.");
+        let mut zone =
+            InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
+                origin.clone(),
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
             );
-            zone.upsert_mut(Record::from_rdata(origin.clone(), 60, RData::SOA(soa)), 1);
-            for r in records {
-                zone.upsert_mut(r, 1);
-            }
-            let mut catalog = Catalog::new();
-            catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
-            let mut server = Server::new(catalog);
-            let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            tx.send(socket.local_addr().unwrap()).unwrap();
-            server.register_socket(socket);
-            let _ = stopped.await;
-            let _ = server.shutdown_gracefully().await;
-        });
-    });
-    let addr = rx.recv().unwrap();
+        let soa = SOA::new(
+            name("ns.example.test."),
+            name("admin.example.test."),
+            1,
+            3600,
+            600,
+            86400,
+            60,
+        );
+        zone.upsert_mut(Record::from_rdata(origin.clone(), 60, RData::SOA(soa)), 1);
+        for r in records {
+            zone.upsert_mut(r, 1);
+        }
+        let mut catalog = Catalog::new();
+        catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+        let mut server = Server::new(catalog);
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+        let addr = socket.local_addr()?;
+        server.register_socket(socket);
+        Ok((addr, server))
+    })
+    .unwrap();
     Dns {
         addr,
-        stop: Some(stop),
-        thread: Some(thread),
+        _background: background,
     }
 }
 
@@ -130,7 +108,7 @@ fn with_dns<'a>(dns: &'a str, args: &[&'a str]) -> Vec<&'a str> {
 fn srv_priority_failover_from_a_refusing_target_to_the_next() {
     let reg = registrar(Options::default());
     let port = reg.sip_addr.port();
-    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let refusing = refusing_tcp_port();
     let closed = closed_udp_port();
     let closed_port = closed.local_addr().unwrap().port();
     let dns = start_dns(vec![

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use sipreg::registrar::Canned;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -322,7 +321,7 @@ fn snapshots_of_the_human_output() {
     );
 
     let downgrade = registrar(Options::default());
-    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let refusing = refusing_tcp_port();
     let closed = refusing.port.to_string();
     snapshot(
         "tls-downgrade",

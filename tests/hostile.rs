@@ -1,108 +1,34 @@
 //! Hostile and broken servers over real sockets (UDP, TCP, TLS): every case ends in bounded time, with no
 //! panic, with the documented exit code and a reason.
 //!
-//! The servers here are scripted byte by byte: for each request they run a list of steps (send bytes,
-//! drip them, sleep, close, reset), so each case is exactly the misbehaviour it names.
+//! The test server is scripted byte by byte here: for each request it runs a list of steps (send bytes,
+//! drip them, close, reset), so each case is exactly the misbehaviour it names.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use sipreg::registrar::Canned;
 
-/// The parts of a request a script needs.
-#[derive(Clone)]
-struct Req {
-    via: String,
-    from: String,
-    to: String,
-    call_id: String,
-    cseq: String,
+/// A 200 OK with a wrong branch in the top Via.
+fn wrong_branch(r: &Incoming) -> Vec<u8> {
+    r.spoiled("via", |v| {
+        Some(v.replace("branch=z9hG4bK", "branch=z9hG4bKx"))
+    })
 }
 
-impl Req {
-    fn parse(text: &str) -> Option<Req> {
-        let get = |name: &str| {
-            text.lines().find_map(|l| {
-                l.split_once(':')
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-        };
-        Some(Req {
-            via: get("via")?,
-            from: get("from")?,
-            to: get("to")?,
-            call_id: get("call-id")?,
-            cseq: get("cseq")?,
-        })
-    }
+/// A 200 OK with a second Via value.
+fn two_vias(r: &Incoming) -> Vec<u8> {
+    r.spoiled("via", |v| {
+        Some(format!(
+            "{v}\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKproxy"
+        ))
+    })
 }
 
-/// A response to `req`, with parts that a case may spoil.
-struct Reply {
-    status: String,
-    vias: Vec<String>,
-    call_id: String,
-    cseq: String,
-    extra: Vec<String>,
-    content_length: Option<String>,
-}
-
-impl Reply {
-    fn ok(req: &Req) -> Reply {
-        Reply {
-            status: "SIP/2.0 200 OK".into(),
-            vias: vec![req.via.clone()],
-            call_id: req.call_id.clone(),
-            cseq: req.cseq.clone(),
-            extra: vec![],
-            content_length: Some("0".into()),
-        }
-    }
-
-    fn bytes(&self, req: &Req) -> Vec<u8> {
-        let mut out = format!("{}\r\n", self.status);
-        for v in &self.vias {
-            out.push_str(&format!("Via: {v}\r\n"));
-        }
-        out.push_str(&format!(
-            "From: {}\r\nTo: {};tag=h\r\nCall-ID: {}\r\nCSeq: {}\r\n",
-            req.from, req.to, self.call_id, self.cseq
-        ));
-        for e in &self.extra {
-            out.push_str(e);
-            out.push_str("\r\n");
-        }
-        if let Some(cl) = &self.content_length {
-            out.push_str(&format!("Content-Length: {cl}\r\n"));
-        }
-        out.push_str("\r\n");
-        out.into_bytes()
-    }
-}
-
-enum Step {
-    Send(Vec<u8>),
-    Drip(Vec<u8>, Duration),
-    Close,
-    Reset,
-}
-
-type Script = Arc<dyn Fn(&Req) -> Vec<Step> + Send + Sync>;
-
-fn ok(req: &Req) -> Vec<u8> {
-    Reply::ok(req).bytes(req)
-}
-
-fn spoiled(req: &Req, spoil: impl Fn(&mut Reply)) -> Vec<u8> {
-    let mut r = Reply::ok(req);
-    spoil(&mut r);
-    r.bytes(req)
+/// A 200 OK with its Content-Length replaced (`None`: left out).
+fn content_length(r: &Incoming, value: Option<&str>) -> Vec<u8> {
+    r.spoiled("content-length", |_| value.map(str::to_string))
 }
 
 /// Deterministic noise (xorshift), so a failure can be reproduced.
@@ -124,117 +50,6 @@ enum Kind {
     Tls,
 }
 
-/// Starts a scripted server; returns its address. Threads end with the test process.
-fn serve(kind: Kind, script: Script, tls: Option<Arc<rustls::ServerConfig>>) -> SocketAddr {
-    match kind {
-        Kind::Udp => {
-            let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let addr = sock.local_addr().unwrap();
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 65536];
-                while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-                    let Some(req) = Req::parse(&String::from_utf8_lossy(&buf[..n])) else {
-                        continue;
-                    };
-                    for step in script(&req) {
-                        match step {
-                            Step::Send(b) | Step::Drip(b, _) => {
-                                let _ = sock.send_to(&b, peer);
-                            }
-                            Step::Close | Step::Reset => {}
-                        }
-                    }
-                }
-            });
-            addr
-        }
-        Kind::Tcp | Kind::Tls => {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            std::thread::spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let script = script.clone();
-                    let tls = tls.clone();
-                    std::thread::spawn(move || match tls {
-                        Some(cfg) => {
-                            let Ok(conn) = rustls::ServerConnection::new(cfg) else {
-                                return;
-                            };
-                            let raw = stream.try_clone().unwrap();
-                            serve_stream(rustls::StreamOwned::new(conn, stream), raw, &script);
-                        }
-                        None => {
-                            let raw = stream.try_clone().unwrap();
-                            serve_stream(stream, raw, &script);
-                        }
-                    });
-                }
-            });
-            addr
-        }
-    }
-}
-
-fn serve_stream<S: Read + Write>(mut io: S, raw: TcpStream, script: &Script) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let text = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
-            buf.drain(..end + 4);
-            let Some(req) = Req::parse(&text) else {
-                continue;
-            };
-            for step in script(&req) {
-                match step {
-                    Step::Send(b) => {
-                        if io.write_all(&b).and_then(|()| io.flush()).is_err() {
-                            return;
-                        }
-                    }
-                    Step::Drip(b, pause) => {
-                        for byte in b {
-                            if io.write_all(&[byte]).and_then(|()| io.flush()).is_err() {
-                                return;
-                            }
-                            std::thread::sleep(pause);
-                        }
-                    }
-                    Step::Close => {
-                        let _ = raw.shutdown(std::net::Shutdown::Both);
-                        return;
-                    }
-                    Step::Reset => {
-                        let socket = tokio::net::TcpSocket::from_std_stream(raw);
-                        let _ = socket.set_zero_linger();
-                        drop(socket);
-                        return;
-                    }
-                }
-            }
-        }
-        match io.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// A server that answers the first bytes it gets (a ClientHello) with `reply`, for TLS-level cases.
-fn raw_reply_server(reply: &'static [u8]) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(reply);
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    });
-    addr
-}
-
 fn flags(kind: Kind) -> &'static str {
     match kind {
         Kind::Udp => "--udp",
@@ -246,7 +61,7 @@ fn flags(kind: Kind) -> &'static str {
 struct Case {
     name: &'static str,
     kinds: &'static [Kind],
-    script: Script,
+    behaviour: Behaviour,
     code: i32,
     outcome: &'static str,
     reason: &'static str,
@@ -258,12 +73,12 @@ fn case(
     code: i32,
     outcome: &'static str,
     reason: &'static str,
-    script: impl Fn(&Req) -> Vec<Step> + Send + Sync + 'static,
+    script: impl Fn(&Incoming) -> Vec<Step> + Send + Sync + 'static,
 ) -> Case {
     Case {
         name,
         kinds,
-        script: Arc::new(script),
+        behaviour: Behaviour::raw(script),
         code,
         outcome,
         reason,
@@ -286,19 +101,10 @@ fn hostile_server_matrix() {
             0,
             "registered",
             "200 OK",
-            |r| {
-                vec![
-                    Send(spoiled(r, |p| {
-                        p.vias = vec![p.vias[0].replace("branch=z9hG4bK", "branch=z9hG4bKx")]
-                    })),
-                    Send(ok(r)),
-                ]
-            },
+            |r| vec![Send(wrong_branch(r)), Send(r.ok())],
         ),
         case("only a wrong branch", ALL, 3, "timeout", "Timer F", |r| {
-            vec![Send(spoiled(r, |p| {
-                p.vias = vec![p.vias[0].replace("branch=z9hG4bK", "branch=z9hG4bKx")]
-            }))]
+            vec![Send(wrong_branch(r))]
         }),
         case(
             "wrong Call-ID, then the answer",
@@ -308,8 +114,8 @@ fn hostile_server_matrix() {
             "200 OK",
             |r| {
                 vec![
-                    Send(spoiled(r, |p| p.call_id = "someone-else".into())),
-                    Send(ok(r)),
+                    Send(r.spoiled("call-id", |_| Some("someone-else".into()))),
+                    Send(r.ok()),
                 ]
             },
         ),
@@ -321,8 +127,8 @@ fn hostile_server_matrix() {
             "200 OK",
             |r| {
                 vec![
-                    Send(spoiled(r, |p| p.cseq = "99 REGISTER".into())),
-                    Send(ok(r)),
+                    Send(r.spoiled("cseq", |_| Some("99 REGISTER".into()))),
+                    Send(r.ok()),
                 ]
             },
         ),
@@ -332,21 +138,10 @@ fn hostile_server_matrix() {
             0,
             "registered",
             "200 OK",
-            |r| {
-                vec![
-                    Send(spoiled(r, |p| {
-                        p.vias
-                            .push("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKproxy".into())
-                    })),
-                    Send(ok(r)),
-                ]
-            },
+            |r| vec![Send(two_vias(r)), Send(r.ok())],
         ),
         case("two Via values only", ALL, 3, "timeout", "Timer F", |r| {
-            vec![Send(spoiled(r, |p| {
-                p.vias
-                    .push("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKproxy".into())
-            }))]
+            vec![Send(two_vias(r))]
         }),
         case(
             "a 200 to another method, then the answer",
@@ -356,10 +151,8 @@ fn hostile_server_matrix() {
             "200 OK",
             |r| {
                 vec![
-                    Send(spoiled(r, |p| {
-                        p.cseq = p.cseq.replace("REGISTER", "OPTIONS")
-                    })),
-                    Send(ok(r)),
+                    Send(r.spoiled("cseq", |c| Some(c.replace("REGISTER", "OPTIONS")))),
+                    Send(r.ok()),
                 ]
             },
         ),
@@ -370,7 +163,7 @@ fn hostile_server_matrix() {
             "timeout",
             "Timer F",
             |r| {
-                let b = ok(r);
+                let b = r.ok();
                 vec![Send(b[..b.len() - 30].to_vec())]
             },
         ),
@@ -381,7 +174,7 @@ fn hostile_server_matrix() {
             "closed",
             "closed",
             |r| {
-                let b = ok(r);
+                let b = r.ok();
                 vec![Send(b[..b.len() - 30].to_vec()), Close]
             },
         ),
@@ -391,7 +184,7 @@ fn hostile_server_matrix() {
             0,
             "registered",
             "200 OK",
-            |r| vec![Send(spoiled(r, |p| p.content_length = None))],
+            |r| vec![Send(content_length(r, None))],
         ),
         case(
             "negative Content-Length",
@@ -399,7 +192,7 @@ fn hostile_server_matrix() {
             3,
             "closed",
             "invalid Content-Length",
-            |r| vec![Send(spoiled(r, |p| p.content_length = Some("-5".into())))],
+            |r| vec![Send(content_length(r, Some("-5")))],
         ),
         case(
             "huge Content-Length",
@@ -407,11 +200,7 @@ fn hostile_server_matrix() {
             3,
             "closed",
             "64 KiB limit",
-            |r| {
-                vec![Send(spoiled(r, |p| {
-                    p.content_length = Some("999999999999".into())
-                }))]
-            },
+            |r| vec![Send(content_length(r, Some("999999999999")))],
         ),
         case(
             "one byte at a time",
@@ -419,7 +208,7 @@ fn hostile_server_matrix() {
             0,
             "registered",
             "200 OK",
-            |r| vec![Drip(ok(r), Duration::from_millis(1))],
+            |r| vec![Drip(r.ok(), Duration::from_millis(1))],
         ),
         case(
             "CRLF keep-alives before the answer",
@@ -431,7 +220,7 @@ fn hostile_server_matrix() {
                 vec![
                     Send(b"\r\n\r\n".to_vec()),
                     Send(b"\r\n".to_vec()),
-                    Send(ok(r)),
+                    Send(r.ok()),
                 ]
             },
         ),
@@ -475,7 +264,7 @@ fn hostile_server_matrix() {
             3,
             "timeout",
             "bytes of an unfinished message",
-            |r| vec![Drip(ok(r), Duration::from_millis(100))],
+            |r| vec![Drip(r.ok(), Duration::from_millis(100))],
         ),
         case(
             "reset in the middle of the answer",
@@ -484,7 +273,7 @@ fn hostile_server_matrix() {
             "closed",
             "reset",
             |r| {
-                let b = ok(r);
+                let b = r.ok();
                 vec![Send(b[..40].to_vec()), Reset]
             },
         ),
@@ -503,11 +292,15 @@ fn hostile_server_matrix() {
     let mut ran = 0;
     for c in &cases {
         for &kind in c.kinds {
-            let addr = serve(
-                kind,
-                c.script.clone(),
-                (kind == Kind::Tls).then(|| tls_cfg.clone()),
-            );
+            let reg = registrar(Options {
+                tls: (kind == Kind::Tls).then(|| tls_cfg.clone()),
+                behaviour: c.behaviour.clone(),
+                ..Options::default()
+            });
+            let addr = match kind {
+                Kind::Tls => reg.tls_addr.unwrap(),
+                Kind::Udp | Kind::Tcp => reg.sip_addr,
+            };
             let server = addr.to_string();
             let started = Instant::now();
             // A case that should register gets a generous Timer F (it returns as soon as it is
@@ -549,8 +342,14 @@ fn hostile_server_matrix() {
 
 #[test]
 fn hostile_tls_servers() {
-    let plaintext = raw_reply_server(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
-    let alert = raw_reply_server(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+    let greeting = |bytes: &[u8]| {
+        registrar(Options {
+            behaviour: Behaviour::Greet(bytes.to_vec()),
+            ..Options::default()
+        })
+    };
+    let plaintext = greeting(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let alert = greeting(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
     let pki = Pki::new();
     let ca = pki.ca_pem.to_str().unwrap().to_string();
     let expired = registrar(Options {
@@ -568,11 +367,16 @@ fn hostile_tls_servers() {
     let cases = [
         (
             "plaintext on the TLS port",
-            plaintext.to_string(),
+            plaintext.sip_addr.to_string(),
             "did not answer in TLS",
             "TLS",
         ),
-        ("a TLS alert", alert.to_string(), "HandshakeFailure", "TLS"),
+        (
+            "a TLS alert",
+            alert.sip_addr.to_string(),
+            "HandshakeFailure",
+            "TLS",
+        ),
         (
             "an expired certificate",
             expired.tls_addr.unwrap().to_string(),

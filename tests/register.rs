@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use std::net::UdpSocket;
 
-fn addr(r: &Background) -> String {
+fn addr(r: &Server) -> String {
     r.sip_addr.to_string()
 }
 

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 
-fn full_server(pki: &Pki) -> Background {
+fn full_server(pki: &Pki) -> Server {
     registrar(Options {
         tls: Some(pki.server_config()),
         ..Options::default()
@@ -172,7 +172,7 @@ fn mutual_tls_with_and_without_a_device_certificate() {
 #[test]
 fn tls_refused_falls_back_to_tcp_as_a_downgrade() {
     let reg = registrar(Options::default());
-    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let refusing = refusing_tcp_port();
     let closed = refusing.port.to_string();
     let out = run(&[
         "--json",
@@ -231,7 +231,7 @@ fn insecure_and_downgrade_are_visible_in_every_output_format() {
     let pki = Pki::new();
     let reg = full_server(&pki);
     let tls_only = reg.tls_addr.unwrap().to_string();
-    let refusing = sipreg::registrar::refusing_tcp_port().unwrap();
+    let refusing = refusing_tcp_port();
     let closed = refusing.port.to_string();
     let sip = reg.sip_addr.to_string();
     let formats: [&[&str]; 5] = [

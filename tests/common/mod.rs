@@ -1,4 +1,4 @@
-//! Shared test helpers: run the real `sipreg` binary, start the in-process registrar, make certificates.
+//! Shared test helpers: run the real `sipreg` binary, start the scripted test server, make certificates.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -11,8 +11,13 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
+
+mod server;
 #[allow(unused_imports)]
-pub use sipreg::registrar::{Background, Behaviour, Options, TcpMode};
+pub use server::{
+    Background, Behaviour, Canned, Incoming, Options, RefusingPort, Seen, Server, Step, TcpMode,
+    refusing_tcp_port,
+};
 
 /// What one run of the binary produced.
 pub struct Run {
@@ -57,9 +62,9 @@ pub fn run_cmd(cmd: &mut Command) -> Run {
     }
 }
 
-/// Starts a registrar on 127.0.0.1.
-pub fn registrar(opts: Options) -> Background {
-    Background::start(opts).expect("the registrar binds loopback ports")
+/// Starts the test server as a registrar on loopback.
+pub fn registrar(opts: Options) -> Server {
+    Server::start(opts).expect("the test server binds loopback ports")
 }
 
 /// The outcomes of the attempts in a JSON report, as `transport:outcome`. Also checks that every
