@@ -146,43 +146,7 @@ pub fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
 pub fn failure(err: &rustls::Error) -> Failure {
     use TlsProblem as P;
     let (problem, reason) = match err {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::UnknownIssuer => (
-                P::UnknownIssuer,
-                "server certificate signed by an unknown CA".to_string(),
-            ),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                (
-                    P::NameMismatch,
-                    format!("server certificate does not match the server name: {err}"),
-                )
-            }
-            CertificateError::ExpiredContext { time, not_after } => (
-                P::Expired,
-                format!(
-                    "server certificate expired on {} (checked at {})",
-                    date(*not_after),
-                    date(*time)
-                ),
-            ),
-            CertificateError::Expired => (P::Expired, "server certificate expired".to_string()),
-            CertificateError::NotValidYetContext { time, not_before } => (
-                P::NotValidYet,
-                format!(
-                    "server certificate is not valid before {} (checked at {})",
-                    date(*not_before),
-                    date(*time)
-                ),
-            ),
-            CertificateError::NotValidYet => (
-                P::NotValidYet,
-                "server certificate is not valid yet".to_string(),
-            ),
-            _ => (
-                P::BadCertificate,
-                format!("server certificate rejected: {err}"),
-            ),
-        },
+        rustls::Error::InvalidCertificate(cert) => certificate_problem(cert, err),
         rustls::Error::AlertReceived(AlertDescription::CertificateRequired) => (
             P::ClientCertRequired,
             "server requires a client certificate".to_string(),
@@ -216,6 +180,46 @@ pub fn failure(err: &rustls::Error) -> Failure {
         tls: Some(problem),
         cert_names,
         ..Failure::new(Outcome::TlsFailed, reason)
+    }
+}
+
+/// The problem and reason for a server certificate that our verification rejected.
+fn certificate_problem(cert: &CertificateError, err: &rustls::Error) -> (TlsProblem, String) {
+    use TlsProblem as P;
+    match cert {
+        CertificateError::UnknownIssuer => (
+            P::UnknownIssuer,
+            "server certificate signed by an unknown CA".to_string(),
+        ),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => (
+            P::NameMismatch,
+            format!("server certificate does not match the server name: {err}"),
+        ),
+        CertificateError::ExpiredContext { time, not_after } => (
+            P::Expired,
+            format!(
+                "server certificate expired on {} (checked at {})",
+                date(*not_after),
+                date(*time)
+            ),
+        ),
+        CertificateError::Expired => (P::Expired, "server certificate expired".to_string()),
+        CertificateError::NotValidYetContext { time, not_before } => (
+            P::NotValidYet,
+            format!(
+                "server certificate is not valid before {} (checked at {})",
+                date(*not_before),
+                date(*time)
+            ),
+        ),
+        CertificateError::NotValidYet => (
+            P::NotValidYet,
+            "server certificate is not valid yet".to_string(),
+        ),
+        _ => (
+            P::BadCertificate,
+            format!("server certificate rejected: {err}"),
+        ),
     }
 }
 

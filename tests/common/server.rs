@@ -8,11 +8,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sipreg::model::Transport;
 use sipreg::registrar::{Request, bind_sip_port, refusing_tcp};
 use sipreg::sip::digest::{self, Challenge, Credentials};
 use sipreg::sip::framing::StreamFramer;
 use sipreg::sip::response::split_top_level;
-use sipreg::model::Transport;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 
