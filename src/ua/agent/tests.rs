@@ -69,7 +69,7 @@ fn names(events: &[Stamped]) -> Vec<String> {
             Event::AttemptEnded(e) => format!("ended {}", e.outcome.as_str()),
             Event::Finished(v) => format!("finished {}", v.as_str()),
             other => format!("{other:?}")
-                .split([' ', '(', '{'])
+                .split(|c: char| !c.is_alphanumeric())
                 .next()
                 .unwrap_or("")
                 .to_string(),
