@@ -209,18 +209,6 @@ struct Step<'a> {
     then: &'a str,
 }
 
-impl Config {
-    /// SERVER as the user gave it, normalised.
-    #[must_use]
-    pub fn server_display(&self) -> String {
-        let scheme = if self.server.sips { "sips:" } else { "" };
-        match self.server.port {
-            Some(p) => format!("{scheme}{}:{p}", self.server.uri_host()),
-            None => format!("{scheme}{}", self.server.uri_host()),
-        }
-    }
-}
-
 async fn connect(
     cfg: &Config,
     step: &Step<'_>,
