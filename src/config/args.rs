@@ -15,6 +15,9 @@ use crate::resolve::{DnsSettings, Family};
 use crate::transport::Transport;
 use crate::transport::tls::{self, TlsSettings};
 
+type CertChain = Vec<CertificateDer<'static>>;
+type ClientCert = (CertChain, PrivateKeyDer<'static>);
+
 impl Config {
     /// Validates the flags and reads the files they name.
     ///
@@ -40,11 +43,6 @@ pub(super) fn builder_from_args(
     a: &RegisterArgs,
     env_password: Option<String>,
 ) -> ConfigBuilder {
-    let password = match (&a.password, &a.password_file) {
-        (Some(p), _) => Some(p.0.clone()),
-        (None, None) => env_password.filter(|p| !p.is_empty()),
-        (None, Some(_)) => None,
-    };
     ConfigBuilder {
         server: server.to_string(),
         udp: a.udp,
@@ -53,7 +51,7 @@ pub(super) fn builder_from_args(
         user: a.user.clone(),
         domain: a.domain.clone(),
         auth_user: a.auth_user.clone(),
-        password: password.map(Secret),
+        password: password_from_args(a, env_password),
         password_file: a.password_file.clone(),
         expires: a.expires,
         keep: a.keep,
@@ -72,14 +70,28 @@ pub(super) fn builder_from_args(
         strict_tls: a.strict_tls,
         no_srv: a.no_srv,
         dns_server: a.dns_server,
-        family: match (a.ipv4, a.ipv6) {
-            (true, _) => Family::V4,
-            (_, true) => Family::V6,
-            _ => Family::Any,
-        },
+        family: family_from_args(a),
         expect_transport: a.expect_transport.map(Transport::from),
         max_time: a.max_time,
         interval: a.interval,
+    }
+}
+
+/// `--password`, else `SIPREG_PASSWORD` when not empty and no `--password-file` is given.
+fn password_from_args(a: &RegisterArgs, env_password: Option<String>) -> Option<Secret> {
+    match (&a.password, &a.password_file) {
+        (Some(p), _) => Some(Secret(p.0.clone())),
+        (None, None) => env_password.filter(|p| !p.is_empty()).map(Secret),
+        (None, Some(_)) => None,
+    }
+}
+
+/// `-4` or `-6` (clap refuses both), else both families.
+fn family_from_args(a: &RegisterArgs) -> Family {
+    match (a.ipv4, a.ipv6) {
+        (true, _) => Family::V4,
+        (_, true) => Family::V6,
+        _ => Family::Any,
     }
 }
 
@@ -281,13 +293,7 @@ fn tls(
     server: &Server,
     order: &[Transport],
 ) -> Result<Option<TlsConfig>, ConfigError> {
-    let ca = b.ca_file.as_deref().map(read_certs).transpose()?;
-    let client = match (&b.cert, &b.key) {
-        (Some(c), Some(k)) => Some((read_certs(c)?, read_key(k)?)),
-        (Some(_), None) => return err("--cert needs --key"),
-        (None, Some(_)) => return err("--key needs --cert"),
-        (None, None) => None,
-    };
+    let (ca, client) = tls_files(b)?;
     if !order.contains(&Transport::Tls) {
         return Ok(None);
     }
@@ -314,6 +320,18 @@ fn tls(
         strict: b.strict_tls,
         has_client_cert,
     }))
+}
+
+/// The CA certificates of `--ca-file`, and the device certificate chain with its key.
+fn tls_files(b: &ConfigBuilder) -> Result<(Option<CertChain>, Option<ClientCert>), ConfigError> {
+    let ca = b.ca_file.as_deref().map(read_certs).transpose()?;
+    let client = match (&b.cert, &b.key) {
+        (Some(c), Some(k)) => Some((read_certs(c)?, read_key(k)?)),
+        (Some(_), None) => return err("--cert needs --key"),
+        (None, Some(_)) => return err("--key needs --cert"),
+        (None, None) => None,
+    };
+    Ok((ca, client))
 }
 
 /// Spec §1: the order tried for a set of phone flags; UDP + TLS is refused as the phone refuses it.
@@ -427,7 +445,42 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Cli;
     use Transport::{Tcp, Tls, Udp};
+    use clap::Parser;
+
+    fn password(argv: &[&str], env: Option<&str>) -> Result<Option<String>, String> {
+        let cli = Cli::try_parse_from(argv).unwrap();
+        Config::from_args(&cli.register, env.map(str::to_string))
+            .map(|c| c.password.map(|p| p.expose().to_string()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn password_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\r\nsecond line\n").unwrap();
+        let file = file.to_str().unwrap();
+        let flag = ["sipreg", "--password", "from-flag", "h"];
+        let from_file = ["sipreg", "--password-file", file, "h"];
+        assert_eq!(password(&flag, Some("env")), Ok(Some("from-flag".into())));
+        assert_eq!(
+            password(&from_file, Some("env")),
+            Ok(Some("from-file".into()))
+        );
+        assert_eq!(
+            password(&["sipreg", "h"], Some("env")),
+            Ok(Some("env".into()))
+        );
+        assert_eq!(password(&["sipreg", "h"], Some("")), Ok(None));
+        assert_eq!(password(&["sipreg", "h"], None), Ok(None));
+        let both = ["sipreg", "--password", "p", "--password-file", file, "h"];
+        assert_eq!(
+            password(&both, Some("env")),
+            Err("give --password or --password-file, not both".into())
+        );
+    }
 
     #[test]
     fn spec_section_1_table() {
