@@ -65,6 +65,11 @@ pub enum Event {
         /// `--insecure`.
         insecure: bool,
     },
+    /// SERVER is a name: the DNS lookups begin.
+    Resolving {
+        /// The host name.
+        host: String,
+    },
     /// The candidates are known (RFC 3263).
     Resolved(Vec<Candidate>),
     /// An attempt begins: one candidate in one cycle.
@@ -113,8 +118,8 @@ pub enum Event {
         cseq: u32,
         /// Expires asked for.
         expires: u32,
-        /// A Timer E retransmission.
-        retransmission: bool,
+        /// A Timer E retransmission, with the interval waited before it.
+        retransmission: Option<Duration>,
         /// The bytes sent (narration redacts credentials).
         bytes: Vec<u8>,
     },
@@ -148,7 +153,12 @@ pub enum Event {
         ping: bool,
     },
     /// A message that does not answer our request was ignored.
-    Ignored(String),
+    Ignored {
+        /// Why.
+        why: String,
+        /// The message, when it could be read as a response.
+        bytes: Option<Vec<u8>>,
+    },
     /// The registration sends another request in the same round.
     Retrying(Retry),
     /// An attempt ended.

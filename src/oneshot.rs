@@ -20,9 +20,10 @@ pub async fn run(cfg: &Config) -> Report {
 pub async fn run_with(cfg: &Config, resolver: &Resolver, extra: &mut dyn Sink) -> Report {
     let sockets = Sockets::new(cfg.tls_client());
     let mut collector = Collector::new(cfg);
-    let mut narration = Narration;
+    let mut narration = Narration::new(cfg);
     {
-        let mut sinks = Fanout(vec![&mut collector, &mut narration, extra]);
+        // The progress line first: it clears itself before a log line is written.
+        let mut sinks = Fanout(vec![extra, &mut collector, &mut narration]);
         Agent::new(cfg, &sockets, resolver, &mut sinks).run().await;
     }
     collector.finish(cfg)

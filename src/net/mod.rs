@@ -118,7 +118,7 @@ impl Flow for Connection {
 
     async fn recv(&mut self) -> Result<Frame, Failure> {
         match self {
-            Connection::Udp(s) => s.recv().await.map(Frame::Message),
+            Connection::Udp(s) => s.recv().await.map(udp::frame),
             Connection::Tcp(s) => s.recv(Transport::Tcp).await,
             Connection::Tls(s) => s.recv(Transport::Tls).await,
         }

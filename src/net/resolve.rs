@@ -133,6 +133,9 @@ fn resolver(settings: &DnsSettings) -> Result<TokioResolver, Failure> {
     let opts = builder.options_mut();
     opts.timeout = Duration::from_secs(2);
     opts.attempts = 2;
+    // Every run asks the DNS afresh, as a phone re-resolving would: a repeat run (`--count`) must
+    // see record changes and time each lookup, so the shared resolver keeps no cache.
+    opts.cache_size = 0;
     opts.ip_strategy = match settings.family {
         Family::Any => LookupIpStrategy::Ipv4AndIpv6,
         Family::V4 => LookupIpStrategy::Ipv4Only,

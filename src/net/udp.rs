@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use tokio::net::UdpSocket;
 
+use super::Frame;
 use crate::model::{Failure, Outcome, Transport};
 use crate::sip::MAX_MESSAGE;
 
@@ -87,6 +88,17 @@ impl UdpFlow {
             },
             _ => unreachable_error(e, Transport::Udp, &peer),
         }
+    }
+}
+
+/// A datagram as a frame: CRLFCRLF and CRLF are keep-alives (RFC 5626 §4.4.2 uses STUN on UDP, but
+/// CRLF datagrams are common), anything else a message.
+#[must_use]
+pub fn frame(bytes: Vec<u8>) -> Frame {
+    match bytes.as_slice() {
+        b"\r\n\r\n" => Frame::Ping,
+        b"\r\n" => Frame::Pong,
+        _ => Frame::Message(bytes),
     }
 }
 

@@ -251,7 +251,7 @@ impl Sink for Collector {
                 purpose,
                 retransmission,
                 ..
-            } => self.sent(at, *purpose, *retransmission),
+            } => self.sent(at, *purpose, retransmission.is_some()),
             Event::ResponseReceived {
                 purpose, status, ..
             } => self.received(at, *purpose, *status),

@@ -5,57 +5,112 @@ use std::time::Duration;
 
 use tracing::{debug, info};
 
+use crate::config::Config;
 use crate::event::{Event, Phase, Sink, Stamped};
-use crate::model::Retry;
+use crate::model::{Retry, Transport};
 use crate::model::{human_ms, ms};
 use crate::net::resolve::Candidate;
+use crate::sip::message::bracket_host;
 
 /// A sink that logs events through `tracing`; silent unless `-v` or RUST_LOG set a subscriber up.
 #[derive(Debug, Default)]
-pub struct Narration;
+pub struct Narration {
+    /// The name the TLS certificate is checked against.
+    tls_name: Option<String>,
+    /// The transport of the current attempt.
+    transport: Option<Transport>,
+    /// How long the TLS handshake took, told with the negotiated parameters.
+    handshake: Option<Duration>,
+}
+
+impl Narration {
+    /// The narration of a run of `cfg`.
+    #[must_use]
+    pub fn new(cfg: &Config) -> Self {
+        Self {
+            tls_name: cfg.tls.as_ref().map(|t| t.server_name.clone()),
+            ..Self::default()
+        }
+    }
+}
 
 impl Sink for Narration {
     fn event(&mut self, e: &Stamped) {
-        narrate(&e.event);
+        match &e.event {
+            Event::AttemptStarted { candidate, .. } => {
+                self.transport = Some(candidate.transport);
+                attempt(e);
+            }
+            Event::PhaseStarted {
+                phase: Phase::Tls,
+                what,
+                ..
+            } => info!(
+                "{what}, verifying {:?}",
+                self.tls_name.as_deref().unwrap_or("")
+            ),
+            Event::PhaseEnded {
+                phase: Phase::Tls,
+                elapsed,
+                ok: true,
+            } => self.handshake = Some(*elapsed),
+            Event::Connected {
+                tls: Some((v, c)), ..
+            } => {
+                let took = self.handshake.take().map_or(Duration::ZERO, |d| d);
+                info!("TLS handshake done in {}: {v} {c}", human_ms(ms(took)));
+            }
+            Event::AttemptEnded(end) if end.failure.is_some() => {
+                let t = self.transport.map_or("", Transport::via_name);
+                info!("{t} failed: {}", end.reason);
+            }
+            other => narrate(other),
+        }
+    }
+}
+
+fn attempt(e: &Stamped) {
+    if let Event::AttemptStarted {
+        cycle, candidate, ..
+    } = &e.event
+    {
+        let remote = match &candidate.addr {
+            Ok(a) => a.to_string(),
+            Err(_) => format!("{}:{}", bracket_host(&candidate.target), candidate.port),
+        };
+        info!("cycle {cycle}: trying {} to {remote}", candidate.transport);
     }
 }
 
 fn narrate(event: &Event) {
     match event {
+        Event::Resolving { host } => info!("resolving {host}"),
         Event::Resolved(list) => candidates(list),
-        Event::AttemptStarted {
-            cycle, candidate, ..
-        } => {
-            let remote = candidate
-                .addr
-                .as_ref()
-                .map_or_else(|_| candidate.target.clone(), ToString::to_string);
-            info!("cycle {cycle}: trying {} to {remote}", candidate.transport);
-        }
-        Event::PhaseStarted { phase, what, .. } => match phase {
-            Phase::Connect => info!("connecting over TCP to {}", after_to(what)),
-            Phase::Tls => info!("{what}"),
-            Phase::Answer => {}
-        },
+        Event::PhaseStarted {
+            phase: Phase::Connect,
+            what,
+            ..
+        } => info!("connecting over TCP to {}", after_to(what)),
         Event::PhaseEnded {
-            phase,
+            phase: Phase::Connect,
             elapsed,
             ok: true,
-        } => phase_done(*phase, *elapsed),
-        Event::Connected {
-            tls: Some((v, c)), ..
-        } => info!("TLS: {v} {c}"),
+        } => info!("TCP connected in {}", human_ms(ms(*elapsed))),
         Event::RequestSent { .. } | Event::ResponseReceived { .. } => message(event),
-        Event::Ignored(why) => debug!("ignoring {why}"),
+        Event::Ignored { why, bytes } => {
+            if let Some(bytes) = bytes {
+                debug!("received:\n{}", String::from_utf8_lossy(bytes));
+            }
+            debug!("ignoring {why}");
+        }
         Event::RequestReceived {
             method, transport, ..
-        } => info!("the server sent a {method} request over {transport}"),
+        } => info!("the server sent a request over {transport}: {method}"),
         Event::KeepAlive { ping } => debug!(
             "keep-alive from the server ({})",
             if *ping { "ping" } else { "pong" }
         ),
         Event::Retrying(retry) => retrying(retry),
-        Event::AttemptEnded(e) if e.failure.is_some() => info!("attempt failed: {}", e.reason),
         Event::Unregistering => info!("removing our binding (Expires: 0)"),
         Event::WaitStarted { wait, .. } => info!(
             "cycle failed; waiting {} before the next cycle",
@@ -74,14 +129,6 @@ fn candidates(list: &[Candidate]) {
     }
 }
 
-fn phase_done(phase: Phase, elapsed: Duration) {
-    match phase {
-        Phase::Connect => info!("TCP connected in {}", human_ms(ms(elapsed))),
-        Phase::Tls => info!("TLS handshake done in {}", human_ms(ms(elapsed))),
-        Phase::Answer => {}
-    }
-}
-
 /// A request or response: one line at `-v`, the message itself (redacted) at `-vv`.
 fn message(event: &Event) {
     match event {
@@ -92,14 +139,16 @@ fn message(event: &Event) {
             retransmission,
             bytes,
             ..
-        } => {
-            if *retransmission {
-                debug!("Timer E: retransmitting");
-            } else {
+        } => match retransmission {
+            Some(waited) => debug!(
+                "Timer E: retransmitting after {}",
+                humantime::format_duration(*waited)
+            ),
+            None => {
                 info!("sending REGISTER (CSeq {cseq}, Expires {expires}) over {transport}");
+                debug!("sending over {transport}:\n{}", redacted(bytes));
             }
-            debug!("sending over {transport}:\n{}", redacted(bytes));
-        }
+        },
         Event::ResponseReceived {
             transport,
             status,

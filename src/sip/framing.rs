@@ -99,7 +99,8 @@ impl StreamFramer {
     /// Bytes buffered and not yet returned as a message.
     #[must_use]
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        // A lone CR waiting for its LF is not an unfinished message.
+        if self.buf == b"\r" { 0 } else { self.buf.len() }
     }
 
     /// The next whole message, if the buffer holds one; keep-alives are skipped.
@@ -139,26 +140,26 @@ impl StreamFramer {
     }
 
     /// A keep-alive at the front of the buffer, removed from it.
+    ///
+    /// A ping split after its first CRLF reads as two pongs: a client receives pongs, so a lone CRLF
+    /// is not held back waiting for a second one.
     fn keepalive(&mut self) -> Option<Frame> {
-        let frame = if self.buf.starts_with(b"\r\n\r\n") {
-            self.buf.drain(..4);
-            Some(Frame::Ping)
-        } else if self.buf.starts_with(b"\r\n") {
-            self.buf.drain(..2);
-            Some(Frame::Pong)
-        } else {
-            None
-        };
-        let stray = self
-            .buf
-            .iter()
-            .take_while(|b| **b == b'\n' || **b == b'\r')
-            .count();
-        if frame.is_none() && stray > 0 && self.buf != b"\r" {
+        loop {
+            if self.buf.starts_with(b"\r\n\r\n") {
+                self.buf.drain(..4);
+                return Some(Frame::Ping);
+            }
+            if self.buf.starts_with(b"\r\n") {
+                self.buf.drain(..2);
+                return Some(Frame::Pong);
+            }
+            // A stray LF, or a CR that is not the start of a CRLF, belongs to nothing.
+            let stray = match self.buf.as_slice() {
+                [b'\n', ..] | [b'\r', _, ..] => 1,
+                _ => return None,
+            };
             self.buf.drain(..stray);
-            return self.keepalive();
         }
-        frame
     }
 
     fn message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
@@ -236,6 +237,13 @@ mod tests {
             stray.next_frame().unwrap(),
             Some(Frame::Message(_))
         ));
+        // A CRLF split across reads is still one pong; a lone CR is not counted as a message.
+        let mut split = StreamFramer::new();
+        split.push(b"\n\r");
+        assert_eq!(split.next_frame().unwrap(), None);
+        assert_eq!(split.buffered(), 0);
+        split.push(b"\n");
+        assert_eq!(split.next_frame().unwrap(), Some(Frame::Pong));
     }
 
     #[test]

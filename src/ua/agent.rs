@@ -51,6 +51,11 @@ impl<'a, C: Connector> Agent<'a, C> {
 
     /// Resolves the candidates of the run (RFC 3263), announcing them.
     pub async fn resolve(&mut self) -> Vec<Candidate> {
+        let host = &self.cfg.server.host;
+        if host.parse::<IpAddr>().is_err() {
+            let host = host.clone();
+            self.emit(Event::Resolving { host });
+        }
         let list = resolve::candidates(&self.cfg.target(), self.resolver).await;
         self.emit(Event::Resolved(list.clone()));
         list
@@ -241,9 +246,9 @@ impl<'a, C: Connector> Agent<'a, C> {
     ) -> Result<Response, Failure> {
         let transport = flow.transport();
         let timers = self.cfg.timers;
-        flow.send(&request.bytes).await?;
         let sent = now();
-        self.sent(purpose, transport, request, false);
+        flow.send(&request.bytes).await?;
+        self.sent(sent, purpose, transport, request, None);
         self.emit(Event::PhaseStarted {
             phase: Phase::Answer,
             what: format!("waiting for an answer over {transport}"),
@@ -260,6 +265,7 @@ impl<'a, C: Connector> Agent<'a, C> {
         result
     }
 
+    /// Waits for the final answer: Timer E retransmissions, Timer F, matching (§17.1.3).
     async fn receive(
         &mut self,
         flow: &mut C::Flow,
@@ -269,47 +275,32 @@ impl<'a, C: Connector> Agent<'a, C> {
         sent: std::time::Instant,
     ) -> Result<Response, Failure> {
         let transport = flow.transport();
+        let mut last_send = sent;
         loop {
             let wake = Instant::from_std(tx.wake_at());
             let frame = match tokio::time::timeout_at(wake, flow.recv()).await {
                 Err(_) => match tx.on_timer(now()) {
                     Some(Step::TimedOut) => return Err(timer_f(self.cfg, tx, flow.buffered())),
                     Some(Step::Retransmit) => {
+                        let at = now();
                         flow.send(&request.bytes).await?;
-                        self.sent(purpose, transport, request, true);
+                        self.sent(at, purpose, transport, request, Some(at - last_send));
+                        last_send = at;
                         continue;
                     }
                     _ => continue,
                 },
                 Ok(frame) => frame?,
             };
-            let bytes = match frame {
-                Frame::Message(bytes) => bytes,
-                Frame::Ping | Frame::Pong => {
-                    let ping = frame == Frame::Ping;
-                    self.emit(Event::KeepAlive { ping });
-                    continue;
-                }
-            };
-            if let Some(method) = crate::sip::request_method(&bytes) {
-                // A request from the server: the core hears it; the one-shot run does not answer.
-                self.emit(Event::RequestReceived {
-                    method,
-                    transport,
-                    bytes,
-                });
+            let Some((response, bytes)) = self.response(frame, transport) else {
                 continue;
-            }
-            let response = match Response::parse(&bytes) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.emit(Event::Ignored(format!("an unreadable message ({e})")));
-                    continue;
-                }
             };
             let at = now();
             match tx.on_response(at, &response) {
-                Step::Ignore(why) => self.emit(Event::Ignored(why.to_string())),
+                Step::Ignore(why) => self.emit(Event::Ignored {
+                    why,
+                    bytes: Some(bytes),
+                }),
                 step => {
                     self.emit(Event::ResponseReceived {
                         purpose,
@@ -327,15 +318,56 @@ impl<'a, C: Connector> Agent<'a, C> {
         }
     }
 
-    fn sent(&mut self, purpose: Purpose, transport: Transport, r: &Request, retransmission: bool) {
-        self.emit(Event::RequestSent {
+    /// A frame as a response; keep-alives, requests from the server and unreadable bytes are
+    /// announced and give `None`.
+    fn response(&mut self, frame: Frame, transport: Transport) -> Option<(Response, Vec<u8>)> {
+        let bytes = match frame {
+            Frame::Message(bytes) => bytes,
+            Frame::Ping | Frame::Pong => {
+                let ping = frame == Frame::Ping;
+                self.emit(Event::KeepAlive { ping });
+                return None;
+            }
+        };
+        if let Some(method) = crate::sip::request_method(&bytes) {
+            // A request from the server: the core hears it; the one-shot run does not answer.
+            self.emit(Event::RequestReceived {
+                method,
+                transport,
+                bytes,
+            });
+            return None;
+        }
+        match Response::parse(&bytes) {
+            Ok(r) => Some((r, bytes)),
+            Err(e) => {
+                self.emit(Event::Ignored {
+                    why: format!("an unreadable message ({e})"),
+                    bytes: None,
+                });
+                None
+            }
+        }
+    }
+
+    /// Announces a request sent at `at`; `waited` is the Timer E interval before a retransmission.
+    fn sent(
+        &mut self,
+        at: std::time::Instant,
+        purpose: Purpose,
+        transport: Transport,
+        r: &Request,
+        waited: Option<Duration>,
+    ) {
+        let event = Event::RequestSent {
             purpose,
             transport,
             cseq: r.key.cseq,
             expires: r.expires,
-            retransmission,
+            retransmission: waited,
             bytes: r.bytes.clone(),
-        });
+        };
+        self.sink.event(&Stamped { at, event });
     }
 
     /// Turns the server's final answer into the attempt's end, and announces both.

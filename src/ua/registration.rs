@@ -138,36 +138,34 @@ impl Registration {
     /// Starts a round asking for `expires` (0 removes the binding): the first registration, a
     /// refresh (§10.2.4) or the removal. Credentials for challenges already answered go at once.
     pub fn begin(&mut self, flow: FlowInfo, expires: u32) -> Request {
-        let uri = self.request_uri();
-        let mut auth = Vec::new();
-        if self.credentials().is_some() {
-            let mut challenges = std::mem::take(&mut self.challenges);
-            for (kind, challenge, nc) in &mut challenges {
-                *nc += 1;
-                if let Some(cred) = self.credentials() {
-                    let value = digest::authorization(
-                        challenge,
-                        &cred,
-                        "REGISTER",
-                        &uri,
-                        *nc,
-                        &digest::new_cnonce(),
-                    );
-                    auth.push((*kind, value));
-                }
-            }
-            self.challenges = challenges;
-        }
         self.round = Round {
             expires,
-            auth,
             ..Round::default()
         };
         self.request(flow)
     }
 
+    /// The Authorization values of the next request: one per challenge answered so far, each with
+    /// its nonce count raised and a fresh cnonce (RFC 7616 §3.4).
+    fn authorizations(&mut self) -> Vec<(AuthHeader, String)> {
+        let uri = self.request_uri();
+        let mut challenges = std::mem::take(&mut self.challenges);
+        let mut auth = Vec::new();
+        if let Some(cred) = self.credentials() {
+            for (kind, challenge, nc) in &mut challenges {
+                *nc += 1;
+                let cnonce = digest::new_cnonce();
+                let value = digest::authorization(challenge, &cred, "REGISTER", &uri, *nc, &cnonce);
+                auth.push((*kind, value));
+            }
+        }
+        self.challenges = challenges;
+        auth
+    }
+
     /// The next request of the round: CSeq + 1, a new branch, the same Call-ID.
     fn request(&mut self, flow: FlowInfo) -> Request {
+        self.round.auth = self.authorizations();
         self.cseq += 1;
         let branch = new_branch();
         let bytes = Register {
@@ -222,13 +220,13 @@ impl Registration {
         } else {
             ("proxy-authenticate", AuthHeader::ProxyAuthorization)
         };
-        let Some(cred) = self.credentials() else {
+        if self.credentials().is_none() {
             let reason = format!(
                 "{} {}: the server wants credentials and no password was given (set SIPREG_PASSWORD or use --password-file)",
                 response.status, response.reason
             );
             return Next::Done(Answer::Unauthorized(response, reason));
-        };
+        }
         let values: Vec<&str> = response.headers_named(header).collect();
         let challenge = match digest::choose(&values) {
             Ok(c) => c,
@@ -250,14 +248,6 @@ impl Registration {
             );
             return Next::Done(Answer::Unauthorized(response, reason));
         }
-        let value = digest::authorization(
-            &challenge,
-            &cred,
-            "REGISTER",
-            &self.request_uri(),
-            1,
-            &digest::new_cnonce(),
-        );
         let retry = Retry::Challenge {
             status: response.status,
             algorithm: challenge.algorithm.to_string(),
@@ -268,10 +258,9 @@ impl Registration {
         round.auth_rounds += 1;
         round.stale_used |= stale_retry;
         round.answered.push(kind);
-        round.auth.retain(|(k, _)| *k != kind);
-        round.auth.push((kind, value));
+        // A new challenge of this kind replaces the old one; its nonce count starts again.
         self.challenges.retain(|(k, _, _)| *k != kind);
-        self.challenges.push((kind, challenge, 1));
+        self.challenges.push((kind, challenge, 0));
         Next::Send(self.request(flow), retry)
     }
 }

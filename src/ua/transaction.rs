@@ -21,7 +21,7 @@ pub struct Key {
 }
 
 /// What the transaction tells its owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Send the request again (Timer E).
     Retransmit,
@@ -32,7 +32,7 @@ pub enum Step {
     /// A matching final response: the transaction is over.
     Final,
     /// Not an answer to this transaction; the reason says why.
-    Ignore(&'static str),
+    Ignore(String),
 }
 
 /// One non-INVITE client transaction.
@@ -101,7 +101,7 @@ impl Transaction {
     /// A response arrived at `now`.
     pub fn on_response(&mut self, now: Instant, response: &Response) -> Step {
         if self.done {
-            return Step::Ignore("the transaction is over");
+            return Step::Ignore("a response after the transaction ended".into());
         }
         if let Err(why) = self.matches(response) {
             return why;
@@ -119,9 +119,10 @@ impl Transaction {
     fn matches(&self, response: &Response) -> Result<(), Step> {
         let vias = response.vias();
         if response.via_count() != 1 || vias.len() != 1 {
-            return Err(Step::Ignore(
-                "a response with more than one Via value (§8.1.3.3)",
-            ));
+            return Err(Step::Ignore(format!(
+                "a response with {} Via values (§8.1.3.3)",
+                response.via_count()
+            )));
         }
         let ours = vias[0].branch() == Some(self.key.branch.as_str())
             && response.cseq() == Some((self.key.cseq, self.key.method.to_string()))
@@ -129,7 +130,7 @@ impl Transaction {
         if ours {
             Ok(())
         } else {
-            Err(Step::Ignore("a response to another transaction"))
+            Err(Step::Ignore("a response to another transaction".into()))
         }
     }
 }

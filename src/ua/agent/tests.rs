@@ -63,7 +63,11 @@ fn names(events: &[Stamped]) -> Vec<String> {
                 ..
             } => format!(
                 "sent {cseq}/{expires}{}",
-                if *retransmission { " again" } else { "" }
+                if retransmission.is_some() {
+                    " again"
+                } else {
+                    ""
+                }
             ),
             Event::ResponseReceived { status, .. } => format!("got {status}"),
             Event::AttemptEnded(e) => format!("ended {}", e.outcome.as_str()),
@@ -162,7 +166,7 @@ async fn timer_e_retransmits_on_simulated_time_until_timer_f() {
             matches!(
                 e.event,
                 Event::RequestSent {
-                    retransmission: true,
+                    retransmission: Some(_),
                     ..
                 }
             )

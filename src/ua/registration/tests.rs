@@ -161,3 +161,28 @@ fn the_granted_lifetime_is_our_contacts_then_the_header() {
     assert_eq!(granted(&reply(200, "Expires: 600\r\n"), local), Some(600));
     assert_eq!(granted(&reply(200, ""), local), None);
 }
+
+#[test]
+fn every_request_of_a_round_raises_the_nonce_count() {
+    let mut reg = Registration::new(account(Some("pw")));
+    reg.begin(flow(), 60);
+    let (answered, _) = send(reg.on_final(flow(), challenge(false)));
+    let (longer, _) = send(reg.on_final(flow(), reply(423, "Min-Expires: 3600\r\n")));
+    let nc = |r: &Request| {
+        header(&text(r), "Authorization")
+            .and_then(|a| a.split("nc=").nth(1))
+            .map(|v| v[..8].to_string())
+    };
+    assert_eq!(nc(&answered).as_deref(), Some("00000001"));
+    assert_eq!(
+        nc(&longer).as_deref(),
+        Some("00000002"),
+        "RFC 7616 §3.4: nc rises"
+    );
+    let cnonce = |r: &Request| {
+        header(&text(r), "Authorization")
+            .and_then(|a| a.split("cnonce=").nth(1))
+            .map(str::to_string)
+    };
+    assert_ne!(cnonce(&answered), cnonce(&longer));
+}
