@@ -309,8 +309,8 @@ fn no_password_or_digest_response_in_any_output() {
         responses.len()
     );
     assert!(
-        outputs[2].contains("Authorization: <redacted>"),
-        "-vv shows the trace, redacted:\n{}",
+        outputs[2].contains("response=<redacted>") && outputs[2].contains("nc=00000001"),
+        "-vv shows the digest parameters, the response redacted:\n{}",
         outputs[2]
     );
     for (i, text) in outputs.iter().enumerate() {

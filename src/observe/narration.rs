@@ -191,15 +191,15 @@ fn after_to(what: &str) -> &str {
     what.rsplit_once(" to ").map_or(what, |(_, r)| r)
 }
 
-/// Text of a request with the Authorization values hidden, for `-vv`.
+/// Text of a request for `-vv`: the digest parameters an engineer needs to chase a mismatch
+/// (username, realm, nonce, uri, algorithm, qop, nc, cnonce) stay; only `response=` is hidden.
 fn redacted(message: &[u8]) -> String {
     String::from_utf8_lossy(message)
         .lines()
         .map(|l| {
             let lower = l.to_ascii_lowercase();
             if lower.starts_with("authorization:") || lower.starts_with("proxy-authorization:") {
-                let name = l.split(':').next().unwrap_or("Authorization");
-                format!("{name}: <redacted>")
+                hide_response(l)
             } else {
                 l.to_string()
             }
@@ -208,17 +208,61 @@ fn redacted(message: &[u8]) -> String {
         .join("\n")
 }
 
+/// An Authorization line with the value of its `response` parameter replaced by `<redacted>`.
+fn hide_response(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
+    let mut out = String::with_capacity(line.len());
+    let mut rest = 0;
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("response=").map(|i| i + from) {
+        let boundary = i == 0 || matches!(lower.as_bytes()[i - 1], b' ' | b',' | b'\t');
+        from = i + "response=".len();
+        if !boundary {
+            continue;
+        }
+        out.push_str(&line[rest..from]);
+        let value = &line[from..];
+        let end = if let Some(quoted) = value.strip_prefix('"') {
+            quoted.find('"').map_or(value.len(), |e| e + 2)
+        } else {
+            value.find([',', ' ']).unwrap_or(value.len())
+        };
+        out.push_str("<redacted>");
+        rest = from + end;
+        from = rest;
+    }
+    out.push_str(&line[rest..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn credentials_are_redacted() {
-        let text = redacted(b"REGISTER sip:x SIP/2.0\r\nAuthorization: Digest response=\"secret\"\r\nproxy-authorization: Digest x\r\n");
-        assert!(
-            !text.contains("secret") && !text.contains("Digest x"),
-            "{text}"
+    fn only_the_digest_response_is_redacted() {
+        let text = redacted(
+            b"REGISTER sip:x SIP/2.0\r\nAuthorization: Digest username=\"alice\", realm=\"r\", nonce=\"n1\", uri=\"sip:x\", response=\"5ecre7\", algorithm=MD5, cnonce=\"c1\", qop=auth, nc=00000001\r\nproxy-authorization: Digest response=abc,username=\"bob\"\r\n",
         );
-        assert!(text.contains("Authorization: <redacted>"));
+        assert!(!text.contains("5ecre7") && !text.contains("abc"), "{text}");
+        for kept in [
+            "username=\"alice\"",
+            "realm=\"r\"",
+            "nonce=\"n1\"",
+            "uri=\"sip:x\"",
+            "algorithm=MD5",
+            "cnonce=\"c1\"",
+            "qop=auth",
+            "nc=00000001",
+            "response=<redacted>, algorithm",
+            "response=<redacted>,username=\"bob\"",
+        ] {
+            assert!(text.contains(kept), "{kept} in {text}");
+        }
+        assert_eq!(hide_response("X: a"), "X: a");
+        assert_eq!(
+            hide_response("Authorization: Digest response=\"unterminated"),
+            "Authorization: Digest response=<redacted>"
+        );
     }
 }
