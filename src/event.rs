@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::model::{Failure, Outcome, Retry, Transport, Verdict};
+use crate::model::{Binding, Failure, Outcome, Retry, Transport, Verdict};
 use crate::net::TlsParams;
 use crate::net::resolve::Candidate;
 
@@ -45,6 +45,8 @@ pub struct Ended {
     pub seen_as: Option<String>,
     /// The lifetime granted to our binding.
     pub expires: Option<u32>,
+    /// Our binding as the 2xx listed it.
+    pub binding: Option<Binding>,
     /// Retry-After of the answer, in seconds.
     pub retry_after: Option<u32>,
     /// Min-Expires of a 423.

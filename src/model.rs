@@ -198,6 +198,37 @@ pub enum Retry {
     },
 }
 
+/// How our binding was found in a 2xx (RFC 3261 §10.3: a 2xx lists every current binding), in the
+/// order pjsip's registration client tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindingMatch {
+    /// A Contact with our URI's host and port.
+    Exact,
+    /// A Contact with our `+sip.instance` (RFC 5626 §4.1): the registrar rewrote the URI.
+    Instance,
+    /// The only Contact of the answer, not recognisably ours.
+    OnlyContact,
+    /// No Contact of ours; the lifetime came from the Expires header.
+    ExpiresHeader,
+    /// No binding of ours and no Expires header.
+    None,
+}
+
+/// Our binding as the registrar's 2xx lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Binding {
+    /// How it was found.
+    pub matched: BindingMatch,
+    /// The lifetime granted, in seconds.
+    pub expires: Option<u32>,
+    /// The Contact URI the registrar stored, when it is not the one we sent.
+    pub stored: Option<String>,
+    /// How many Contacts the answer listed.
+    #[serde(skip)]
+    pub listed: usize,
+}
+
 /// The end of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -56,9 +56,13 @@ impl Request {
     pub fn binding(&self) -> Vec<String> {
         let expires = self.header("expires").unwrap_or("3600");
         let contact = self.header("contact").unwrap_or_default();
-        let contact_uri = contact.split(';').next().unwrap_or_default();
+        // The Contact as sent (URI and header parameters such as +sip.instance), with the lifetime
+        // granted in place of the one asked for (§10.3 step 8).
+        let kept: Vec<&str> = crate::sip::response::split_top_level(contact, ';')
+            .filter(|p| !p.trim().to_ascii_lowercase().starts_with("expires="))
+            .collect();
         vec![
-            format!("Contact: {contact_uri};expires={expires}"),
+            format!("Contact: {};expires={expires}", kept.join(";")),
             format!("Expires: {expires}"),
         ]
     }

@@ -278,6 +278,11 @@ fn digest_registration_over_udp_tcp_tls_and_mutual_tls() {
         );
         assert_eq!(j["unregister"]["done"], true, "{name}");
         assert_eq!(j["expires"], 3600, "{name}");
+        assert_eq!(
+            j["attempts"][0]["binding"]["matched"], "exact",
+            "{name}: Kamailio lists our Contact as sent"
+        );
+        assert_eq!(j["warnings"], serde_json::json!([]), "{name}");
         let local = local_of(&out);
         assert!(
             !k.ul_dump().contains(&format!("sip:{USER}@{local}")),

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::event::{Ended, Event, Phase, Purpose, Sink, Stamped};
-use crate::model::{Transport, Verdict, ms};
+use crate::model::{Binding, BindingMatch, Transport, Verdict, ms};
 use crate::net::resolve::{self, Candidate, Source};
 use crate::observe::hint::{self, Context, Facts};
 use crate::observe::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister};
@@ -29,6 +29,7 @@ pub struct Collector {
     marks: Marks,
     candidate: Option<Candidate>,
     registered_at: Option<Instant>,
+    user: String,
 }
 
 impl Collector {
@@ -60,6 +61,7 @@ impl Collector {
             marks: Marks::default(),
             candidate: None,
             registered_at: None,
+            user: cfg.user.clone(),
         }
     }
 
@@ -111,6 +113,7 @@ impl Collector {
             seen_as: None,
             expires: None,
             tls: None,
+            binding: None,
         };
         self.report.attempts.push(attempt);
     }
@@ -119,6 +122,7 @@ impl Collector {
         let marks = self.marks;
         let facts = Facts::of(self.candidate.as_ref(), e);
         let context = self.context.clone();
+        let user = self.user.clone();
         let Some(a) = self.attempt() else { return };
         a.outcome = e.outcome;
         a.status = e.status;
@@ -126,6 +130,8 @@ impl Collector {
         a.server_header = e.server_header.clone();
         a.seen_as = e.seen_as.clone();
         a.expires = e.expires;
+        a.binding = e.binding.clone();
+        let sent = a.local.as_ref().map(|l| format!("sip:{user}@{l}"));
         if let Some(first) = marks.first_sent {
             a.phases.first_response_ms = marks.first_response.map(|t| ms(t - first));
             a.phases.final_ms = marks.last_final.map(|t| ms(t - first));
@@ -134,6 +140,9 @@ impl Collector {
             a.elapsed_ms = ms(at - s);
         }
         a.hint = hint::for_attempt(a, &facts, &context);
+        if let (Some(b), Some(sent)) = (&e.binding, sent) {
+            self.report.warnings.extend(binding_warning(b, &sent));
+        }
     }
 
     fn sent(&mut self, at: Instant, purpose: Purpose, retransmission: bool) {
@@ -208,6 +217,31 @@ impl Collector {
         r.verdict = verdict.as_str();
         r.exit_code = verdict.exit_code();
     }
+}
+
+/// A warning when the 2xx did not list our binding as we sent it (RFC 3261 §10.3).
+fn binding_warning(b: &Binding, sent: &str) -> Option<String> {
+    let stored = b.stored.as_deref().unwrap_or("");
+    let text = match b.matched {
+        BindingMatch::Exact => return None,
+        BindingMatch::Instance => format!(
+            "the registrar stored our Contact as {stored}, not as we sent it ({sent}): it rewrites Contacts (a NAT fix such as Asterisk's rewrite_contact or Kamailio's fix_nated_contact); our binding was found by its +sip.instance"
+        ),
+        BindingMatch::OnlyContact => format!(
+            "the registrar's answer lists one Contact, {stored}, which is not the one we sent ({sent}): taken as ours, as the registrar probably rewrote it"
+        ),
+        BindingMatch::ExpiresHeader | BindingMatch::None => {
+            let lifetime = match b.expires {
+                Some(s) => format!("the lifetime ({s} s) comes from its Expires header"),
+                None => "and it gives no Expires header, so the granted lifetime is unknown".into(),
+            };
+            format!(
+                "the registrar's 2xx lists no binding of ours ({} Contacts; RFC 3261 §10.3 says a 2xx lists every current binding): {lifetime}",
+                b.listed
+            )
+        }
+    };
+    Some(text)
 }
 
 impl Sink for Collector {

@@ -216,6 +216,7 @@ mod tests {
             seen_as: None,
             expires: None,
             tls: None,
+            binding: None,
         }
     }
 

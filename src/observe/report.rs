@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::model::Transport;
+use crate::model::{Binding, Transport};
 pub use crate::model::{Outcome, ms};
 
 /// Durations inside one attempt, in milliseconds; `None` when the phase did not happen.
@@ -61,6 +61,8 @@ pub struct Attempt {
     pub expires: Option<u32>,
     /// The negotiated TLS parameters, for TLS attempts that completed the handshake.
     pub tls: Option<TlsInfo>,
+    /// How our binding was found in the 2xx, and what the registrar stored when it rewrote it.
+    pub binding: Option<Binding>,
 }
 
 /// What a TLS handshake negotiated.

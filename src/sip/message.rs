@@ -42,6 +42,9 @@ pub struct Register<'a> {
     pub expires: u32,
     /// Authorization and Proxy-Authorization values computed for this request.
     pub authorization: &'a [(AuthHeader, String)],
+    /// Our instance ID, `urn:uuid:…` (RFC 5626 §4.1): sent as `+sip.instance` so that our binding
+    /// can be found after a registrar rewrote the Contact URI.
+    pub instance: &'a str,
 }
 
 /// A host as it appears in a SIP URI or Via: IPv6 addresses in brackets (RFC 3261 §25.1).
@@ -118,9 +121,10 @@ impl Register<'_> {
             self.cseq
         ))));
         hs.push(Header::Contact(headers::Contact::new(format!(
-            "<{}>;expires={}",
+            "<{}>;expires={};+sip.instance=\"<{}>\"",
             self.contact_uri(),
-            self.expires
+            self.expires,
+            self.instance
         ))));
         hs.push(Header::Expires(headers::Expires::new(
             self.expires.to_string(),
@@ -167,6 +171,7 @@ mod tests {
             branch: "z9hG4bKabc",
             expires: 600,
             authorization: &[],
+            instance: "urn:uuid:00000000-0000-4000-8000-000000000001",
         }
         .build()
     }
@@ -183,7 +188,7 @@ mod tests {
         assert!(text.contains("From: <sip:alice@example.com>;tag=tag1\r\n"));
         assert!(text.contains("To: <sip:alice@example.com>\r\n"));
         assert!(text.contains("CSeq: 7 REGISTER\r\n"));
-        assert!(text.contains("Contact: <sip:alice@10.0.0.5:40000;transport=tcp>;expires=600\r\n"));
+        assert!(text.contains("Contact: <sip:alice@10.0.0.5:40000;transport=tcp>;expires=600;+sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\"\r\n"));
         assert!(text.contains("Expires: 600\r\n"));
         assert!(text.contains("User-Agent: sipreg/"));
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"), "{text:?}");

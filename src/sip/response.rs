@@ -102,6 +102,60 @@ fn param(raw: &str) -> (String, Option<String>) {
     }
 }
 
+/// One value of a Contact header (RFC 3261 §20.10): the URI and the header parameters after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The URI as written, without angle brackets.
+    pub uri: String,
+    params: Vec<(String, Option<String>)>,
+}
+
+impl Contact {
+    /// Parses `"name" <uri>;p=v` or `uri;p=v` (without brackets, parameters belong to the header).
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Contact> {
+        let value = value.trim();
+        let (uri, params) = match value.split_once('<') {
+            Some((_, rest)) => {
+                let (uri, after) = rest.split_once('>')?;
+                (uri.trim(), after)
+            }
+            None => match value.split_once(';') {
+                Some((uri, after)) => (uri.trim(), after),
+                None => (value, ""),
+            },
+        };
+        if uri.is_empty() {
+            return None;
+        }
+        Some(Contact {
+            uri: uri.to_string(),
+            params: split_params(params).map(param).collect(),
+        })
+    }
+
+    /// `host:port` of the URI, as written.
+    #[must_use]
+    pub fn host_port(&self) -> Option<&str> {
+        contact_host_port(&self.uri)
+    }
+
+    /// A header parameter by name (case-insensitive), quotes removed.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// The `expires` parameter (§10.2.4).
+    #[must_use]
+    pub fn expires(&self) -> Option<u32> {
+        self.param("expires")?.trim().parse().ok()
+    }
+}
+
 /// Splits `a;b=1;c="x;y"` at top-level semicolons, respecting quotes and angle brackets.
 fn split_params(value: &str) -> impl Iterator<Item = &str> {
     split_top_level(value, ';')
@@ -297,6 +351,14 @@ impl Response {
                     .find(|(n, _)| n == "expires")
                     .and_then(|(_, v)| v?.parse().ok())
             })
+    }
+
+    /// The Contact values that parse, in order (RFC 3261 §10.3: a 2xx lists every binding).
+    #[must_use]
+    pub fn contacts(&self) -> Vec<Contact> {
+        self.headers_named("contact")
+            .filter_map(Contact::parse)
+            .collect()
     }
 
     /// True for 1xx.

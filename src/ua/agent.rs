@@ -13,7 +13,7 @@ use crate::net::resolve::{self, Candidate, Resolver};
 use crate::net::{Connector, Flow, Frame};
 use crate::sip::response::Response;
 use crate::ua::fallback::{Action, Fallback, Plan};
-use crate::ua::registration::{self, Account, Answer, FlowInfo, Next, Registration, Request};
+use crate::ua::registration::{Account, Answer, FlowInfo, Next, Registration, Request};
 use crate::ua::transaction::{Step, Transaction};
 
 /// What an agent needs from the process: the configuration, the connector and the shared resolver.
@@ -154,7 +154,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             Ok(a) => a,
             Err(f) => return self.failed(f),
         };
-        let end = self.answered(&answer, info);
+        let end = self.answered(registration, &answer, info);
         if end.outcome == Outcome::Registered && !self.cfg.keep {
             self.unregister(&mut flow, registration, info).await;
         }
@@ -371,22 +371,20 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// Turns the server's final answer into the attempt's end, and announces both.
-    fn answered(&mut self, answer: &Answer, info: FlowInfo) -> End {
-        let (response, outcome, reason) = match answer {
+    fn answered(&mut self, registration: &Registration, answer: &Answer, info: FlowInfo) -> End {
+        let (response, outcome, reason, binding) = match answer {
             Answer::Success(r) => {
-                let granted = registration::granted(r, info.local);
-                let reason = match granted {
+                let binding = registration.binding(r, info.local);
+                let reason = match binding.expires {
                     Some(s) => format!("{} {}, expires in {s} s", r.status, r.reason),
                     None => format!("{} {}", r.status, r.reason),
                 };
-                (r, Outcome::Registered, reason)
+                (r, Outcome::Registered, reason, Some(binding))
             }
-            Answer::Unauthorized(r, reason) => (r, Outcome::Unauthorized, reason.clone()),
-            Answer::Final(r) => (r, Outcome::Rejected, rejection_reason(r)),
+            Answer::Unauthorized(r, reason) => (r, Outcome::Unauthorized, reason.clone(), None),
+            Answer::Final(r) => (r, Outcome::Rejected, rejection_reason(r), None),
         };
-        let expires = (outcome == Outcome::Registered)
-            .then(|| registration::granted(response, info.local))
-            .flatten();
+        let expires = binding.as_ref().and_then(|b| b.expires);
         if outcome == Outcome::Registered {
             self.emit(Event::Registered {
                 transport: info.transport,
@@ -404,6 +402,7 @@ impl<'a, C: Connector> Agent<'a, C> {
                 .map(|s| s.chars().take(200).collect()),
             seen_as: seen_as(response, info.local),
             expires,
+            binding,
             retry_after,
             min_expires: response.seconds("min-expires"),
         })));
@@ -431,6 +430,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             server_header: None,
             seen_as: None,
             expires: None,
+            binding: None,
             retry_after: None,
             min_expires: None,
         })));

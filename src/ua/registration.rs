@@ -6,10 +6,10 @@
 use std::net::SocketAddr;
 
 use crate::config::Secret;
-use crate::model::{Retry, Transport};
+use crate::model::{Binding, BindingMatch, Retry, Transport};
 use crate::sip::digest::{self, Challenge, Credentials};
 use crate::sip::message::{AuthHeader, Register, host_port};
-use crate::sip::response::Response;
+use crate::sip::response::{Contact, Response};
 use crate::sip::{new_branch, random_hex};
 use crate::ua::transaction::Key;
 
@@ -86,6 +86,7 @@ pub struct Registration {
     account: Account,
     call_id: String,
     from_tag: String,
+    instance: String,
     cseq: u32,
     /// The challenges answered so far, with the last nonce count used (RFC 7616 §3.4).
     challenges: Vec<(AuthHeader, Challenge, u32)>,
@@ -106,6 +107,7 @@ impl Registration {
             account,
             call_id,
             from_tag,
+            instance: new_instance(),
             cseq: 0,
             challenges: Vec::new(),
             round: Round::default(),
@@ -116,6 +118,18 @@ impl Registration {
     #[must_use]
     pub fn call_id(&self) -> &str {
         &self.call_id
+    }
+
+    /// Our instance ID (`urn:uuid:…`, RFC 5626 §4.1).
+    #[must_use]
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Our binding in a 2xx to a request sent from `local`.
+    #[must_use]
+    pub fn binding(&self, response: &Response, local: SocketAddr) -> Binding {
+        binding(response, local, &self.instance)
     }
 
     /// The CSeq of the last request.
@@ -179,6 +193,7 @@ impl Registration {
             branch: &branch,
             expires: self.round.expires,
             authorization: &self.round.auth,
+            instance: &self.instance,
         }
         .build();
         Request {
@@ -265,13 +280,64 @@ impl Registration {
     }
 }
 
-/// The lifetime the registrar granted to our binding: the `expires` of our Contact, else the
-/// Expires header (§10.2.4).
+/// A fresh instance ID: a random (version 4) UUID URN (RFC 4122 §4.4).
+fn new_instance() -> String {
+    let h = random_hex(16);
+    format!(
+        "urn:uuid:{}-{}-4{}-{}{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        ["8", "9", "a", "b"][usize::from(h.as_bytes()[16] % 4)],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// Our binding in a 2xx and the lifetime granted to it (§10.2.4, §10.3), tried as pjsip's
+/// registration client does: our exact Contact; then our `+sip.instance`, which survives a registrar
+/// that rewrites the URI (NAT fixing); then the only Contact listed; then the Expires header.
 #[must_use]
-pub fn granted(response: &Response, local: SocketAddr) -> Option<u32> {
-    response
-        .contact_expires(&host_port(local))
-        .or_else(|| response.seconds("expires"))
+pub fn binding(response: &Response, local: SocketAddr, instance: &str) -> Binding {
+    let contacts = response.contacts();
+    let ours = host_port(local);
+    let listed = contacts.len();
+    let exact = contacts.iter().find(|c| {
+        c.host_port()
+            .is_some_and(|hp| hp.eq_ignore_ascii_case(&ours))
+    });
+    if let Some(c) = exact {
+        let expires = c.expires().or_else(|| response.seconds("expires"));
+        return Binding {
+            matched: BindingMatch::Exact,
+            expires,
+            stored: None,
+            listed,
+        };
+    }
+    let same_instance = |c: &&Contact| {
+        c.param("+sip.instance")
+            .is_some_and(|v| v.trim_matches(['<', '>']).eq_ignore_ascii_case(instance))
+    };
+    let (matched, found) = match contacts.iter().find(same_instance) {
+        Some(c) => (BindingMatch::Instance, Some(c)),
+        None if listed == 1 => (BindingMatch::OnlyContact, contacts.first()),
+        None => (BindingMatch::ExpiresHeader, None),
+    };
+    let header = response.seconds("expires");
+    let expires = found.and_then(Contact::expires).or(header);
+    let matched = if found.is_none() && header.is_none() {
+        BindingMatch::None
+    } else {
+        matched
+    };
+    let stored = found.map(|c| c.uri.clone());
+    Binding {
+        matched,
+        expires,
+        stored,
+        listed,
+    }
 }
 
 #[cfg(test)]

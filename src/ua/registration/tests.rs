@@ -150,16 +150,69 @@ fn refresh_and_removal_reuse_call_id_and_known_credentials() {
     assert_eq!(reg.cseq(), 4);
 }
 
+const ME: &str = "urn:uuid:11111111-2222-4333-8444-555555555555";
+
+fn found(extra: &str) -> Binding {
+    binding(&reply(200, extra), "10.0.0.5:40000".parse().unwrap(), ME)
+}
+
 #[test]
-fn the_granted_lifetime_is_our_contacts_then_the_header() {
-    let local: SocketAddr = "10.0.0.5:40000".parse().unwrap();
-    let ours = reply(
-        200,
+fn our_binding_is_found_exactly_then_by_instance_then_alone_then_by_expires() {
+    let exact = found(
         "Contact: <sip:bob@10.0.0.9:5060>;expires=99\r\nContact: <sip:alice@10.0.0.5:40000>;expires=120\r\nExpires: 600\r\n",
     );
-    assert_eq!(granted(&ours, local), Some(120));
-    assert_eq!(granted(&reply(200, "Expires: 600\r\n"), local), Some(600));
-    assert_eq!(granted(&reply(200, ""), local), None);
+    assert_eq!(
+        (exact.matched, exact.expires, exact.stored),
+        (BindingMatch::Exact, Some(120), None)
+    );
+    // A NAT-fixing registrar rewrote host and port and added received=; the instance survives.
+    let rewritten = found(&format!(
+        "Contact: <sip:bob@10.0.0.9:5060>;expires=99, <sip:alice@203.0.113.7:61000>;expires=300;received=\"sip:203.0.113.7:61000\";+sip.instance=\"<{ME}>\"\r\n"
+    ));
+    assert_eq!(rewritten.matched, BindingMatch::Instance);
+    assert_eq!(rewritten.expires, Some(300));
+    assert_eq!(
+        rewritten.stored.as_deref(),
+        Some("sip:alice@203.0.113.7:61000")
+    );
+    let alone = found("m: <sip:alice@203.0.113.7:61000>;expires=250\r\n");
+    assert_eq!(
+        (alone.matched, alone.expires),
+        (BindingMatch::OnlyContact, Some(250))
+    );
+    let header = found(
+        "Contact: <sip:a@1.2.3.4:5>;expires=9, <sip:b@1.2.3.4:6>;expires=8\r\nExpires: 600\r\n",
+    );
+    assert_eq!(
+        (header.matched, header.expires, header.listed),
+        (BindingMatch::ExpiresHeader, Some(600), 2)
+    );
+    let nothing = found("");
+    assert_eq!(
+        (nothing.matched, nothing.expires),
+        (BindingMatch::None, None)
+    );
+    // An exact Contact without its own expires takes the Expires header (§10.2.4).
+    let bare = found("Contact: <sip:alice@10.0.0.5:40000>\r\nExpires: 60\r\n");
+    assert_eq!(
+        (bare.matched, bare.expires),
+        (BindingMatch::Exact, Some(60))
+    );
+}
+
+#[test]
+fn requests_carry_our_instance() {
+    let mut reg = Registration::new(account(None));
+    let t = text(&reg.begin(flow(), 300));
+    let contact = header(&t, "Contact").unwrap();
+    assert!(
+        contact.contains(&format!("+sip.instance=\"<{}>\"", reg.instance())),
+        "{contact}"
+    );
+    let id = reg.instance().strip_prefix("urn:uuid:").unwrap();
+    let parts: Vec<usize> = id.split('-').map(str::len).collect();
+    assert_eq!(parts, [8, 4, 4, 4, 12]);
+    assert!(id.as_bytes()[14] == b'4', "version 4: {id}");
 }
 
 #[test]

@@ -1,0 +1,102 @@
+//! Registrars as deployed ones behave (issue 11): rewritten Contacts, 2xx without our binding,
+//! answers from another address, 401 then close. The real binary against the scripted server.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// A registrar whose 2xx carries `contact` (built from our request's Contact) and `extra` lines.
+fn answering(
+    contact: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    extra: &'static [&'static str],
+) -> Server {
+    registrar(Options {
+        behaviour: Behaviour::raw(move |r: &Incoming| {
+            let sent = r.request.header("contact").unwrap_or_default().to_string();
+            let mut lines: Vec<String> = contact(&sent).into_iter().collect();
+            lines.extend(extra.iter().map(ToString::to_string));
+            vec![Step::Send(r.reply(200, "OK", &lines))]
+        }),
+        ..Options::default()
+    })
+}
+
+fn registered(reg: &Server) -> Value {
+    let out = run(&["--udp", "--json", &reg.sip_addr.to_string()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    out.json()
+}
+
+/// The `+sip.instance` parameter of our Contact, with its quotes.
+fn instance(contact: &str) -> String {
+    contact
+        .split(';')
+        .find(|p| p.starts_with("+sip.instance="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn warnings(j: &Value) -> String {
+    j["warnings"].to_string()
+}
+
+#[test]
+fn a_nat_fixing_registrar_rewrites_our_contact_and_we_still_find_it() {
+    // Kamailio's fix_nated_contact and add_rcv_param, Asterisk's rewrite_contact: host and port
+    // replaced, received= added, header parameters kept.
+    let reg = answering(
+        |sent| {
+            Some(format!(
+                "Contact: <sip:alice@203.0.113.7:61000>;expires=120;received=\"sip:203.0.113.7:61000\";{}",
+                instance(sent)
+            ))
+        },
+        &[
+            "Contact: <sip:bob@198.51.100.2:5060>;expires=3000",
+            "Expires: 3600",
+        ],
+    );
+    let j = registered(&reg);
+    let binding = &j["attempts"][0]["binding"];
+    assert_eq!(binding["matched"], "instance", "{j}");
+    assert_eq!(binding["stored"], "sip:alice@203.0.113.7:61000");
+    assert_eq!(
+        j["expires"], 120,
+        "our binding's lifetime, not bob's nor the header's"
+    );
+    assert!(warnings(&j).contains("rewrites Contacts"), "{j}");
+}
+
+#[test]
+fn a_lone_rewritten_contact_is_taken_as_ours() {
+    let reg = answering(
+        |_| Some("Contact: <sip:alice@203.0.113.7:61000>;expires=250".into()),
+        &["Expires: 3600"],
+    );
+    let j = registered(&reg);
+    assert_eq!(j["attempts"][0]["binding"]["matched"], "only_contact");
+    assert_eq!(j["expires"], 250);
+    assert!(warnings(&j).contains("not the one we sent"), "{j}");
+}
+
+#[test]
+fn a_2xx_without_our_binding_is_a_warning_not_a_silent_null() {
+    let header_only = answering(|_| None, &["Expires: 600"]);
+    let j = registered(&header_only);
+    assert_eq!(j["attempts"][0]["binding"]["matched"], "expires_header");
+    assert_eq!(j["expires"], 600);
+    assert!(warnings(&j).contains("lists no binding of ours"), "{j}");
+    let bare = answering(|_| None, &[]);
+    let j = registered(&bare);
+    assert_eq!(j["attempts"][0]["binding"]["matched"], "none");
+    assert_eq!(j["expires"], Value::Null);
+    assert!(warnings(&j).contains("granted lifetime is unknown"), "{j}");
+    let others = answering(
+        |_| None,
+        &["Contact: <sip:a@192.0.2.1:5060>;expires=60, <sip:b@192.0.2.2:5060>;expires=60"],
+    );
+    let j = registered(&others);
+    assert_eq!(j["attempts"][0]["binding"]["matched"], "none");
+    assert!(warnings(&j).contains("2 Contacts"), "{j}");
+}
