@@ -137,6 +137,8 @@ pub enum Event {
         reason: String,
         /// Time since the request was first sent.
         after: Duration,
+        /// The address it came from, when it was not the one the request went to.
+        from: Option<SocketAddr>,
         /// The bytes received.
         bytes: Vec<u8>,
     },

@@ -100,3 +100,32 @@ fn a_2xx_without_our_binding_is_a_warning_not_a_silent_null() {
     assert_eq!(j["attempts"][0]["binding"]["matched"], "none");
     assert!(warnings(&j).contains("2 Contacts"), "{j}");
 }
+
+#[test]
+fn an_answer_from_another_port_registers_with_a_warning() {
+    // A cluster answering from another port (RFC 3261 §18.1.2 matches by branch, not by source).
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| vec![Step::SendFromElsewhere(r.ok())]),
+        ..Options::default()
+    });
+    let started = std::time::Instant::now();
+    let j = registered(&reg);
+    assert!(started.elapsed().as_secs() < 5, "no Timer F wait");
+    let attempt = &j["attempts"][0];
+    assert_eq!(attempt["outcome"], "registered", "{j}");
+    let from = attempt["answered_from"].as_str().unwrap_or_default();
+    assert!(
+        from.starts_with("127.0.0.1:") && from != reg.sip_addr.to_string(),
+        "{j}"
+    );
+    let w = warnings(&j);
+    assert!(
+        w.contains(from) && w.contains(&reg.sip_addr.to_string()),
+        "names both: {w}"
+    );
+    assert!(w.contains("RFC 3581"), "{w}");
+    assert_eq!(
+        j["unregister"]["done"], true,
+        "the removal is answered the same way"
+    );
+}

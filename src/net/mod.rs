@@ -33,6 +33,10 @@ pub trait Flow: Send {
     fn buffered(&self) -> usize {
         0
     }
+    /// The address the last frame came from, when it was not the registrar's (UDP only).
+    fn answered_from(&self) -> Option<SocketAddr> {
+        None
+    }
     /// Sends one whole message (or keep-alive).
     fn send(&mut self, bytes: &[u8]) -> impl Future<Output = Result<(), Failure>> + Send;
     /// Receives the next frame. Cancel-safe, so it can race a timer.
@@ -98,6 +102,13 @@ impl Flow for Connection {
             return None;
         };
         tls::params(&s.io)
+    }
+
+    fn answered_from(&self) -> Option<SocketAddr> {
+        match self {
+            Connection::Udp(s) => s.answered_from(),
+            _ => None,
+        }
     }
 
     fn buffered(&self) -> usize {

@@ -9,35 +9,70 @@ use super::Frame;
 use crate::model::{Failure, Outcome, Transport};
 use crate::sip::MAX_MESSAGE;
 
-/// A UDP socket connected to the registrar.
+/// A UDP socket connected to the registrar, and beside it on the same port an unconnected one.
+///
+/// The connected socket gets the registrar's answers and its ICMP errors, so a closed port ends the
+/// attempt at once (RFC 3261 §18.4). A phone listening on its port also accepts an answer from
+/// another address or port (§18.1.2 matches by Via branch, not by source); the second socket, which
+/// shares the port through SO_REUSEPORT, receives exactly those datagrams: the kernel gives a
+/// datagram to the connected socket when it comes from the registrar, to the other one otherwise.
 pub struct UdpFlow {
     socket: UdpSocket,
+    others: Option<UdpSocket>,
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
+    answered_from: Option<SocketAddr>,
+}
+
+/// A UDP socket with SO_REUSEPORT bound to `addr`.
+fn reusable(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 impl UdpFlow {
-    /// Opens a connected UDP socket to `remote`.
+    /// Opens a connected UDP socket to `remote`, and the unconnected one beside it when the
+    /// platform allows (without it, answers from another address go unseen, as before).
     ///
     /// # Errors
     /// A [`Failure`] of kind `Unreachable` when no route exists.
     pub async fn connect(remote: SocketAddr) -> Result<Self, Failure> {
-        let bind: SocketAddr = if remote.is_ipv4() {
+        let any: SocketAddr = if remote.is_ipv4() {
             (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let fail = |e: io::Error| unreachable_error(&e, Transport::Udp, &remote.to_string());
-        let socket = UdpSocket::bind(bind).await.map_err(fail)?;
+        let socket = match reusable(any) {
+            Ok(s) => s,
+            Err(_) => UdpSocket::bind(any).await.map_err(fail)?,
+        };
+        let port = socket.local_addr().map_err(fail)?.port();
+        let others = reusable(SocketAddr::new(any.ip(), port)).ok();
         socket.connect(remote).await.map_err(fail)?;
         let local = socket.local_addr().map_err(|e| {
             Failure::new(Outcome::Closed, format!("socket has no local address: {e}"))
         })?;
         Ok(Self {
             socket,
+            others,
             local,
             remote,
+            answered_from: None,
         })
+    }
+
+    /// The address the last datagram came from, when it was not the registrar's.
+    #[must_use]
+    pub fn answered_from(&self) -> Option<SocketAddr> {
+        self.answered_from
     }
 
     /// Sends one datagram.
@@ -52,18 +87,34 @@ impl UdpFlow {
             .map_err(|e| self.error(&e))
     }
 
-    /// Receives one datagram within the size limit; larger ones are ignored.
+    /// Receives one datagram within the size limit, from the registrar or from any other address;
+    /// larger ones are ignored. Cancel-safe.
     ///
     /// # Errors
     /// A [`Failure`] on an ICMP error.
     pub async fn recv(&mut self) -> Result<Vec<u8>, Failure> {
         let mut buf = vec![0u8; MAX_MESSAGE + 1];
+        let mut spare = vec![0u8; MAX_MESSAGE + 1];
         loop {
-            let n = self
-                .socket
-                .recv(&mut buf)
-                .await
-                .map_err(|e| self.error(&e))?;
+            let (n, from) = match &self.others {
+                Some(others) => tokio::select! {
+                    r = self.socket.recv(&mut buf) => (r.map_err(|e| self.error(&e))?, None),
+                    r = others.recv_from(&mut spare) => match r {
+                        Ok((n, from)) => {
+                            buf[..n].copy_from_slice(&spare[..n]);
+                            (n, Some(from))
+                        }
+                        Err(_) => continue,
+                    },
+                },
+                None => (
+                    self.socket
+                        .recv(&mut buf)
+                        .await
+                        .map_err(|e| self.error(&e))?,
+                    None,
+                ),
+            };
             if n > MAX_MESSAGE {
                 tracing::debug!(
                     "ignoring a datagram over the {} KiB limit",
@@ -71,6 +122,7 @@ impl UdpFlow {
                 );
                 continue;
             }
+            self.answered_from = from;
             buf.truncate(n);
             return Ok(buf);
         }

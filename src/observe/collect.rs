@@ -114,6 +114,7 @@ impl Collector {
             expires: None,
             tls: None,
             binding: None,
+            answered_from: None,
         };
         self.report.attempts.push(attempt);
     }
@@ -167,6 +168,23 @@ impl Collector {
         if status >= 200 {
             self.marks.last_final = Some(at);
         }
+    }
+
+    /// An answer came from another address than the request went to: accepted, as a phone does
+    /// (RFC 3261 §18.1.2), and warned about once per attempt.
+    fn answered_from(&mut self, from: std::net::SocketAddr) {
+        let Some(a) = self.report.attempts.last_mut() else {
+            return;
+        };
+        if a.answered_from.is_some() {
+            return;
+        }
+        a.answered_from = Some(from.to_string());
+        let warning = format!(
+            "the answer came from {from}, not from {} where the REGISTER went: a phone behind NAT or a firewall would never see it (answers must come back from where the request went: symmetric response routing, RFC 3581)",
+            a.remote
+        );
+        self.report.warnings.push(warning);
     }
 
     fn unregistered(&mut self, at: Instant, done: bool, status: Option<u16>, reason: &str) {
@@ -287,8 +305,16 @@ impl Sink for Collector {
                 ..
             } => self.sent(at, *purpose, retransmission.is_some()),
             Event::ResponseReceived {
-                purpose, status, ..
-            } => self.received(at, *purpose, *status),
+                purpose,
+                status,
+                from,
+                ..
+            } => {
+                self.received(at, *purpose, *status);
+                if let Some(from) = from {
+                    self.answered_from(*from);
+                }
+            }
             Event::AttemptEnded(ended) => self.ended(at, ended),
             Event::Registered { .. } => self.registered_at = Some(at),
             Event::Unregistered {

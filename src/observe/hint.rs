@@ -217,6 +217,7 @@ mod tests {
             expires: None,
             tls: None,
             binding: None,
+            answered_from: None,
         }
     }
 

@@ -63,6 +63,8 @@ pub struct Attempt {
     pub tls: Option<TlsInfo>,
     /// How our binding was found in the 2xx, and what the registrar stored when it rewrote it.
     pub binding: Option<Binding>,
+    /// The address the answers came from, when it was not the one the requests went to.
+    pub answered_from: Option<String>,
 }
 
 /// What a TLS handshake negotiated.

@@ -308,6 +308,7 @@ impl<'a, C: Connector> Agent<'a, C> {
                         status: response.status,
                         reason: response.reason.clone(),
                         after: at - sent,
+                        from: flow.answered_from(),
                         bytes,
                     });
                     if step == Step::Final {

@@ -27,6 +27,9 @@ pub enum Step {
     Close,
     /// On TCP, close the connection with a reset; on UDP, nothing.
     Reset,
+    /// On UDP, send these bytes from another port of the same address (a cluster or SBC answering
+    /// from elsewhere); on streams, send them as usual.
+    SendFromElsewhere(Vec<u8>),
 }
 
 /// A request as a script sees it.
@@ -426,8 +429,17 @@ async fn serve_udp(socket: UdpSocket, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 65536];
     while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
         for step in shared.steps(&buf[..n], Transport::Udp, peer) {
-            if let Step::Send(b) | Step::Drip(b, _) = step {
-                let _ = socket.send_to(&b, peer).await;
+            match step {
+                Step::Send(b) | Step::Drip(b, _) => {
+                    let _ = socket.send_to(&b, peer).await;
+                }
+                Step::SendFromElsewhere(b) => {
+                    let ip = socket.local_addr().map(|a| a.ip());
+                    if let Ok(other) = UdpSocket::bind((ip.unwrap_or(peer.ip()), 0)).await {
+                        let _ = other.send_to(&b, peer).await;
+                    }
+                }
+                Step::Close | Step::Reset => {}
             }
         }
     }
@@ -503,7 +515,7 @@ async fn serve_stream<S: OverTcp>(
             };
             for step in shared.steps(&message, transport, peer) {
                 let sent = match step {
-                    Step::Send(b) => send(&mut io, &b).await,
+                    Step::Send(b) | Step::SendFromElsewhere(b) => send(&mut io, &b).await,
                     Step::Drip(b, pause) => {
                         let mut sent = true;
                         for byte in b.chunks(1) {
