@@ -110,6 +110,15 @@ pub enum Event {
         /// TLS version and cipher.
         tls: Option<TlsParams>,
     },
+    /// The server closed the connection after an answer; a new one carries the next request.
+    Reconnected {
+        /// How the old connection ended.
+        reason: String,
+        /// Our address on the new one.
+        local: SocketAddr,
+        /// TLS version and cipher of the new one.
+        tls: Option<TlsParams>,
+    },
     /// A request (or its retransmission) went out.
     RequestSent {
         /// Register or unregister.

@@ -129,3 +129,84 @@ fn an_answer_from_another_port_registers_with_a_warning() {
         "the removal is answered the same way"
     );
 }
+
+#[test]
+fn a_server_that_closes_after_its_401_gets_the_next_request_on_a_new_connection() {
+    // Seen with registrars that close a connection after every final answer: the phone opens a
+    // new one for the authenticated request (RFC 3261 §18.1.1), and so does sipreg.
+    let challenge =
+        "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\"".to_string();
+    let pki = Pki::new();
+    let ca = pki.ca_pem.to_str().unwrap().to_string();
+    for (flag, tls) in [("--tcp", None), ("--tls", Some(pki.server_config()))] {
+        let challenge = challenge.clone();
+        let reg = registrar(Options {
+            tls,
+            behaviour: Behaviour::raw(move |r: &Incoming| {
+                if r.request.header("authorization").is_none() {
+                    vec![
+                        Step::Send(r.reply(401, "Unauthorized", &[challenge.clone()])),
+                        Step::Close,
+                    ]
+                } else {
+                    vec![Step::Send(r.ok()), Step::Close]
+                }
+            }),
+            ..Options::default()
+        });
+        let server = match flag {
+            "--tls" => reg.tls_addr.unwrap(),
+            _ => reg.sip_addr,
+        }
+        .to_string();
+        let out = run_cmd(
+            sipreg()
+                .args(["--json", flag, "--user", "alice", "--ca-file", &ca, &server])
+                .env("SIPREG_PASSWORD", "secret"),
+        );
+        assert_eq!(out.code, 0, "{flag}: {}{}", out.stdout, out.stderr);
+        let j = out.json();
+        assert_eq!(attempts(&j).len(), 1, "{flag}: no fallback: {j}");
+        let a = &j["attempts"][0];
+        assert_eq!(a["outcome"], "registered", "{flag}: {a}");
+        // The 200 closed the second connection too: the removal went over a third.
+        assert_eq!(a["reconnects"], 2, "{flag}: {a}");
+        assert_eq!(j["unregister"]["done"], true, "{flag}: {j}");
+        let seen = reg.seen();
+        assert_eq!(
+            seen.len(),
+            3,
+            "{flag}: REGISTER, REGISTER with credentials, removal"
+        );
+        let ports: std::collections::BTreeSet<u16> = seen.iter().map(|s| s.peer.port()).collect();
+        assert_eq!(
+            ports.len(),
+            3,
+            "{flag}: one connection per request: {ports:?}"
+        );
+        assert!(seen[1].authorization.is_some() && seen[2].authorization.is_some());
+        // A request written into the closed connection never arrived: its CSeq is skipped.
+        let cseqs: Vec<u32> = seen.iter().map(|s| s.cseq).collect();
+        assert!(
+            cseqs.windows(2).all(|w| w[0] < w[1]),
+            "{flag}: CSeq rises: {cseqs:?}"
+        );
+        assert!(
+            seen.iter().all(|s| s.call_id == seen[0].call_id),
+            "{flag}: one Call-ID"
+        );
+    }
+}
+
+#[test]
+fn a_connection_closed_before_any_answer_is_still_a_failure() {
+    let reg = registrar(Options {
+        behaviour: Behaviour::Close,
+        ..Options::default()
+    });
+    let out = run(&["--json", "--tcp", &reg.sip_addr.to_string()]);
+    assert_eq!(out.code, 3);
+    let j = out.json();
+    assert_eq!(attempts(&j), ["tcp:closed"]);
+    assert_eq!(j["attempts"][0]["reconnects"], 0);
+}

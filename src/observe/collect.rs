@@ -115,6 +115,7 @@ impl Collector {
             tls: None,
             binding: None,
             answered_from: None,
+            reconnects: 0,
         };
         self.report.attempts.push(attempt);
     }
@@ -280,7 +281,8 @@ impl Sink for Collector {
             } => self.started(at, *cycle, candidate),
             Event::PhaseEnded { phase, elapsed, .. } => {
                 let took = Some(ms(*elapsed));
-                if let Some(a) = self.attempt() {
+                // The phases are those of the attempt's first connection.
+                if let Some(a) = self.attempt().filter(|a| a.reconnects == 0) {
                     match phase {
                         Phase::Connect => a.phases.connect_ms = took,
                         Phase::Tls => a.phases.tls_ms = took,
@@ -291,6 +293,18 @@ impl Sink for Collector {
             Event::Connected { local, tls } => {
                 let client_cert = self.context.has_client_cert;
                 if let Some(a) = self.attempt() {
+                    a.local = Some(local.to_string());
+                    a.tls = tls.clone().map(|(version, cipher)| TlsInfo {
+                        version,
+                        cipher,
+                        client_cert,
+                    });
+                }
+            }
+            Event::Reconnected { local, tls, .. } => {
+                let client_cert = self.context.has_client_cert;
+                if let Some(a) = self.attempt() {
+                    a.reconnects += 1;
                     a.local = Some(local.to_string());
                     a.tls = tls.clone().map(|(version, cipher)| TlsInfo {
                         version,

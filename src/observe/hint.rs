@@ -218,6 +218,7 @@ mod tests {
             tls: None,
             binding: None,
             answered_from: None,
+            reconnects: 0,
         }
     }
 

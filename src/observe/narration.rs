@@ -111,6 +111,9 @@ fn narrate(event: &Event) {
             if *ping { "ping" } else { "pong" }
         ),
         Event::Retrying(retry) => retrying(retry),
+        Event::Reconnected { reason, local, .. } => info!(
+            "{reason}; a new connection from {local} carries the next request (RFC 3261 §18.1.1)"
+        ),
         Event::Unregistering => info!("removing our binding (Expires: 0)"),
         Event::WaitStarted { wait, .. } => info!(
             "cycle failed; waiting {} before the next cycle",

@@ -65,6 +65,8 @@ pub struct Attempt {
     pub binding: Option<Binding>,
     /// The address the answers came from, when it was not the one the requests went to.
     pub answered_from: Option<String>,
+    /// New TCP/TLS connections opened because the server closed one after an answer.
+    pub reconnects: u32,
 }
 
 /// What a TLS handshake negotiated.

@@ -93,6 +93,12 @@ pub fn human(r: &Report, detail: Detail, p: &Palette) -> String {
         if let Some(s) = &a.server_header {
             facts.push(format!("server: {s}"));
         }
+        if a.reconnects > 0 {
+            facts.push(format!(
+                "reconnected {}× (the server closed the connection after an answer)",
+                a.reconnects
+            ));
+        }
         if a.retransmissions > 0 {
             facts.push(format!("{} UDP retransmissions", a.retransmissions));
         }

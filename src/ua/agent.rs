@@ -127,36 +127,34 @@ impl<'a, C: Connector> Agent<'a, C> {
             Ok(r) => r,
             Err(f) => return self.failed(f),
         };
-        let mut flow = match self.connect(transport, remote, &then).await {
+        let flow = match self.connect(transport, remote, &then).await {
             Ok(f) => f,
             Err(f) => return self.failed(f),
         };
-        let info = FlowInfo {
-            transport,
-            local: flow.local_addr(),
+        let mut link = Link {
+            info: FlowInfo {
+                transport,
+                local: flow.local_addr(),
+            },
+            flow,
+            remote,
+            answered: false,
         };
         self.emit(Event::Connected {
-            local: info.local,
-            tls: flow.tls_params(),
+            local: link.info.local,
+            tls: link.flow.tls_params(),
         });
-        let request = registration.begin(info, self.cfg.expires);
+        let expires = self.cfg.expires;
         let answer = self
-            .round(
-                &mut flow,
-                registration,
-                info,
-                request,
-                Purpose::Register,
-                &then,
-            )
+            .round(&mut link, registration, expires, Purpose::Register, &then)
             .await;
         let answer = match answer {
             Ok(a) => a,
             Err(f) => return self.failed(f),
         };
-        let end = self.answered(registration, &answer, info);
+        let end = self.answered(registration, &answer, link.info);
         if end.outcome == Outcome::Registered && !self.cfg.keep {
-            self.unregister(&mut flow, registration, info).await;
+            self.unregister(&mut link, registration).await;
         }
         end
     }
@@ -217,16 +215,28 @@ impl<'a, C: Connector> Agent<'a, C> {
     /// A round of the registration: the request, then one more for each challenge or 423.
     async fn round(
         &mut self,
-        flow: &mut C::Flow,
+        link: &mut Link<C::Flow>,
         registration: &mut Registration,
-        info: FlowInfo,
-        mut request: Request,
+        expires: u32,
         purpose: Purpose,
         then: &str,
     ) -> Result<Answer, Failure> {
+        let mut request = registration.begin(link.info, expires);
         loop {
-            let response = self.transaction(flow, &request, purpose, then).await?;
-            match registration.on_final(info, response) {
+            let sent = self
+                .transaction(&mut link.flow, &request, purpose, then)
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(f) if link.may_reconnect(&f) => {
+                    self.reconnect(link, &f, then).await?;
+                    request = registration.resend(link.info);
+                    continue;
+                }
+                Err(f) => return Err(f),
+            };
+            link.answered = true;
+            match registration.on_final(link.info, response) {
                 Next::Done(answer) => return Ok(answer),
                 Next::Send(next, why) => {
                     self.emit(Event::Retrying(why));
@@ -234,6 +244,26 @@ impl<'a, C: Connector> Agent<'a, C> {
                 }
             }
         }
+    }
+
+    /// A new connection for the next request of the registration, after the server closed the
+    /// one that carried its last answer (RFC 3261 §18.1.1: the client opens a new connection).
+    async fn reconnect(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        closed: &Failure,
+        then: &str,
+    ) -> Result<(), Failure> {
+        let flow = self.connect(link.info.transport, link.remote, then).await?;
+        link.info.local = flow.local_addr();
+        link.flow = flow;
+        link.answered = false;
+        self.emit(Event::Reconnected {
+            reason: closed.reason.clone(),
+            local: link.info.local,
+            tls: link.flow.tls_params(),
+        });
+        Ok(())
     }
 
     /// One client transaction (RFC 3261 §17.1.2): send, Timer E, Timer F, matching.
@@ -439,23 +469,10 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// Removes our binding (Expires 0) on the same flow and Call-ID.
-    async fn unregister(
-        &mut self,
-        flow: &mut C::Flow,
-        registration: &mut Registration,
-        info: FlowInfo,
-    ) {
+    async fn unregister(&mut self, link: &mut Link<C::Flow>, registration: &mut Registration) {
         self.emit(Event::Unregistering);
-        let request = registration.begin(info, 0);
         let answer = self
-            .round(
-                flow,
-                registration,
-                info,
-                request,
-                Purpose::Unregister,
-                "finish",
-            )
+            .round(link, registration, 0, Purpose::Unregister, "finish")
             .await;
         let (done, status, reason) = match answer {
             Ok(Answer::Success(r)) => (true, Some(r.status), format!("{} {}", r.status, r.reason)),
@@ -469,6 +486,23 @@ impl<'a, C: Connector> Agent<'a, C> {
             status,
             reason,
         });
+    }
+}
+
+/// The flow of an attempt and what the reconnect rule needs.
+struct Link<F> {
+    flow: F,
+    info: FlowInfo,
+    remote: SocketAddr,
+    /// A final answer arrived on this flow.
+    answered: bool,
+}
+
+impl<F> Link<F> {
+    /// The server closed a TCP or TLS connection that had carried a final answer: the next
+    /// request of the same registration goes over a new connection.
+    fn may_reconnect(&self, f: &Failure) -> bool {
+        f.kind == Outcome::Closed && self.answered && self.info.transport.is_reliable()
     }
 }
 

@@ -177,6 +177,12 @@ impl Registration {
         auth
     }
 
+    /// The current request again as a new transaction over another flow (after a reconnect):
+    /// CSeq + 1, a new branch, our new address, the same lifetime and credentials.
+    pub fn resend(&mut self, flow: FlowInfo) -> Request {
+        self.request(flow)
+    }
+
     /// The next request of the round: CSeq + 1, a new branch, the same Call-ID.
     fn request(&mut self, flow: FlowInfo) -> Request {
         self.round.auth = self.authorizations();

@@ -295,3 +295,52 @@ async fn requests_and_keepalives_from_the_server_reach_the_core() {
             .any(|e| e.event == Event::KeepAlive { ping: true })
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_closed_after_an_answer_is_replaced_for_the_next_request() {
+    let cfg = config(&["--tcp", "--password", "pw", "--keep"]);
+    let (first, mut peer1) = pair(Transport::Tcp, local(), remote());
+    let second_local: SocketAddr = "10.0.0.5:40002".parse().unwrap();
+    let (second, peer2) = pair(Transport::Tcp, second_local, remote());
+    tokio::spawn(async move {
+        let challenge = "WWW-Authenticate: Digest realm=\"r\", nonce=\"n\", qop=\"auth\"\r\n";
+        let Some(request) = peer1.recv().await else {
+            return;
+        };
+        peer1.send(answer(&request, 401, challenge));
+        let _ = peer1.recv().await;
+        peer1.fail(Failure::new(
+            Outcome::Closed,
+            "the server closed the TCP connection",
+        ));
+        std::future::pending::<()>().await;
+    });
+    tokio::spawn(challenging_registrar_tail(peer2));
+    let connector = MemoryConnector::new(vec![Ok(first), Ok(second)]);
+    let (verdict, events) = run(&cfg, &connector).await;
+    assert_eq!(verdict, Verdict::Registered);
+    let reconnected = events.iter().find_map(|e| match &e.event {
+        Event::Reconnected { local, .. } => Some(*local),
+        _ => None,
+    });
+    assert_eq!(reconnected, Some(second_local));
+    let sent: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::RequestSent { cseq, .. } => Some(*cseq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [1, 2, 3],
+        "the lost request is sent again as a new transaction"
+    );
+}
+
+/// The second connection of a registrar: it accepts whatever comes.
+async fn challenging_registrar_tail(mut peer: Peer) {
+    while let Some(request) = peer.recv().await {
+        peer.send(answer(&request, 200, ""));
+    }
+}
