@@ -145,7 +145,7 @@ fn a_server_that_closes_after_its_401_gets_the_next_request_on_a_new_connection(
             behaviour: Behaviour::raw(move |r: &Incoming| {
                 if r.request.header("authorization").is_none() {
                     vec![
-                        Step::Send(r.reply(401, "Unauthorized", &[challenge.clone()])),
+                        Step::Send(r.reply(401, "Unauthorized", std::slice::from_ref(&challenge))),
                         Step::Close,
                     ]
                 } else {
