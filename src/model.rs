@@ -205,6 +205,9 @@ pub enum Retry {
 pub enum BindingMatch {
     /// A Contact with our URI's host and port.
     Exact,
+    /// A Contact with the address the registrar saw us as (Via `received`/`rport`, RFC 3581 §4):
+    /// the registrar rewrote the URI to it.
+    Received,
     /// A Contact with our `+sip.instance` (RFC 5626 §4.1): the registrar rewrote the URI.
     Instance,
     /// The only Contact of the answer, not recognisably ours.

@@ -210,3 +210,42 @@ fn a_connection_closed_before_any_answer_is_still_a_failure() {
     assert_eq!(attempts(&j), ["tcp:closed"]);
     assert_eq!(j["attempts"][0]["reconnects"], 0);
 }
+
+#[test]
+fn a_contact_rewritten_to_the_address_the_registrar_saw_is_ours() {
+    // Asterisk's rewrite_contact echoes only the URI and expires: no +sip.instance to go by, but
+    // the Contact names the address in Via received/rport (the test server fills them in).
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            let seen = r.source;
+            let contacts = vec![
+                "Contact: <sip:phone@10.9.9.9:5060>;expires=90".to_string(),
+                format!("Contact: <sip:alice@{seen}>;expires=300"),
+            ];
+            vec![Step::Send(r.reply(200, "OK", &contacts))]
+        }),
+        nat: Some("203.0.113.7:61000".parse().unwrap()),
+        ..Options::default()
+    });
+    let j = registered(&reg);
+    let binding = &j["attempts"][0]["binding"];
+    assert_eq!(binding["matched"], "received", "{j}");
+    assert_eq!(binding["stored"], "sip:alice@203.0.113.7:61000");
+    assert_eq!(j["expires"], 300);
+    assert!(warnings(&j).contains("the address it saw us as"), "{j}");
+}
+
+#[test]
+fn our_binding_listed_with_expires_0_is_a_warning() {
+    let reg = answering(
+        |sent| {
+            let uri = sent.split(';').next().unwrap_or_default().to_string();
+            Some(format!("Contact: {uri};expires=0"))
+        },
+        &[],
+    );
+    let j = registered(&reg);
+    assert_eq!(j["attempts"][0]["binding"]["matched"], "exact", "{j}");
+    assert_eq!(j["expires"], 0);
+    assert!(warnings(&j).contains("expires=0"), "{j}");
+}

@@ -122,7 +122,8 @@ impl UdpFlow {
                 );
                 continue;
             }
-            self.answered_from = from;
+            // A kernel may hand the registrar's own datagrams to the unconnected socket too.
+            self.answered_from = from.filter(|f| *f != self.remote);
             buf.truncate(n);
             return Ok(buf);
         }

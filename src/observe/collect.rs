@@ -242,7 +242,13 @@ impl Collector {
 fn binding_warning(b: &Binding, sent: &str) -> Option<String> {
     let stored = b.stored.as_deref().unwrap_or("");
     let text = match b.matched {
+        BindingMatch::Exact if b.expires == Some(0) => {
+            "the registrar listed our binding with expires=0 in its 2xx: it did not keep it".into()
+        }
         BindingMatch::Exact => return None,
+        BindingMatch::Received => format!(
+            "the registrar stored our Contact as {stored}, the address it saw us as, not as we sent it ({sent}): it rewrites Contacts behind NAT (Kamailio's fix_nated_contact, Asterisk's rewrite_contact)"
+        ),
         BindingMatch::Instance => format!(
             "the registrar stored our Contact as {stored}, not as we sent it ({sent}): it rewrites Contacts (a NAT fix such as Asterisk's rewrite_contact or Kamailio's fix_nated_contact); our binding was found by its +sip.instance"
         ),

@@ -162,7 +162,7 @@ fn tls_hint(cx: &Context, f: &Facts) -> String {
 fn status_hint(status: u16, cx: &Facts) -> Option<String> {
     let hint = match status {
         300..=399 => "the registrar sends this account elsewhere: register at the Contact it gave".to_string(),
-        403 => "the registrar refuses this account: check --user and --domain (the user may not exist or may not be allowed from here)".to_string(),
+        403 => "the registrar refuses this account: check --user and --domain (the user may not exist or may not be allowed from here), or its contact limit is reached (Asterisk/FreePBX max_contacts, single-registration accounts): another device holds the registration".to_string(),
         404 => "the registrar does not know this user or domain: check --user and --domain".to_string(),
         423 => match cx.min_expires {
             Some(m) => format!("the server wants a longer registration: use --expires {m} or more"),

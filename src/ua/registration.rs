@@ -74,7 +74,6 @@ pub enum Next {
 struct Round {
     expires: u32,
     auth_rounds: u32,
-    answered: Vec<AuthHeader>,
     stale_used: bool,
     answered_423: bool,
     auth: Vec<(AuthHeader, String)>,
@@ -259,10 +258,16 @@ impl Registration {
                 return Next::Done(Answer::Unauthorized(response, reason));
             }
         };
+        // Only credentials computed for a challenge seen for the first time (nc = 1) prove a wrong
+        // password when challenged again; reused ones (after a 423, or sent at the start of a round)
+        // may meet a new nonce, which is answered (RFC 7616 §3.4, RFC 3261 §22.2).
+        let fresh = self
+            .challenges
+            .iter()
+            .any(|(k, _, nc)| *k == kind && *nc == 1);
         let round = &self.round;
-        let already = round.answered.contains(&kind);
-        let stale_retry = already && challenge.stale && !round.stale_used;
-        if (already && !stale_retry) || round.auth_rounds >= MAX_AUTH_ROUNDS {
+        let stale_retry = fresh && challenge.stale && !round.stale_used;
+        if (fresh && !stale_retry) || round.auth_rounds >= MAX_AUTH_ROUNDS {
             let reason = format!(
                 "{} {}: challenged again after credentials were sent: wrong password or user {:?}",
                 response.status, response.reason, self.account.auth_user
@@ -278,12 +283,22 @@ impl Registration {
         let round = &mut self.round;
         round.auth_rounds += 1;
         round.stale_used |= stale_retry;
-        round.answered.push(kind);
         // A new challenge of this kind replaces the old one; its nonce count starts again.
         self.challenges.retain(|(k, _, _)| *k != kind);
         self.challenges.push((kind, challenge, 0));
         Next::Send(self.request(flow), retry)
     }
+}
+
+/// `host:port` from `received` and `rport` of the top Via, when the registrar filled both in.
+fn seen_host_port(response: &Response) -> Option<String> {
+    let via = response.vias().into_iter().next()?;
+    let ip = via.received()?.trim_matches(['[', ']']).to_string();
+    let port = via.rport()?;
+    Some(match ip.parse::<std::net::IpAddr>() {
+        Ok(addr) => host_port(SocketAddr::new(addr, port)),
+        Err(_) => format!("{ip}:{port}"),
+    })
 }
 
 /// A fresh instance ID: a random (version 4) UUID URN (RFC 4122 §4.4).
@@ -318,6 +333,20 @@ pub fn binding(response: &Response, local: SocketAddr, instance: &str) -> Bindin
             matched: BindingMatch::Exact,
             expires,
             stored: None,
+            listed,
+        };
+    }
+    // The address the registrar saw us as, which a NAT-fixing registrar writes into the Contact.
+    let seen = seen_host_port(response);
+    let received = contacts.iter().find(|c| {
+        seen.as_deref()
+            .is_some_and(|s| c.host_port().is_some_and(|hp| hp.eq_ignore_ascii_case(s)))
+    });
+    if let Some(c) = received {
+        return Binding {
+            matched: BindingMatch::Received,
+            expires: c.expires().or_else(|| response.seconds("expires")),
+            stored: Some(c.uri.clone()),
             listed,
         };
     }

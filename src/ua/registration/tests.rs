@@ -175,6 +175,17 @@ fn our_binding_is_found_exactly_then_by_instance_then_alone_then_by_expires() {
         rewritten.stored.as_deref(),
         Some("sip:alice@203.0.113.7:61000")
     );
+    let via =
+        "Via: SIP/2.0/UDP 10.0.0.5:40000;branch=z9hG4bKx;received=203.0.113.7;rport=61000\r\n";
+    let response = Response::parse(
+        format!("SIP/2.0 200 OK\r\n{via}Contact: <sip:phone@10.9.9.9:5060>;expires=90, <sip:alice@203.0.113.7:61000>;expires=300\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let seen = binding(&response, "10.0.0.5:40000".parse().unwrap(), ME);
+    assert_eq!(
+        (seen.matched, seen.expires),
+        (BindingMatch::Received, Some(300))
+    );
     let alone = found("m: <sip:alice@203.0.113.7:61000>;expires=250\r\n");
     assert_eq!(
         (alone.matched, alone.expires),
@@ -238,4 +249,33 @@ fn every_request_of_a_round_raises_the_nonce_count() {
             .map(str::to_string)
     };
     assert_ne!(cnonce(&answered), cnonce(&longer));
+}
+
+#[test]
+fn a_new_nonce_after_a_423_is_answered_not_taken_for_a_wrong_password() {
+    // Seen with OpenScape Voice: 401, credentials, 423, the same credentials (nc 2), 401 new nonce.
+    let mut reg = Registration::new(account(Some("pw")));
+    reg.begin(flow(), 60);
+    send(reg.on_final(flow(), challenge(false)));
+    let (reused, _) = send(reg.on_final(flow(), reply(423, "Min-Expires: 3600\r\n")));
+    assert!(header(&text(&reused), "Authorization").is_some_and(|a| a.contains("nc=00000002")));
+    let renewed = reply(
+        401,
+        "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n2\", qop=\"auth\"\r\n",
+    );
+    let (answered, why) = send(reg.on_final(flow(), renewed));
+    assert!(matches!(why, Retry::Challenge { stale: false, .. }));
+    let auth = header(&text(&answered), "Authorization")
+        .unwrap()
+        .to_string();
+    assert!(
+        auth.contains("nonce=\"n2\"") && auth.contains("nc=00000001"),
+        "{auth}"
+    );
+    assert_eq!(header(&text(&answered), "Expires"), Some("3600"));
+    // Fresh credentials challenged again are still a wrong password.
+    assert!(matches!(
+        reg.on_final(flow(), challenge(false)),
+        Next::Done(Answer::Unauthorized(..))
+    ));
 }
