@@ -135,8 +135,9 @@ pub struct Failure {
     /// The names a rejected server certificate is valid for, when rustls said.
     pub cert_names: Option<String>,
     /// What the legacy TLS probe found after a failed handshake: the server would pick a version or
-    /// cipher suite that a phone may accept and rustls does not.
-    pub legacy: Option<LegacyTls>,
+    /// cipher suite that a phone may accept and rustls does not. Boxed: it is rare, and keeps
+    /// `Failure` small.
+    pub legacy: Option<Box<LegacyTls>>,
 }
 
 /// A TLS version and cipher suite a server would pick that rustls does not support.

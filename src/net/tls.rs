@@ -169,7 +169,7 @@ async fn with_probe(
             "{}; offered legacy TLS, the server picks {found}, which a phone may accept and sipreg (rustls) refuses",
             failed.reason
         );
-        failed.legacy = Some(found);
+        failed.legacy = Some(Box::new(found));
     }
     failed
 }

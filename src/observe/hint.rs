@@ -73,7 +73,7 @@ impl Facts {
             tls: failure.and_then(|f| f.tls),
             port_unreachable: failure.is_some_and(|f| f.port_unreachable),
             cert_names: failure.and_then(|f| f.cert_names.clone()),
-            legacy: failure.and_then(|f| f.legacy.clone()),
+            legacy: failure.and_then(|f| f.legacy.as_deref().cloned()),
             retry_after: ended.retry_after,
             min_expires: ended.min_expires,
         }
