@@ -371,6 +371,28 @@ mod tests {
     }
 
     #[test]
+    fn only_version_and_suite_refusals_and_closes_are_probed() {
+        let tls = |err: rustls::Error| io::Error::other(err);
+        assert!(worth_probing(&tls(rustls::Error::AlertReceived(
+            AlertDescription::HandshakeFailure
+        ))));
+        assert!(worth_probing(&tls(rustls::Error::AlertReceived(
+            AlertDescription::ProtocolVersion
+        ))));
+        assert!(worth_probing(&tls(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+        ))));
+        assert!(worth_probing(&io::ErrorKind::UnexpectedEof.into()));
+        assert!(!worth_probing(&tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer
+        ))));
+        assert!(!worth_probing(&tls(rustls::Error::AlertReceived(
+            AlertDescription::BadCertificate
+        ))));
+        assert!(!worth_probing(&io::ErrorKind::TimedOut.into()));
+    }
+
+    #[test]
     fn certificate_errors_are_classified() {
         let f = failure(&rustls::Error::InvalidCertificate(
             CertificateError::UnknownIssuer,
