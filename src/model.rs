@@ -134,6 +134,31 @@ pub struct Failure {
     pub port_unreachable: bool,
     /// The names a rejected server certificate is valid for, when rustls said.
     pub cert_names: Option<String>,
+    /// What the legacy TLS probe found after a failed handshake: the server would pick a version or
+    /// cipher suite that a phone may accept and rustls does not. Boxed: it is rare, and keeps
+    /// `Failure` small.
+    pub legacy: Option<Box<LegacyTls>>,
+}
+
+/// A TLS version and cipher suite a server would pick that rustls does not support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyTls {
+    /// The version in words: "TLS 1.0".
+    pub version: String,
+    /// The cipher suite's IANA name: "TLS_RSA_WITH_AES_128_CBC_SHA".
+    pub suite: String,
+    /// What rustls lacks, in words: "RSA key exchange, no forward secrecy", "CBC mode".
+    pub why: Vec<String>,
+}
+
+impl std::fmt::Display for LegacyTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} with {}", self.version, self.suite)?;
+        if !self.why.is_empty() {
+            write!(f, " ({})", self.why.join("; "))?;
+        }
+        Ok(())
+    }
 }
 
 impl Failure {
@@ -147,6 +172,7 @@ impl Failure {
             tls: None,
             port_unreachable: false,
             cert_names: None,
+            legacy: None,
         }
     }
 }

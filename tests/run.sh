@@ -2,7 +2,8 @@
 # The whole test suite, as README.md gives it: installs what the tests need, then runs them.
 #
 # Needs: the Rust toolchain; for the Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and
-# kamailio-tls-modules, installed here when missing (as root, or with sudo).
+# kamailio-tls-modules, and for the legacy-TLS servers (tests/tls_legacy.rs), openssl: all installed here
+# when missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,14 +12,18 @@ have_kamailio() {
     compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null
 }
 
-if ! have_kamailio; then
-  echo "tests/run.sh: installing kamailio and kamailio-tls-modules"
+missing=()
+have_kamailio || missing+=(kamailio kamailio-tls-modules)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get -o Acquire::Retries=5 update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get -o Acquire::Retries=5 install -y -qq --no-install-recommends \
-    kamailio kamailio-tls-modules >/dev/null
+    "${missing[@]}" >/dev/null
   have_kamailio || { echo "tests/run.sh: kamailio is still missing" >&2; exit 1; }
+  command -v openssl >/dev/null 2>&1 || { echo "tests/run.sh: openssl is still missing" >&2; exit 1; }
 fi
 
 # A quick smoke run of the benchmark script, so that it cannot rot (its figures mean nothing).

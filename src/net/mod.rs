@@ -5,6 +5,7 @@ pub mod memory;
 pub mod resolve;
 pub mod stream;
 pub mod tls;
+pub mod tls_probe;
 pub mod udp;
 
 use std::future::Future;

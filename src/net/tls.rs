@@ -2,6 +2,7 @@
 //! `--insecure`, and a plain-words reason for every handshake and certificate failure.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::stream::Stream;
-use super::{Connection, TlsParams};
+use super::{Connection, TlsParams, tls_probe};
 use crate::model::{Failure, Outcome, TlsProblem};
 
 /// TLS material and choices, loaded and checked before any packet is sent.
@@ -106,21 +107,71 @@ pub async fn handshake(
                 ),
             )
         }),
-        Ok(Err(e)) => Err(match rustls_error(&e) {
-            Some(err) => failure(err),
-            None if e.kind() == io::ErrorKind::UnexpectedEof => Failure {
-                tls: Some(TlsProblem::NotTls),
-                ..Failure::new(
-                    Outcome::TlsFailed,
-                    "the server closed the connection during the TLS handshake",
-                )
-            },
-            None => Failure::new(Outcome::TlsFailed, format!("TLS handshake failed: {e}")),
+        Ok(Err(e)) => Err({
+            let failed = handshake_failure(&e);
+            if worth_probing(&e) {
+                with_probe(failed, remote, server_name, timeout).await
+            } else {
+                failed
+            }
         }),
         Ok(Ok(stream)) => Ok(Connection::Tls(Box::new(Stream::wrap(
             stream, local, remote,
         )))),
     }
+}
+
+/// The failure for an error of the handshake.
+fn handshake_failure(e: &io::Error) -> Failure {
+    match rustls_error(e) {
+        Some(err) => failure(err),
+        None if e.kind() == io::ErrorKind::UnexpectedEof => Failure {
+            tls: Some(TlsProblem::NotTls),
+            ..Failure::new(
+                Outcome::TlsFailed,
+                "the server closed the connection during the TLS handshake",
+            )
+        },
+        None => Failure::new(Outcome::TlsFailed, format!("TLS handshake failed: {e}")),
+    }
+}
+
+/// True for the failures a server with only legacy TLS causes: it refuses our versions or suites with
+/// a handshake_failure, protocol_version or insufficient_security alert (RFC 5246 §7.2.2), picks what
+/// rustls does not support, or closes the connection. Certificate problems and timeouts are not probed.
+fn worth_probing(e: &io::Error) -> bool {
+    match rustls_error(e) {
+        Some(rustls::Error::AlertReceived(
+            AlertDescription::HandshakeFailure
+            | AlertDescription::ProtocolVersion
+            | AlertDescription::InsufficientSecurity,
+        )) => true,
+        Some(rustls::Error::PeerIncompatible(_)) => true,
+        Some(_) => false,
+        None => matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+        ),
+    }
+}
+
+/// Runs the legacy TLS probe after `failed` and, when the server would pick a version or suite rustls
+/// does not support, adds the finding to the failure and its reason.
+async fn with_probe(
+    mut failed: Failure,
+    remote: SocketAddr,
+    server_name: &str,
+    timeout: Duration,
+) -> Failure {
+    let probe_timeout = timeout.min(tls_probe::PROBE_TIMEOUT);
+    if let Some(found) = tls_probe::probe(remote, server_name, probe_timeout).await {
+        failed.reason = format!(
+            "{}; offered legacy TLS, the server picks {found}, which a phone may accept and sipreg (rustls) refuses",
+            failed.reason
+        );
+        failed.legacy = Some(Box::new(found));
+    }
+    failed
 }
 
 /// The negotiated version and cipher suite of a TLS stream.
@@ -317,6 +368,28 @@ mod tests {
             ))),
             "2100-01-01 00:00:00 UTC"
         );
+    }
+
+    #[test]
+    fn only_version_and_suite_refusals_and_closes_are_probed() {
+        let tls = |err: rustls::Error| io::Error::other(err);
+        assert!(worth_probing(&tls(rustls::Error::AlertReceived(
+            AlertDescription::HandshakeFailure
+        ))));
+        assert!(worth_probing(&tls(rustls::Error::AlertReceived(
+            AlertDescription::ProtocolVersion
+        ))));
+        assert!(worth_probing(&tls(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+        ))));
+        assert!(worth_probing(&io::ErrorKind::UnexpectedEof.into()));
+        assert!(!worth_probing(&tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer
+        ))));
+        assert!(!worth_probing(&tls(rustls::Error::AlertReceived(
+            AlertDescription::BadCertificate
+        ))));
+        assert!(!worth_probing(&io::ErrorKind::TimedOut.into()));
     }
 
     #[test]

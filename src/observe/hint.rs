@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use crate::config::Config;
 use crate::event::Ended;
-use crate::model::{Outcome, TlsProblem, Transport};
+use crate::model::{LegacyTls, Outcome, TlsProblem, Transport};
 use crate::net::resolve::Candidate;
 use crate::observe::report::Attempt;
 
@@ -47,6 +47,8 @@ pub struct Facts {
     pub port_unreachable: bool,
     /// The names a rejected certificate is valid for.
     pub cert_names: Option<String>,
+    /// The legacy TLS version or suite the server would pick, found by the probe.
+    pub legacy: Option<LegacyTls>,
     /// Retry-After from the answer, in seconds.
     pub retry_after: Option<u32>,
     /// Min-Expires from a 423.
@@ -71,6 +73,7 @@ impl Facts {
             tls: failure.and_then(|f| f.tls),
             port_unreachable: failure.is_some_and(|f| f.port_unreachable),
             cert_names: failure.and_then(|f| f.cert_names.clone()),
+            legacy: failure.and_then(|f| f.legacy.as_deref().cloned()),
             retry_after: ended.retry_after,
             min_expires: ended.min_expires,
         }
@@ -125,6 +128,9 @@ pub fn for_attempt(a: &Attempt, f: &Facts, cx: &Context) -> Option<String> {
 fn tls_hint(cx: &Context, f: &Facts) -> String {
     let name = cx.tls_name.as_deref().unwrap_or(&cx.host);
     let port = f.port;
+    if let Some(legacy) = &f.legacy {
+        return legacy_hint(legacy);
+    }
     match f.tls {
         Some(TlsProblem::UnknownIssuer) => {
             "the server certificate comes from a CA this machine does not trust: give that CA with --ca-file (or test with --insecure)".to_string()
@@ -157,6 +163,21 @@ fn tls_hint(cx: &Context, f: &Facts) -> String {
             "the TLS handshake failed: the server's TLS settings and this machine's do not match".to_string()
         }
     }
+}
+
+/// What to change on a server that only agrees to a TLS version or suite rustls does not support.
+fn legacy_hint(l: &LegacyTls) -> String {
+    let enable = if l.why.iter().any(|w| w.contains("older than TLS 1.2")) {
+        "enable TLS 1.2 with"
+    } else {
+        "add"
+    };
+    format!(
+        "the server agrees only to {} with {}: a phone that supports it would register over TLS, sipreg cannot. \
+         On the server, {enable} ECDHE key exchange and AES-GCM suites (e.g. ECDHE-RSA-AES128-GCM-SHA256); \
+         the old suite can stay for older phones",
+        l.version, l.suite
+    )
 }
 
 fn status_hint(status: u16, cx: &Facts) -> Option<String> {
@@ -315,5 +336,32 @@ mod tests {
                 .unwrap()
                 .contains("DnsName(\"localhost\")")
         );
+    }
+
+    #[test]
+    fn legacy_tls_hint_says_what_to_change_on_the_server() {
+        let a = attempt(Outcome::TlsFailed, Transport::Tls);
+        let mut f = facts();
+        f.tls = Some(TlsProblem::Other);
+        f.legacy = Some(LegacyTls {
+            version: "TLS 1.0".into(),
+            suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
+            why: vec![
+                "older than TLS 1.2, the oldest version rustls speaks".into(),
+                "RSA key exchange, no forward secrecy".into(),
+                "CBC mode".into(),
+            ],
+        });
+        let h = for_attempt(&a, &f, &cx()).unwrap();
+        assert!(
+            h.contains("TLS 1.0 with TLS_RSA_WITH_AES_128_CBC_SHA")
+                && h.contains("a phone that supports it would register over TLS, sipreg cannot")
+                && h.contains("enable TLS 1.2 with ECDHE key exchange and AES-GCM suites"),
+            "{h}"
+        );
+        f.legacy.as_mut().unwrap().version = "TLS 1.2".into();
+        f.legacy.as_mut().unwrap().why.remove(0);
+        let h = for_attempt(&a, &f, &cx()).unwrap();
+        assert!(h.contains("add ECDHE key exchange"), "{h}");
     }
 }
