@@ -258,7 +258,9 @@ fn binding_warning(b: &Binding, sent: &str) -> Option<String> {
         BindingMatch::ExpiresHeader | BindingMatch::None => {
             let lifetime = match b.expires {
                 Some(s) => format!("the lifetime ({s} s) comes from its Expires header"),
-                None => "it gives no Expires header either, so the granted lifetime is unknown".into(),
+                None => {
+                    "it gives no Expires header either, so the granted lifetime is unknown".into()
+                }
             };
             format!(
                 "the registrar's 2xx lists no binding of ours ({} Contacts; RFC 3261 §10.3 says a 2xx lists every current binding): {lifetime}",
