@@ -1,11 +1,13 @@
 //! The report as a fold of the event stream: attempts, phases, hints, warnings, the downgrade and the
 //! verdict are all computed here from what the user agent emitted.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::config::Config;
 use crate::event::{Ended, Event, Phase, Purpose, Sink, Stamped};
 use crate::model::{Binding, BindingMatch, Transport, Verdict, ms};
+use crate::net::TlsParams;
 use crate::net::resolve::{self, Candidate, Source};
 use crate::observe::hint::{self, Context, Facts};
 use crate::observe::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister};
@@ -238,6 +240,44 @@ impl Collector {
     }
 }
 
+impl Collector {
+    fn run_started(&mut self, at: Instant, insecure: bool) {
+        self.start = Some(at);
+        self.report.insecure = insecure;
+        if insecure {
+            self.report
+                .warnings
+                .push("--insecure: the TLS server certificate is NOT verified".into());
+        }
+    }
+
+    /// A timed phase ended; the phases are those of the attempt's first connection.
+    fn phase(&mut self, phase: Phase, elapsed: std::time::Duration) {
+        let took = Some(ms(elapsed));
+        if let Some(a) = self.attempt().filter(|a| a.reconnects == 0) {
+            match phase {
+                Phase::Connect => a.phases.connect_ms = took,
+                Phase::Tls => a.phases.tls_ms = took,
+                Phase::Answer => {}
+            }
+        }
+    }
+
+    /// The attempt's flow is open (again, after a reconnect): our address and the TLS parameters.
+    fn connected(&mut self, local: SocketAddr, tls: Option<&TlsParams>, reconnect: bool) {
+        let client_cert = self.context.has_client_cert;
+        if let Some(a) = self.attempt() {
+            a.reconnects += u32::from(reconnect);
+            a.local = Some(local.to_string());
+            a.tls = tls.cloned().map(|(version, cipher)| TlsInfo {
+                version,
+                cipher,
+                client_cert,
+            });
+        }
+    }
+}
+
 /// A warning when the 2xx did not list our binding as we sent it (RFC 3261 §10.3).
 fn binding_warning(b: &Binding, sent: &str) -> Option<String> {
     let stored = b.stored.as_deref().unwrap_or("");
@@ -275,52 +315,13 @@ impl Sink for Collector {
     fn event(&mut self, e: &Stamped) {
         let at = e.at;
         match &e.event {
-            Event::RunStarted { insecure, .. } => {
-                self.start = Some(at);
-                self.report.insecure = *insecure;
-                if *insecure {
-                    self.report
-                        .warnings
-                        .push("--insecure: the TLS server certificate is NOT verified".into());
-                }
-            }
+            Event::RunStarted { insecure, .. } => self.run_started(at, *insecure),
             Event::AttemptStarted {
                 cycle, candidate, ..
             } => self.started(at, *cycle, candidate),
-            Event::PhaseEnded { phase, elapsed, .. } => {
-                let took = Some(ms(*elapsed));
-                // The phases are those of the attempt's first connection.
-                if let Some(a) = self.attempt().filter(|a| a.reconnects == 0) {
-                    match phase {
-                        Phase::Connect => a.phases.connect_ms = took,
-                        Phase::Tls => a.phases.tls_ms = took,
-                        Phase::Answer => {}
-                    }
-                }
-            }
-            Event::Connected { local, tls } => {
-                let client_cert = self.context.has_client_cert;
-                if let Some(a) = self.attempt() {
-                    a.local = Some(local.to_string());
-                    a.tls = tls.clone().map(|(version, cipher)| TlsInfo {
-                        version,
-                        cipher,
-                        client_cert,
-                    });
-                }
-            }
-            Event::Reconnected { local, tls, .. } => {
-                let client_cert = self.context.has_client_cert;
-                if let Some(a) = self.attempt() {
-                    a.reconnects += 1;
-                    a.local = Some(local.to_string());
-                    a.tls = tls.clone().map(|(version, cipher)| TlsInfo {
-                        version,
-                        cipher,
-                        client_cert,
-                    });
-                }
-            }
+            Event::PhaseEnded { phase, elapsed, .. } => self.phase(*phase, *elapsed),
+            Event::Connected { local, tls } => self.connected(*local, tls.as_ref(), false),
+            Event::Reconnected { local, tls, .. } => self.connected(*local, tls.as_ref(), true),
             Event::RequestSent {
                 purpose,
                 retransmission,
