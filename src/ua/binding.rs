@@ -105,6 +105,111 @@ impl Keeper {
     }
 }
 
+/// How long a pong may take on TCP/TLS before the flow counts as failed (RFC 5626 §4.4.1).
+pub const PONG_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the keep-alive schedule asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// Send a keep-alive now.
+    Ping,
+    /// The pong did not come in time: the flow has failed.
+    Missed,
+}
+
+/// Keep-alives on one flow: CRLFCRLF pings every interval, and on TCP/TLS a pong within
+/// [`PONG_TIMEOUT`] (RFC 5626 §4.4.1). Pure: the caller says when things happen.
+#[derive(Debug, Clone)]
+pub struct KeepAlive {
+    interval: Option<Duration>,
+    expect_pong: bool,
+    next_ping: Option<Instant>,
+    ping_sent: Option<Instant>,
+}
+
+impl KeepAlive {
+    /// Pings every `interval` (`None` or zero: off); `expect_pong` on TCP and TLS.
+    #[must_use]
+    pub fn new(interval: Option<Duration>, expect_pong: bool) -> Self {
+        Self {
+            interval: interval.filter(|d| !d.is_zero()),
+            expect_pong,
+            next_ping: None,
+            ping_sent: None,
+        }
+    }
+
+    /// The registrar asked for keep-alives with `Flow-Timer: secs` (RFC 5626 §4.4.1): send at
+    /// `share` (0.8–1.0, drawn by the caller) of it.
+    pub fn flow_timer(&mut self, secs: u32, share: f64, now: Instant) {
+        let interval = Duration::from_secs(u64::from(secs)).mul_f64(share.clamp(0.8, 1.0));
+        if !interval.is_zero() {
+            self.interval = Some(interval);
+            self.next_ping = Some(now + interval);
+        }
+    }
+
+    /// A new flow is up at `now`.
+    pub fn start(&mut self, now: Instant) {
+        self.ping_sent = None;
+        self.next_ping = self.interval.map(|i| now + i);
+    }
+
+    /// The interval in use, if keep-alives are on.
+    #[must_use]
+    pub fn interval(&self) -> Option<Duration> {
+        self.interval
+    }
+
+    /// When [`KeepAlive::poll`] must be called next.
+    #[must_use]
+    pub fn wake_at(&self) -> Option<Instant> {
+        match self.ping_sent {
+            Some(sent) if self.expect_pong => Some(sent + PONG_TIMEOUT),
+            _ => self.next_ping,
+        }
+    }
+
+    /// What is due at `now`. After [`Beat::Ping`] the caller sends the ping and calls
+    /// [`KeepAlive::sent`].
+    pub fn poll(&mut self, now: Instant) -> Option<Beat> {
+        if let Some(sent) = self.ping_sent.filter(|_| self.expect_pong) {
+            return (now >= sent + PONG_TIMEOUT).then(|| {
+                self.ping_sent = None;
+                self.next_ping = None;
+                Beat::Missed
+            });
+        }
+        (self.next_ping.is_some_and(|n| now >= n)).then_some(Beat::Ping)
+    }
+
+    /// The ping went out at `now`.
+    pub fn sent(&mut self, now: Instant) {
+        if self.expect_pong {
+            self.ping_sent = Some(now);
+            self.next_ping = None;
+        } else {
+            self.next_ping = self.interval.map(|i| now + i);
+        }
+    }
+
+    /// A pong arrived at `now`: the round-trip time, when a ping was waiting for it.
+    pub fn pong(&mut self, now: Instant) -> Option<Duration> {
+        let sent = self.ping_sent.take()?;
+        self.next_ping = self.interval.map(|i| sent + i);
+        Some(now.saturating_duration_since(sent))
+    }
+}
+
+/// The wait before the next try after `failures` failed ones (1 = the first), RFC 5626 §4.5:
+/// `min(max, base · 2^(failures-1))`, scaled to 50–100 % by `unit` (a random draw in 0..=1).
+#[must_use]
+pub fn backoff(base: Duration, max: Duration, failures: u32, unit: f64) -> Duration {
+    let doublings = failures.saturating_sub(1).min(31);
+    let bound = base.saturating_mul(1u32 << doublings).min(max);
+    bound.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +260,107 @@ mod tests {
         assert_eq!(k.wake_at(), Some(start + Duration::from_secs(100)));
         assert_eq!(k.poll(start + Duration::from_secs(100)), Some(Due::Expired));
         assert_eq!(k.wake_at(), None);
+    }
+
+    #[test]
+    fn keep_alives_ping_on_time_and_a_missing_pong_fails_the_flow() {
+        let start = Instant::now();
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), true);
+        k.start(start);
+        let mut rtts = Vec::new();
+        // An hour of pings answered after 3 ms.
+        for n in 1..=120u64 {
+            let at = k.wake_at().unwrap();
+            // The next ping counts from the ping, not from the pong: no drift.
+            assert_eq!(at, start + Duration::from_secs(30 * n));
+            assert_eq!(k.poll(at), Some(Beat::Ping));
+            k.sent(at);
+            assert_eq!(
+                k.poll(at + Duration::from_secs(9)),
+                None,
+                "pong not due yet"
+            );
+            rtts.push(k.pong(at + Duration::from_millis(3)).unwrap());
+        }
+        assert!(rtts.iter().all(|r| *r == Duration::from_millis(3)));
+        let at = k.wake_at().unwrap();
+        assert_eq!(k.poll(at), Some(Beat::Ping));
+        k.sent(at);
+        assert_eq!(k.wake_at(), Some(at + PONG_TIMEOUT));
+        assert_eq!(k.poll(at + PONG_TIMEOUT), Some(Beat::Missed));
+        assert_eq!(k.wake_at(), None);
+    }
+
+    #[test]
+    fn udp_keep_alives_expect_no_answer_and_zero_turns_them_off() {
+        let start = Instant::now();
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), false);
+        k.start(start);
+        for n in 1..=4u64 {
+            let at = k.wake_at().unwrap();
+            assert_eq!(at, start + Duration::from_secs(30 * n));
+            assert_eq!(k.poll(at), Some(Beat::Ping));
+            k.sent(at);
+        }
+        let mut off = KeepAlive::new(Some(Duration::ZERO), true);
+        off.start(start);
+        assert_eq!((off.wake_at(), off.interval()), (None, None));
+    }
+
+    #[test]
+    fn a_flow_timer_sets_the_interval_to_80_to_100_percent() {
+        let start = Instant::now();
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), true);
+        k.flow_timer(120, 0.8, start);
+        assert_eq!(k.interval(), Some(Duration::from_secs(96)));
+        k.flow_timer(120, 2.0, start);
+        assert_eq!(k.interval(), Some(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_bound_with_jitter_between_half_and_all() {
+        let base = Duration::from_secs(30);
+        let max = Duration::from_secs(1800);
+        let bounds: Vec<u64> = (1..=8)
+            .map(|n| backoff(base, max, n, 1.0).as_secs())
+            .collect();
+        assert_eq!(bounds, [30, 60, 120, 240, 480, 960, 1800, 1800]);
+        for n in 1..=40 {
+            for unit in [0.0, 0.25, 0.5, 0.99, 1.0] {
+                let wait = backoff(base, max, n, unit);
+                let bound = backoff(base, max, n, 1.0);
+                assert!(wait >= bound / 2 && wait <= bound, "{n} {unit}: {wait:?}");
+            }
+        }
+        assert_eq!(backoff(base, max, 1, 0.0), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn refresh_schedules_for_several_lifetimes_over_a_day() {
+        for (granted, policy, every) in [
+            (3600, RefreshPolicy::default(), 3240),
+            (600, RefreshPolicy::default(), 540),
+            (60, RefreshPolicy::Before(Duration::from_secs(5)), 55),
+            (20, RefreshPolicy::Before(Duration::from_secs(10)), 10),
+        ] {
+            let start = Instant::now();
+            let mut k = Keeper::new(policy);
+            k.on_registered(start, granted);
+            let mut count = 0u64;
+            while let Some(at) = k
+                .wake_at()
+                .filter(|at| *at <= start + Duration::from_secs(86_400))
+            {
+                assert_eq!(k.poll(at), Some(Due::Refresh));
+                count += 1;
+                assert_eq!(
+                    at,
+                    start + Duration::from_secs(every * count),
+                    "{granted} s"
+                );
+                k.on_registered(at, granted);
+            }
+            assert_eq!(count, 86_400 / every, "{granted} s");
+        }
     }
 }
