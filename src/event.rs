@@ -155,6 +155,8 @@ pub enum Event {
     RequestReceived {
         /// Its method.
         method: String,
+        /// The status we answered with (watch), if we answered.
+        answered: Option<u16>,
         /// Transport.
         transport: Transport,
         /// The bytes received.
@@ -180,8 +182,38 @@ pub enum Event {
     Registered {
         /// Over which transport.
         transport: Transport,
+        /// Our address on the flow.
+        local: SocketAddr,
+        /// The registrar's address.
+        remote: SocketAddr,
         /// The lifetime it granted.
         expires: Option<u32>,
+        /// A refresh of a binding we held (watch), not a new registration.
+        refresh: bool,
+    },
+    /// A refresh failed (watch): the reason says how.
+    RefreshFailed {
+        /// Why.
+        reason: String,
+    },
+    /// A keep-alive went out (watch).
+    KeepAliveSent,
+    /// The pong to our ping arrived (watch, TCP/TLS).
+    KeepAliveAnswered {
+        /// Round-trip time.
+        rtt: Duration,
+    },
+    /// No pong within 10 s (RFC 5626 §4.4.1).
+    KeepAliveMissed,
+    /// The flow failed (watch): closed, reset, missed pong.
+    FlowLost {
+        /// Why.
+        reason: String,
+    },
+    /// The registration is gone (watch): flow lost, refresh failed or lifetime over.
+    RegistrationLost {
+        /// Why.
+        reason: String,
     },
     /// We remove our binding.
     Unregistering,

@@ -7,6 +7,7 @@
 pub mod digest;
 pub mod framing;
 pub mod message;
+pub mod request;
 pub mod response;
 
 /// The RFC 3261 §8.1.1.7 magic cookie that starts every branch we generate.

@@ -190,7 +190,7 @@ pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
 }
 
 /// Full header name for an RFC 3261 §7.3.3 compact form, lowercase.
-fn expand_compact(name: &str) -> String {
+pub(crate) fn expand_compact(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     let full = match lower.as_str() {
         "i" => "call-id",

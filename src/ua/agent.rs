@@ -11,6 +11,7 @@ use crate::event::{Ended, Event, Phase, Purpose, Sink, Stamped};
 use crate::model::{End, Failure, Outcome, Transport, Verdict};
 use crate::net::resolve::{self, Candidate, Resolver};
 use crate::net::{Connector, Flow, Frame};
+use crate::sip::request::Incoming;
 use crate::sip::response::Response;
 use crate::ua::fallback::{Action, Fallback, Plan};
 use crate::ua::registration::{Account, Answer, FlowInfo, Next, Registration, Request};
@@ -22,10 +23,14 @@ pub struct Agent<'a, C: Connector> {
     connector: &'a C,
     resolver: &'a Resolver,
     sink: &'a mut dyn Sink,
+    /// Answer requests from the server (watch): set while a binding is held.
+    pub(crate) answering: bool,
+    /// When the last pong arrived, also while a transaction had the flow.
+    pub(crate) last_pong: Option<std::time::Instant>,
 }
 
 /// The instant now, on tokio's clock (paused in tests), as a std instant for the state machines.
-fn now() -> std::time::Instant {
+pub(crate) fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
@@ -42,10 +47,12 @@ impl<'a, C: Connector> Agent<'a, C> {
             connector,
             resolver,
             sink,
+            answering: false,
+            last_pong: None,
         }
     }
 
-    fn emit(&mut self, event: Event) {
+    pub(crate) fn emit(&mut self, event: Event) {
         self.sink.event(&Stamped { at: now(), event });
     }
 
@@ -64,6 +71,20 @@ impl<'a, C: Connector> Agent<'a, C> {
     /// One registration test: Table 89's fallback over the candidates, the registration, and the
     /// removal of our binding unless `--keep`. Returns the verdict; the events tell the rest.
     pub async fn run(&mut self) -> Verdict {
+        self.started();
+        let candidates = self.resolve().await;
+        let mut registration = Registration::new(account(self.cfg));
+        let retries = self.cfg.retries;
+        let (verdict, link) = self.register(&mut registration, &candidates, retries).await;
+        if let Some(mut link) = link.filter(|_| !self.cfg.keep) {
+            self.unregister(&mut link, &mut registration).await;
+        }
+        self.emit(Event::Finished(verdict));
+        verdict
+    }
+
+    /// Announces the run.
+    pub(crate) fn started(&mut self) {
         let cfg = self.cfg;
         self.emit(Event::RunStarted {
             server: cfg.server_display(),
@@ -71,27 +92,38 @@ impl<'a, C: Connector> Agent<'a, C> {
             order: cfg.order.clone(),
             insecure: cfg.tls.as_ref().is_some_and(|t| t.insecure),
         });
-        let candidates = self.resolve().await;
+    }
+
+    /// Walks Table 89's fallback over the candidates for `1 + retries` cycles, waiting between
+    /// them; returns the verdict and, when registered, the flow that holds the binding.
+    pub(crate) async fn register(
+        &mut self,
+        registration: &mut Registration,
+        candidates: &[Candidate],
+        retries: u32,
+    ) -> (Verdict, Option<Link<C::Flow>>) {
+        let cfg = self.cfg;
         let targets: Vec<String> = candidates.iter().map(|c| c.target.clone()).collect();
         let mut plan = Fallback::new(Plan {
             order: candidates.iter().map(|c| c.transport).collect(),
-            retries: cfg.retries,
+            retries,
             retry_interval: cfg.retry_interval,
             retry_max: cfg.retry_max,
             strict_tls: cfg.tls.as_ref().is_some_and(|t| t.strict),
         });
-        let mut registration = Registration::new(account(cfg));
         let mut action = plan.start();
-        let verdict = loop {
+        let mut held = None;
+        loop {
             match action {
                 Action::Attempt { cycle, index, .. } => {
                     let Some(candidate) = candidates.get(index) else {
-                        break Verdict::Unreachable;
+                        return (Verdict::Unreachable, None);
                     };
                     let then = plan.then(index, &targets);
-                    let end = self
-                        .attempt(&mut registration, cycle, candidate.clone(), then)
+                    let (end, link) = self
+                        .attempt(registration, cycle, candidate.clone(), then)
                         .await;
+                    held = link;
                     action = plan.on_attempt(&end);
                 }
                 Action::Wait(wait) => {
@@ -101,21 +133,20 @@ impl<'a, C: Connector> Agent<'a, C> {
                     self.emit(Event::WaitEnded);
                     action = plan.resume();
                 }
-                Action::Finish(verdict) => break verdict,
+                Action::Finish(verdict) => return (verdict, held),
             }
-        };
-        self.emit(Event::Finished(verdict));
-        verdict
+        }
     }
 
-    /// One candidate in one cycle: connect, register, and unregister after success.
+    /// One candidate in one cycle: connect and register; the flow is returned when it holds a
+    /// binding.
     async fn attempt(
         &mut self,
         registration: &mut Registration,
         cycle: u32,
         candidate: Candidate,
         then: String,
-    ) -> End {
+    ) -> (End, Option<Link<C::Flow>>) {
         let remote = candidate.addr.clone();
         let transport = candidate.transport;
         self.emit(Event::AttemptStarted {
@@ -125,11 +156,11 @@ impl<'a, C: Connector> Agent<'a, C> {
         });
         let remote = match remote {
             Ok(r) => r,
-            Err(f) => return self.failed(f),
+            Err(f) => return (self.failed(f), None),
         };
         let flow = match self.connect(transport, remote, &then).await {
             Ok(f) => f,
-            Err(f) => return self.failed(f),
+            Err(f) => return (self.failed(f), None),
         };
         let mut link = Link {
             info: FlowInfo {
@@ -150,13 +181,11 @@ impl<'a, C: Connector> Agent<'a, C> {
             .await;
         let answer = match answer {
             Ok(a) => a,
-            Err(f) => return self.failed(f),
+            Err(f) => return (self.failed(f), None),
         };
-        let end = self.answered(registration, &answer, link.info);
-        if end.outcome == Outcome::Registered && !self.cfg.keep {
-            self.unregister(&mut link, registration).await;
-        }
-        end
+        let end = self.answered(registration, &answer, &link, false);
+        let held = (end.outcome == Outcome::Registered).then_some(link);
+        (end, held)
     }
 
     /// Opens the flow: TCP connect and TLS handshake are timed phases; UDP opens at once.
@@ -213,7 +242,7 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// A round of the registration: the request, then one more for each challenge or 423.
-    async fn round(
+    pub(crate) async fn round(
         &mut self,
         link: &mut Link<C::Flow>,
         registration: &mut Registration,
@@ -322,8 +351,13 @@ impl<'a, C: Connector> Agent<'a, C> {
                 },
                 Ok(frame) => frame?,
             };
-            let Some((response, bytes)) = self.response(frame, transport) else {
-                continue;
+            let (response, bytes) = match self.inbound(frame, transport) {
+                Inbound::Response(r, bytes) => (r, bytes),
+                Inbound::Reply(reply) => {
+                    flow.send(&reply).await?;
+                    continue;
+                }
+                Inbound::Nothing => continue,
             };
             let at = now();
             match tx.on_response(at, &response) {
@@ -349,35 +383,57 @@ impl<'a, C: Connector> Agent<'a, C> {
         }
     }
 
-    /// A frame as a response; keep-alives, requests from the server and unreadable bytes are
-    /// announced and give `None`.
-    fn response(&mut self, frame: Frame, transport: Transport) -> Option<(Response, Vec<u8>)> {
+    /// What a frame means: a response for the transaction, or something to announce and perhaps
+    /// answer (keep-alives, requests from the server), or unreadable bytes.
+    pub(crate) fn inbound(&mut self, frame: Frame, transport: Transport) -> Inbound {
         let bytes = match frame {
             Frame::Message(bytes) => bytes,
             Frame::Ping | Frame::Pong => {
                 let ping = frame == Frame::Ping;
+                if !ping {
+                    self.last_pong = Some(now());
+                }
                 self.emit(Event::KeepAlive { ping });
-                return None;
+                // RFC 5626 §3.5.1: a ping from the server gets a pong while we hold a binding.
+                return if ping && self.answering && transport.is_reliable() {
+                    Inbound::Reply(b"\r\n".to_vec())
+                } else {
+                    Inbound::Nothing
+                };
             }
         };
         if let Some(method) = crate::sip::request_method(&bytes) {
-            // A request from the server: the core hears it; the one-shot run does not answer.
-            self.emit(Event::RequestReceived {
-                method,
-                transport,
-                bytes,
-            });
-            return None;
+            return self.request(method, bytes, transport);
         }
         match Response::parse(&bytes) {
-            Ok(r) => Some((r, bytes)),
+            Ok(r) => Inbound::Response(r, bytes),
             Err(e) => {
                 self.emit(Event::Ignored {
                     why: format!("an unreadable message ({e})"),
                     bytes: None,
                 });
-                None
+                Inbound::Nothing
             }
+        }
+    }
+
+    /// A request from the server: announced; answered while a binding is held (watch), never
+    /// with more bytes than it had (RFC 3261 §8.2; the one-shot run does not answer).
+    fn request(&mut self, method: String, bytes: Vec<u8>, transport: Transport) -> Inbound {
+        let reply = self
+            .answering
+            .then(|| Incoming::parse(&bytes))
+            .flatten()
+            .and_then(|r| Some((r.status()?.0, r.answer()?)));
+        self.emit(Event::RequestReceived {
+            method,
+            answered: reply.as_ref().map(|(status, _)| *status),
+            transport,
+            bytes,
+        });
+        match reply {
+            Some((_, bytes)) => Inbound::Reply(bytes),
+            None => Inbound::Nothing,
         }
     }
 
@@ -402,7 +458,14 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// Turns the server's final answer into the attempt's end, and announces both.
-    fn answered(&mut self, registration: &Registration, answer: &Answer, info: FlowInfo) -> End {
+    pub(crate) fn answered<F>(
+        &mut self,
+        registration: &Registration,
+        answer: &Answer,
+        link: &Link<F>,
+        refresh: bool,
+    ) -> End {
+        let info = link.info;
         let (response, outcome, reason, binding) = match answer {
             Answer::Success(r) => {
                 let binding = registration.binding(r, info.local);
@@ -419,7 +482,10 @@ impl<'a, C: Connector> Agent<'a, C> {
         if outcome == Outcome::Registered {
             self.emit(Event::Registered {
                 transport: info.transport,
+                local: info.local,
+                remote: link.remote,
                 expires,
+                refresh,
             });
         }
         let retry_after = response.seconds("retry-after");
@@ -469,7 +535,11 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// Removes our binding (Expires 0) on the same flow and Call-ID.
-    async fn unregister(&mut self, link: &mut Link<C::Flow>, registration: &mut Registration) {
+    pub(crate) async fn unregister(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        registration: &mut Registration,
+    ) {
         self.emit(Event::Unregistering);
         let answer = self
             .round(link, registration, 0, Purpose::Unregister, "finish")
@@ -489,13 +559,23 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 }
 
+/// What a frame from the network means to the agent.
+pub(crate) enum Inbound {
+    /// A response, for the transaction waiting.
+    Response(Response, Vec<u8>),
+    /// Bytes to send back: a pong, or our answer to a request.
+    Reply(Vec<u8>),
+    /// Announced; nothing more to do.
+    Nothing,
+}
+
 /// The flow of an attempt and what the reconnect rule needs.
-struct Link<F> {
-    flow: F,
-    info: FlowInfo,
-    remote: SocketAddr,
+pub(crate) struct Link<F> {
+    pub(crate) flow: F,
+    pub(crate) info: FlowInfo,
+    pub(crate) remote: SocketAddr,
     /// A final answer arrived on this flow.
-    answered: bool,
+    pub(crate) answered: bool,
 }
 
 impl<F> Link<F> {
@@ -507,7 +587,7 @@ impl<F> Link<F> {
 }
 
 /// The account of a configuration.
-fn account(cfg: &Config) -> Account {
+pub(crate) fn account(cfg: &Config) -> Account {
     Account {
         user: cfg.user.clone(),
         domain: cfg.domain.clone(),
