@@ -42,6 +42,10 @@ pub enum Command {
     /// Print where the phone would go: the ordered candidates (transport, target, port, address) from
     /// NAPTR, SRV and A/AAAA, without sending any SIP.
     Resolve(Box<RegisterArgs>),
+    /// Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives,
+    /// answers to the network, recovery with the phone's fallback, until --duration or a signal;
+    /// then remove the binding and print a summary.
+    Watch(Box<WatchArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -235,6 +239,41 @@ impl std::fmt::Debug for PasswordArg {
 }
 
 /// Parses a human duration such as `300ms`, `30s` or `1m 30s`.
+/// The flags of `sipreg watch`: the one-shot flags and how to hold the binding.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Keep-alive interval (the phone's CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer
+    /// from the registrar overrides it.
+    #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION", help_heading = "Watch")]
+    pub keepalive: Duration,
+    /// When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time
+    /// before it runs out (`5s`, as pjsip; never before half of it).
+    #[arg(long, default_value = "90%", value_parser = refresh_policy, value_name = "PCT%|DURATION", help_heading = "Watch")]
+    pub refresh: crate::ua::binding::RefreshPolicy,
+    /// Watch this long, then remove the binding and print the summary; without it, until SIGINT or
+    /// SIGTERM.
+    #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Watch")]
+    pub duration: Option<Duration>,
+    /// What to register and how.
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+/// `90%` or a duration such as `5s`.
+fn refresh_policy(s: &str) -> Result<crate::ua::binding::RefreshPolicy, String> {
+    use crate::ua::binding::RefreshPolicy;
+    let s = s.trim();
+    if let Some(pct) = s.strip_suffix('%') {
+        return match pct.trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p < 100.0 => Ok(RefreshPolicy::Fraction(p / 100.0)),
+            _ => Err(format!(
+                "{s:?} is not a share between 0 % and 100 % (example: 90%)"
+            )),
+        };
+    }
+    duration(s).map(RefreshPolicy::Before)
+}
+
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 300ms, 30s, 1m 30s)"))
 }

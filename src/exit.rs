@@ -14,6 +14,8 @@ pub const UNREACHABLE: u8 = 3;
 pub const UNAUTHORIZED: u8 = 4;
 /// Registered, but not as `--expect-transport` or `--max-time` demanded.
 pub const EXPECTATION: u8 = 5;
+/// `watch`: registered, but the registration dropped at least once.
+pub const DROPPED: u8 = 6;
 /// sipreg itself failed: the runtime or the demo registrar could not start, the man page failed.
 pub const INTERNAL: u8 = 1;
 
@@ -25,7 +27,8 @@ Exit codes:
   2  usage or configuration error (bad flag, unsupported transport set, unreadable file)
   3  unreachable: no transport got a final answer
   4  unauthorized: challenged again after credentials were sent, or challenged without a password
-  5  registered, but not as --expect-transport or --max-time demanded";
+  5  registered, but not as --expect-transport or --max-time demanded
+  6  watch: registered, but the registration dropped at least once";
 
 impl Verdict {
     /// The documented exit code of the verdict.

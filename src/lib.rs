@@ -14,6 +14,7 @@ pub mod registrar;
 pub mod render;
 pub mod sip;
 pub mod ua;
+pub mod watching;
 
 pub use config::Config;
 pub use observe::report::Report;

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs};
+use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs, WatchArgs};
 use sipreg::config::Config;
 use sipreg::exit;
 use sipreg::net::resolve::Resolver;
@@ -125,7 +125,7 @@ fn generate(command: &Command) -> Option<ExitCode> {
             }
             Some(print_bytes(&buf))
         }
-        Command::Demo { .. } | Command::Resolve(_) => None,
+        Command::Demo { .. } | Command::Resolve(_) | Command::Watch(_) => None,
     }
 }
 
@@ -204,18 +204,76 @@ fn demo(rt: &tokio::runtime::Runtime, json: bool, color: ColorChoice) -> ExitCod
     }
 }
 
-/// The registration test itself: one run, or `--count` runs.
-fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
+/// The configuration of the flags, SIPREG_PASSWORD included, or the usage error's exit code.
+fn config(args: &RegisterArgs) -> Result<Config, ExitCode> {
     let env_password = match std::env::var("SIPREG_PASSWORD") {
         Ok(p) => Some(p),
         Err(std::env::VarError::NotPresent) => None,
         Err(std::env::VarError::NotUnicode(_)) => {
-            return usage_error("SIPREG_PASSWORD is not valid UTF-8", args.json);
+            return Err(usage_error("SIPREG_PASSWORD is not valid UTF-8", args.json));
         }
     };
-    let config = match Config::from_args(args, env_password) {
+    Config::from_args(args, env_password).map_err(|e| usage_error(&e.to_string(), args.json))
+}
+
+/// Counts SIGINT and SIGTERM: the first ends the watch, the second skips the removal.
+async fn signals(tx: tokio::sync::watch::Sender<u32>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut count = 0u32;
+    loop {
+        #[cfg(unix)]
+        let terminate = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => if r.is_err() { return },
+            () = terminate => {}
+        }
+        count += 1;
+        let _ = tx.send(count);
+    }
+}
+
+/// `sipreg watch`: events as they happen, then the summary and its exit code.
+fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
+    let args = &w.register;
+    if args.count > 1 {
+        return usage_error(
+            "--count does not apply to watch (use --duration)",
+            args.json,
+        );
+    }
+    let config = match config(args) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e.to_string(), args.json),
+        Err(code) => return code,
+    };
+    let settings = sipreg::ua::watch::WatchSettings {
+        keepalive: w.keepalive,
+        refresh: w.refresh,
+        duration: w.duration,
+    };
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    let summary = rt.block_on(async {
+        tokio::spawn(signals(tx));
+        sipreg::watching::watch(&config, &settings, rx, args.json).await
+    });
+    print(&render::events::summary(&summary, args.json));
+    ExitCode::from(summary.exit_code)
+}
+
+/// The registration test itself: one run, or `--count` runs.
+fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
+    let config = match config(args) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let mut progress = if !args.json && !args.quiet && std::io::stderr().is_terminal() {
         let _guard = rt.enter();
@@ -249,6 +307,7 @@ fn main() -> ExitCode {
     }
     let args = match &cli.command {
         Some(Command::Resolve(sub)) => sub.as_ref(),
+        Some(Command::Watch(w)) => &w.register,
         _ => &cli.register,
     };
     init_logging(args.verbose, args.quiet);
@@ -262,6 +321,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Resolve(_)) => resolve(&rt, args),
         Some(Command::Demo { json }) => demo(&rt, json, args.color),
+        Some(Command::Watch(w)) => watch(&rt, &w),
         _ => register(&rt, args),
     }
 }

@@ -4,3 +4,4 @@ pub mod collect;
 pub mod hint;
 pub mod narration;
 pub mod report;
+pub mod tally;

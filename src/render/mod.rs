@@ -6,6 +6,7 @@ use anstyle::{AnsiColor, Style};
 use crate::model::{Outcome, Transport};
 
 pub mod candidates;
+pub mod events;
 pub mod human;
 pub mod json;
 pub mod progress;

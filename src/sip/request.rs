@@ -6,7 +6,14 @@ use super::response::expand_compact;
 
 /// The methods we know but do not serve: answered 405 with an Allow header (§8.2.1).
 const KNOWN: &[&str] = &[
-    "REGISTER", "SUBSCRIBE", "REFER", "INFO", "UPDATE", "PRACK", "PUBLISH", "MESSAGE",
+    "REGISTER",
+    "SUBSCRIBE",
+    "REFER",
+    "INFO",
+    "UPDATE",
+    "PRACK",
+    "PUBLISH",
+    "MESSAGE",
 ];
 
 /// What we accept (the Allow header of a 405).
@@ -68,7 +75,10 @@ impl Incoming {
     pub fn answer(&self) -> Option<Vec<u8>> {
         let (status, reason) = self.status()?;
         let has = |n: &str| self.echo.iter().any(|(name, _)| name == n);
-        if !["via", "from", "to", "call-id", "cseq"].iter().all(|n| has(n)) {
+        if !["via", "from", "to", "call-id", "cseq"]
+            .iter()
+            .all(|n| has(n))
+        {
             return None;
         }
         let mut out = format!("SIP/2.0 {status} {reason}\r\n");
@@ -116,13 +126,20 @@ mod tests {
             ("FROB", Some(501)),
             ("ACK", None),
         ] {
-            let r = Incoming::parse(&request(method, "User-Agent: a-pbx-with-a-long-name/1.0\r\n")).unwrap();
+            let r = Incoming::parse(&request(
+                method,
+                "User-Agent: a-pbx-with-a-long-name/1.0\r\n",
+            ))
+            .unwrap();
             assert_eq!(r.status().map(|s| s.0), status, "{method}");
             let answer = r.answer();
             assert_eq!(answer.is_some(), status.is_some(), "{method}");
             if let Some(a) = answer {
                 let text = String::from_utf8(a).unwrap();
-                assert!(text.starts_with(&format!("SIP/2.0 {}", status.unwrap())), "{text}");
+                assert!(
+                    text.starts_with(&format!("SIP/2.0 {}", status.unwrap())),
+                    "{text}"
+                );
                 assert!(text.contains("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKs1\r\n"));
                 assert!(text.contains("To: <sip:alice@example.com>;tag=sipreg\r\n"));
                 assert!(text.contains(&format!("CSeq: 5 {method}\r\n")));
@@ -135,7 +152,11 @@ mod tests {
         // A tiny request with every header compact: the answer with full names would be larger.
         let tiny = b"OPTIONS sip:a SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:b>;tag=1\r\nt: <sip:a>\r\ni: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
         let r = Incoming::parse(tiny).unwrap();
-        assert_eq!(r.answer(), None, "an answer larger than the request is not sent");
+        assert_eq!(
+            r.answer(),
+            None,
+            "an answer larger than the request is not sent"
+        );
         let without_via = b"OPTIONS sip:a SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n";
         assert_eq!(Incoming::parse(without_via).unwrap().answer(), None);
         assert_eq!(Incoming::parse(b"SIP/2.0 200 OK\r\n\r\n"), None);

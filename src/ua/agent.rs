@@ -19,7 +19,7 @@ use crate::ua::transaction::{Step, Transaction};
 
 /// What an agent needs from the process: the configuration, the connector and the shared resolver.
 pub struct Agent<'a, C: Connector> {
-    cfg: &'a Config,
+    pub(crate) cfg: &'a Config,
     connector: &'a C,
     resolver: &'a Resolver,
     sink: &'a mut dyn Sink,
@@ -27,6 +27,10 @@ pub struct Agent<'a, C: Connector> {
     pub(crate) answering: bool,
     /// When the last pong arrived, also while a transaction had the flow.
     pub(crate) last_pong: Option<std::time::Instant>,
+    /// The lifetime granted by the last 2xx that registered us.
+    pub(crate) granted: Option<u32>,
+    /// The Flow-Timer of the last 2xx that registered us (RFC 5626 §4.4.1).
+    pub(crate) flow_timer: Option<u32>,
 }
 
 /// The instant now, on tokio's clock (paused in tests), as a std instant for the state machines.
@@ -49,6 +53,8 @@ impl<'a, C: Connector> Agent<'a, C> {
             sink,
             answering: false,
             last_pong: None,
+            granted: None,
+            flow_timer: None,
         }
     }
 
@@ -480,6 +486,8 @@ impl<'a, C: Connector> Agent<'a, C> {
         };
         let expires = binding.as_ref().and_then(|b| b.expires);
         if outcome == Outcome::Registered {
+            self.granted = expires;
+            self.flow_timer = response.seconds("flow-timer");
             self.emit(Event::Registered {
                 transport: info.transport,
                 local: info.local,
@@ -616,7 +624,7 @@ fn timer_f(cfg: &Config, tx: &Transaction, buffered: usize) -> Failure {
 }
 
 /// The reason of a final non-2xx answer, with what the server asked of us.
-fn rejection_reason(r: &Response) -> String {
+pub(crate) fn rejection_reason(r: &Response) -> String {
     let mut reason = format!("{} {}", r.status, r.reason);
     if (300..400).contains(&r.status) {
         let contacts: Vec<&str> = r.headers_named("contact").collect();

@@ -5,3 +5,4 @@ pub mod binding;
 pub mod fallback;
 pub mod registration;
 pub mod transaction;
+pub mod watch;

@@ -1,0 +1,269 @@
+//! `sipreg watch`: hold the binding as the phone does — refresh before the granted lifetime runs out
+//! on the same Call-ID and connection, keep-alives, answers to the network, and recovery with the
+//! phone's fallback and RFC 5626 §4.5 backoff — until a duration ends or a signal arrives.
+
+use std::time::Duration;
+
+use tokio::sync::watch::Receiver;
+use tokio::time::Instant;
+
+use super::agent::{Agent, Inbound, Link, account, now, rejection_reason};
+use super::binding::{Beat, Due, KeepAlive, Keeper, RefreshPolicy, backoff};
+use super::registration::{Answer, Registration};
+use crate::event::{Event, Purpose};
+use crate::model::Verdict;
+use crate::net::{Connector, Flow};
+
+/// How the watch holds the binding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WatchSettings {
+    /// Keep-alive interval (the phone's CONN_KEEP_ALIVE, 30 s); zero turns keep-alives off.
+    pub keepalive: Duration,
+    /// When to refresh, relative to the granted lifetime.
+    pub refresh: RefreshPolicy,
+    /// How long to watch; `None` until a signal.
+    pub duration: Option<Duration>,
+}
+
+/// Why holding a binding ended.
+enum Hold {
+    /// The duration is over or a signal arrived.
+    Stop,
+    /// The binding is gone; the reason says how.
+    Lost(String),
+}
+
+/// The CRLFCRLF keep-alive (RFC 5626 §3.5.1): a ping on TCP/TLS, and on UDP the phone's periodic
+/// traffic that keeps a NAT pinhole open (no answer is expected there).
+const PING: &[u8] = b"\r\n\r\n";
+
+/// Resolves once a stop was asked for: `count` signals, or the deadline.
+async fn asked(stop: &mut Receiver<u32>, count: u32, deadline: Option<Instant>) {
+    let signals = async {
+        loop {
+            if *stop.borrow_and_update() >= count {
+                return;
+            }
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    match deadline {
+        Some(d) => {
+            tokio::select! {
+                () = signals => {}
+                () = tokio::time::sleep_until(d) => {}
+            }
+        }
+        None => signals.await,
+    }
+}
+
+impl<C: Connector> Agent<'_, C> {
+    /// Watches the registration: register with Table 89's fallback, hold the binding, recover from
+    /// every loss, and at the end remove the binding unless `--keep` (a second signal skips that).
+    /// Returns the verdict of the last registration cycle.
+    pub async fn watch(&mut self, settings: &WatchSettings, mut stop: Receiver<u32>) -> Verdict {
+        self.started();
+        let deadline = settings.duration.map(|d| Instant::now() + d);
+        let candidates = self.resolve().await;
+        let mut registration = Registration::new(account(self.cfg));
+        let mut failures = 0u32;
+        let mut verdict = Verdict::Unreachable;
+        loop {
+            let cycle = tokio::select! {
+                r = self.register(&mut registration, &candidates, 0) => r,
+                () = asked(&mut stop, 1, deadline) => break,
+            };
+            verdict = cycle.0;
+            if let Some(mut link) = cycle.1 {
+                failures = 0;
+                match self
+                    .hold(&mut link, &mut registration, settings, &mut stop, deadline)
+                    .await
+                {
+                    Hold::Stop => {
+                        self.answering = false;
+                        if !self.cfg.keep {
+                            tokio::select! {
+                                () = self.unregister(&mut link, &mut registration) => {}
+                                () = asked(&mut stop, 2, None) => {}
+                            }
+                        }
+                        break;
+                    }
+                    Hold::Lost(reason) => {
+                        self.answering = false;
+                        self.emit(Event::RegistrationLost { reason });
+                        // RFC 5626 §4.4: register again at once; waits only after a failed try.
+                        continue;
+                    }
+                }
+            }
+            failures += 1;
+            let wait = backoff(
+                self.cfg.retry_interval,
+                self.cfg.retry_max,
+                failures,
+                rand::random::<f64>(),
+            );
+            let then = self
+                .cfg
+                .order
+                .first()
+                .map_or("", |t| t.via_name())
+                .to_string();
+            self.emit(Event::WaitStarted { wait, then });
+            tokio::select! {
+                () = tokio::time::sleep(wait) => self.emit(Event::WaitEnded),
+                () = asked(&mut stop, 1, deadline) => break,
+            }
+        }
+        self.emit(Event::Finished(verdict));
+        verdict
+    }
+
+    /// Holds a binding on `link` until it is lost or a stop is asked for.
+    async fn hold(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        registration: &mut Registration,
+        settings: &WatchSettings,
+        stop: &mut Receiver<u32>,
+        deadline: Option<Instant>,
+    ) -> Hold {
+        self.answering = true;
+        let mut keeper = Keeper::new(settings.refresh);
+        keeper.on_registered(now(), self.granted.unwrap_or(self.cfg.expires));
+        let mut beats = KeepAlive::new(Some(settings.keepalive), link.info.transport.is_reliable());
+        beats.start(now());
+        if let Some(secs) = self.flow_timer {
+            beats.flow_timer(secs, 0.8 + 0.2 * rand::random::<f64>(), now());
+        }
+        self.last_pong = None;
+        loop {
+            let wake = [keeper.wake_at(), beats.wake_at()]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(Instant::from_std);
+            let wake = match (wake, deadline) {
+                (Some(w), Some(d)) => Some(w.min(d)),
+                (w, d) => w.or(d),
+            };
+            tokio::select! {
+                frame = link.flow.recv() => {
+                    if let Err(reason) = self.heard(link, frame).await {
+                        return self.flow_lost(reason);
+                    }
+                }
+                () = sleep_until(wake) => {}
+                () = asked(stop, 1, deadline) => return Hold::Stop,
+            }
+            if let Some(rtt) = self.last_pong.take().and_then(|at| beats.pong(at)) {
+                self.emit(Event::KeepAliveAnswered { rtt });
+            }
+            let t = now();
+            match keeper.poll(t) {
+                Some(Due::Refresh) => match self.refresh(link, registration).await {
+                    Ok(granted) => keeper.on_registered(now(), granted),
+                    Err(reason) => {
+                        self.emit(Event::RefreshFailed {
+                            reason: reason.clone(),
+                        });
+                        return Hold::Lost(format!("the refresh failed: {reason}"));
+                    }
+                },
+                Some(Due::Expired) => {
+                    return Hold::Lost("the granted lifetime ran out".into());
+                }
+                None => {}
+            }
+            match beats.poll(t) {
+                Some(Beat::Ping) => {
+                    if let Err(f) = link.flow.send(PING).await {
+                        return self.flow_lost(f.reason);
+                    }
+                    beats.sent(now());
+                    self.emit(Event::KeepAliveSent);
+                }
+                Some(Beat::Missed) => {
+                    self.emit(Event::KeepAliveMissed);
+                    return self.flow_lost("no pong within 10 s (RFC 5626 §4.4.1)".into());
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// A frame arrived while holding: announce it, answer it when it asks for an answer.
+    async fn heard(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        frame: Result<crate::net::Frame, crate::model::Failure>,
+    ) -> Result<(), String> {
+        let frame = frame.map_err(|f| f.reason)?;
+        match self.inbound(frame, link.info.transport) {
+            Inbound::Reply(bytes) => link.flow.send(&bytes).await.map_err(|f| f.reason),
+            Inbound::Response(r, bytes) => {
+                self.emit(Event::Ignored {
+                    why: format!("a {} response outside any transaction", r.status),
+                    bytes: Some(bytes),
+                });
+                Ok(())
+            }
+            Inbound::Nothing => Ok(()),
+        }
+    }
+
+    fn flow_lost(&mut self, reason: String) -> Hold {
+        self.emit(Event::FlowLost {
+            reason: reason.clone(),
+        });
+        Hold::Lost(format!("the flow failed: {reason}"))
+    }
+
+    /// Refreshes the binding on the same Call-ID and flow (RFC 3261 §10.2.4): the granted lifetime,
+    /// or why it failed.
+    async fn refresh(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        registration: &mut Registration,
+    ) -> Result<u32, String> {
+        let expires = self.cfg.expires;
+        let answer = self
+            .round(
+                link,
+                registration,
+                expires,
+                Purpose::Register,
+                "re-register",
+            )
+            .await
+            .map_err(|f| f.reason)?;
+        match &answer {
+            Answer::Success(r) => {
+                let binding = registration.binding(r, link.info.local);
+                self.emit(Event::Registered {
+                    transport: link.info.transport,
+                    local: link.info.local,
+                    remote: link.remote,
+                    expires: binding.expires,
+                    refresh: true,
+                });
+                Ok(binding.expires.unwrap_or(expires))
+            }
+            Answer::Final(r) => Err(rejection_reason(r)),
+            Answer::Unauthorized(_, reason) => Err(reason.clone()),
+        }
+    }
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,36 @@
+//! `sipreg watch` with real sockets: the agent's watch, the event lines, the tally and the
+//! narration wired together.
+
+use tokio::sync::watch::Receiver;
+
+use crate::config::Config;
+use crate::event::Fanout;
+use crate::net::Sockets;
+use crate::net::resolve::Resolver;
+use crate::observe::narration::Narration;
+use crate::observe::tally::{Tally, WatchSummary};
+use crate::render::events::EventLines;
+use crate::ua::agent::Agent;
+use crate::ua::watch::WatchSettings;
+
+/// Watches the registration of `cfg` until the duration ends or `stop` counts a signal, printing
+/// events as they happen (JSON lines with `json`); returns the summary.
+pub async fn watch(
+    cfg: &Config,
+    settings: &WatchSettings,
+    stop: Receiver<u32>,
+    json: bool,
+) -> WatchSummary {
+    let resolver = Resolver::new(cfg.dns.clone());
+    let sockets = Sockets::new(cfg.tls_client());
+    let mut lines = EventLines::new(json);
+    let mut tally = Tally::default();
+    let mut narration = Narration::new(cfg);
+    {
+        let mut sinks = Fanout(vec![&mut lines, &mut tally, &mut narration]);
+        Agent::new(cfg, &sockets, &resolver, &mut sinks)
+            .watch(settings, stop)
+            .await;
+    }
+    tally.summary(tokio::time::Instant::now().into_std())
+}
