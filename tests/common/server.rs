@@ -11,7 +11,7 @@ use std::time::Duration;
 use sipreg::model::Transport;
 use sipreg::registrar::{Request, bind_sip_port, refusing_tcp};
 use sipreg::sip::digest::{self, Challenge, Credentials};
-use sipreg::sip::framing::StreamFramer;
+use sipreg::sip::framing::{Frame, StreamFramer};
 use sipreg::sip::response::split_top_level;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
@@ -159,6 +159,8 @@ pub struct Options {
     pub behaviour: Behaviour,
     /// Pretend to see requests from this address in Via `received`/`rport`, as a server behind NAT does.
     pub nat: Option<SocketAddr>,
+    /// Answer a CRLFCRLF ping on a stream with a CRLF pong (RFC 5626 §3.5.1).
+    pub pong: bool,
 }
 
 impl Default for Options {
@@ -170,6 +172,7 @@ impl Default for Options {
             tls: None,
             behaviour: Behaviour::Accept,
             nat: None,
+            pong: true,
         }
     }
 }
@@ -207,6 +210,9 @@ struct Shared {
     /// the same answer and does not advance a script (RFC 3261 §17.2.2).
     answers: Mutex<Vec<(String, Vec<Step>)>>,
     log: Mutex<Vec<Seen>>,
+    pong: bool,
+    /// Keep-alive pings received on streams.
+    pings: std::sync::atomic::AtomicUsize,
 }
 
 /// A thread with a tokio runtime of its own that keeps a server running until dropped.
@@ -289,6 +295,8 @@ impl Server {
             nonces: Mutex::default(),
             answers: Mutex::default(),
             log: Mutex::default(),
+            pong: opts.pong,
+            pings: std::sync::atomic::AtomicUsize::new(0),
         });
         let serving = shared.clone();
         let (background, (sip_addr, tls_addr)) = Background::start(move || async move {
@@ -309,6 +317,11 @@ impl Server {
             .into_iter()
             .filter(|s| !s.retransmission)
             .collect()
+    }
+
+    /// Keep-alive pings received on streams so far.
+    pub fn pings(&self) -> usize {
+        self.shared.pings.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every datagram or message seen so far, retransmissions included.
@@ -507,8 +520,18 @@ async fn serve_stream<S: OverTcp>(
     let mut chunk = [0u8; 4096];
     loop {
         loop {
-            let message = match framer.next_message() {
-                Ok(Some(m)) => m,
+            let message = match framer.next_frame() {
+                Ok(Some(Frame::Message(m))) => m,
+                Ok(Some(Frame::Ping)) => {
+                    shared
+                        .pings
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if shared.pong && !send(&mut io, b"\r\n").await {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(Some(Frame::Pong)) => continue,
                 Ok(None) => break,
                 // A stream that cannot be framed is closed: memory stays bounded.
                 Err(_) => return,

@@ -1,0 +1,232 @@
+//! `sipreg watch` end to end: the real binary holding a binding at the scripted server over real
+//! sockets — refreshes on one connection, pongs, drops and recovery, answers to the network,
+//! SIGTERM. Short timers and generous bounds.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// Runs `sipreg watch --json` with `args` and returns its event lines (the summary last) and code.
+fn watch(args: &[&str]) -> (Vec<Value>, i32) {
+    let mut all = vec!["watch", "--json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    let lines = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", out.stderr)))
+        .collect();
+    (lines, out.code)
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+fn summary(events: &[Value]) -> &Value {
+    let last = events.last().expect("a summary line");
+    &last["summary"]
+}
+
+#[test]
+fn tcp_refreshes_on_one_connection_with_pongs_and_removes_the_binding() {
+    let reg = registrar(Options::default());
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&[
+        "--tcp",
+        "--expires",
+        "2",
+        "--keepalive",
+        "300ms",
+        "--duration",
+        "4s",
+        &server,
+    ]);
+    assert_eq!(code, 0, "{events:?}");
+    assert_eq!(events[0]["event"], "registered", "{events:?}");
+    assert_eq!(events[0]["transport"], "tcp");
+    let refreshed = named(&events, "refreshed");
+    assert!(refreshed.len() >= 2, "refreshes at 90 % of 2 s: {events:?}");
+    let first = refreshed[0]["t_ms"].as_f64().unwrap() - events[0]["t_ms"].as_f64().unwrap();
+    assert!(
+        (1700.0..2300.0).contains(&first),
+        "refresh at 1.8 s, was {first} ms"
+    );
+    let pongs = named(&events, "keepalive");
+    assert!(pongs.len() >= 5, "{events:?}");
+    assert!(
+        pongs
+            .iter()
+            .all(|p| p["rtt_ms"].as_f64().is_some_and(|r| r < 1000.0))
+    );
+    assert!(reg.pings() >= 5);
+    let seen = reg.seen();
+    assert!(
+        seen.iter().all(|s| s.peer == seen[0].peer),
+        "one connection: {seen:?}"
+    );
+    let cseqs: Vec<u32> = seen.iter().map(|s| s.cseq).collect();
+    assert!(
+        cseqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "CSeq + 1: {cseqs:?}"
+    );
+    assert!(
+        seen.iter().all(|s| s.call_id == seen[0].call_id),
+        "one Call-ID"
+    );
+    assert_eq!(
+        seen.last().and_then(|s| s.expires),
+        Some(0),
+        "the binding is removed"
+    );
+    let s = summary(&events);
+    assert_eq!(
+        (s["drops"].as_u64(), s["exit_code"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(s["registered_pct"], 100.0);
+    assert!(s["keepalive_rtt_ms"]["p50"].as_f64().is_some());
+}
+
+#[test]
+fn a_closed_connection_is_a_drop_registered_again_at_once() {
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            if r.index == 0 {
+                vec![Step::Send(r.ok()), Step::Close]
+            } else {
+                vec![Step::Send(r.ok())]
+            }
+        }),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&["--tcp", "--keepalive", "0", "--duration", "2s", &server]);
+    assert_eq!(code, 6, "registered, but dropped: {events:?}");
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        &names[..4],
+        ["registered", "flow_lost", "registration_lost", "registered"],
+        "{events:?}"
+    );
+    let lost = events[2]["t_ms"].as_f64().unwrap();
+    let again = events[3]["t_ms"].as_f64().unwrap();
+    assert!(
+        again - lost < 1000.0,
+        "registered again at once: {lost} -> {again}"
+    );
+    let s = summary(&events);
+    assert_eq!(s["drops"], 1);
+    assert!(s["longest_gap_ms"].as_f64().unwrap() < 1000.0);
+}
+
+#[test]
+fn a_silent_flow_is_found_by_its_missing_pong_and_recovered() {
+    let reg = registrar(Options {
+        pong: false,
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let started = Instant::now();
+    let (events, code) = watch(&["--tcp", "--keepalive", "1s", "--duration", "13s", &server]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(code, 6, "{events:?}");
+    let missed = named(&events, "keepalive_missed");
+    assert_eq!(missed.len(), 1, "{events:?}");
+    let at = missed[0]["t_ms"].as_f64().unwrap();
+    assert!(
+        (10_500.0..12_500.0).contains(&at),
+        "ping at 1 s, pong due 10 s later: {at}"
+    );
+    let registered = named(&events, "registered");
+    assert_eq!(
+        registered.len(),
+        2,
+        "registered again after the loss: {events:?}"
+    );
+}
+
+#[test]
+fn requests_from_the_network_are_answered_and_reported() {
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            let mut steps = vec![Step::Send(r.ok())];
+            if r.index == 0 {
+                for method in ["OPTIONS", "INVITE", "NOTIFY"] {
+                    steps.push(Step::Send(request(method)));
+                }
+            }
+            steps
+        }),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&["--tcp", "--duration", "1s", &server]);
+    assert_eq!(code, 0, "{events:?}");
+    let got: Vec<(String, u64)> = named(&events, "request_received")
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or_default().to_string(),
+                e["answered"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("OPTIONS".to_string(), 200),
+            ("INVITE".to_string(), 480),
+            ("NOTIFY".to_string(), 200)
+        ]
+    );
+    assert_eq!(summary(&events)["requests_received"], 3);
+}
+
+/// A request from the registrar to the phone.
+fn request(method: &str) -> Vec<u8> {
+    format!(
+        "{method} sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK{method}\r\nMax-Forwards: 70\r\nFrom: <sip:pbx@127.0.0.1>;tag=p\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: {method}@pbx\r\nCSeq: 1 {method}\r\nContact: <sip:pbx@127.0.0.1:5060;transport=tcp>\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn sigterm_removes_the_binding_and_prints_the_summary() {
+    let reg = registrar(Options::default());
+    let server = reg.sip_addr.to_string();
+    let mut child = sipreg()
+        .args(["watch", "--json", "--tcp", &server])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sipreg runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("\"registered\""), "{first}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let code = child.wait().expect("sipreg ends").code();
+    assert_eq!(code, Some(0), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("\"unregistered\"")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.last().is_some_and(|l| l.starts_with("{\"summary\"")),
+        "{rest:?}"
+    );
+    assert_eq!(
+        reg.seen().last().and_then(|s| s.expires),
+        Some(0),
+        "no binding left"
+    );
+}
