@@ -66,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -78,6 +79,53 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             break
         }
         'sipreg;resolve' {
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
+            [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
+            [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the digest password from the first line of this file')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Requested registration lifetime in seconds')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up a TCP or TLS connect after this long (the phone''s "approximately thirty seconds")')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]')
+            [CompletionResult]::new('--t1', '--t1', [CompletionResultType]::ParameterName, 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Run up to this many more cycles after a failed one')
+            [CompletionResult]::new('--retry-interval', '--retry-interval', [CompletionResultType]::ParameterName, 'Wait before the next cycle; doubles per failed cycle (the phone''s Register Retry)')
+            [CompletionResult]::new('--retry-max', '--retry-max', [CompletionResultType]::ParameterName, 'Longest wait between cycles (the phone''s Register Max Retry)')
+            [CompletionResult]::new('--tls-port', '--tls-port', [CompletionResultType]::ParameterName, 'TLS port when TLS is one of several transports')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust only the CA certificates in this PEM file instead of the bundled public roots')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Device certificate (PEM chain), sent only when the server asks for one')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key of the device certificate (PEM)')
+            [CompletionResult]::new('--tls-server-name', '--tls-server-name', [CompletionResultType]::ParameterName, 'Verify the server certificate against this name instead of the SERVER host')
+            [CompletionResult]::new('--dns-server', '--dns-server', [CompletionResultType]::ParameterName, 'Ask this DNS server (ADDR:PORT) instead of the system''s resolver')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the human output')
+            [CompletionResult]::new('--expect-transport', '--expect-transport', [CompletionResultType]::ParameterName, 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Exit 5 when the registration took longer than this')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Register this many times, one line per run, then a summary; exit 0 only if every run registered')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Wait between runs of --count')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)')
+            [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Enable TCP')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)')
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the binding after a successful registration (by default sipreg removes its own contact)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server certificate (shown loudly in every output)')
+            [CompletionResult]::new('--strict-tls', '--strict-tls', [CompletionResultType]::ParameterName, 'A server certificate that fails verification ends the cycle instead of falling back to TCP')
+            [CompletionResult]::new('--no-srv', '--no-srv', [CompletionResultType]::ParameterName, 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('--ipv4', '--ipv4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('--ipv6', '--ipv6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the report as one JSON document')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Narrate on stderr; -vv adds the SIP messages')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Narrate on stderr; -vv adds the SIP messages')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'sipreg;watch' {
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Keep-alive interval (the phone''s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it')
+            [CompletionResult]::new('--refresh', '--refresh', [CompletionResultType]::ParameterName, 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
             [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
@@ -134,6 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
         'sipreg;help' {
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -143,6 +192,9 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             break
         }
         'sipreg;help;resolve' {
+            break
+        }
+        'sipreg;help;watch' {
             break
         }
         'sipreg;help;completions' {

@@ -31,6 +31,9 @@ _sipreg() {
             sipreg,resolve)
                 cmd="sipreg__subcmd__resolve"
                 ;;
+            sipreg,watch)
+                cmd="sipreg__subcmd__watch"
+                ;;
             sipreg__subcmd__help,completions)
                 cmd="sipreg__subcmd__help__subcmd__completions"
                 ;;
@@ -46,6 +49,9 @@ _sipreg() {
             sipreg__subcmd__help,resolve)
                 cmd="sipreg__subcmd__help__subcmd__resolve"
                 ;;
+            sipreg__subcmd__help,watch)
+                cmd="sipreg__subcmd__help__subcmd__watch"
+                ;;
             *)
                 ;;
         esac
@@ -53,7 +59,7 @@ _sipreg() {
 
     case "${cmd}" in
         sipreg)
-            opts="-4 -6 -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve completions man help"
+            opts="-4 -6 -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,7 +193,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__help)
-            opts="demo resolve completions man help"
+            opts="demo resolve watch completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -270,6 +276,20 @@ _sipreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sipreg__subcmd__help__subcmd__watch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sipreg__subcmd__man)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -291,6 +311,124 @@ _sipreg() {
                 return 0
             fi
             case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --t1)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --expect-transport)
+                    COMPREPLY=($(compgen -W "udp tcp tls" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__watch)
+            opts="-4 -6 -v -q -h --keepalive --refresh --duration --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keepalive)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

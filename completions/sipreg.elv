@@ -63,6 +63,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --version 'Print version'
             cand demo 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed'
             cand resolve 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
+            cand watch 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -73,6 +74,52 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --help 'Print help'
         }
         &'sipreg;resolve'= {
+            cand --user 'User part of the address of record sip:USER@DOMAIN'
+            cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
+            cand --auth-user 'Digest user name [default: --user]'
+            cand --password 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file'
+            cand --password-file 'Read the digest password from the first line of this file'
+            cand --expires 'Requested registration lifetime in seconds'
+            cand --connect-timeout 'Give up a TCP or TLS connect after this long (the phone''s "approximately thirty seconds")'
+            cand --timeout 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]'
+            cand --t1 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F'
+            cand --retries 'Run up to this many more cycles after a failed one'
+            cand --retry-interval 'Wait before the next cycle; doubles per failed cycle (the phone''s Register Retry)'
+            cand --retry-max 'Longest wait between cycles (the phone''s Register Max Retry)'
+            cand --tls-port 'TLS port when TLS is one of several transports'
+            cand --ca-file 'Trust only the CA certificates in this PEM file instead of the bundled public roots'
+            cand --cert 'Device certificate (PEM chain), sent only when the server asks for one'
+            cand --key 'Private key of the device certificate (PEM)'
+            cand --tls-server-name 'Verify the server certificate against this name instead of the SERVER host'
+            cand --dns-server 'Ask this DNS server (ADDR:PORT) instead of the system''s resolver'
+            cand --color 'Colour the human output'
+            cand --expect-transport 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)'
+            cand --max-time 'Exit 5 when the registration took longer than this'
+            cand --count 'Register this many times, one line per run, then a summary; exit 0 only if every run registered'
+            cand --interval 'Wait between runs of --count'
+            cand --udp 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)'
+            cand --tcp 'Enable TCP'
+            cand --tls 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+            cand --keep 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
+            cand --insecure 'Do not verify the server certificate (shown loudly in every output)'
+            cand --strict-tls 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
+            cand --no-srv 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
+            cand -4 'Use IPv4 only'
+            cand --ipv4 'Use IPv4 only'
+            cand -6 'Use IPv6 only'
+            cand --ipv6 'Use IPv6 only'
+            cand --json 'Print the report as one JSON document'
+            cand -v 'Narrate on stderr; -vv adds the SIP messages'
+            cand --verbose 'Narrate on stderr; -vv adds the SIP messages'
+            cand -q 'Print only the verdict line'
+            cand --quiet 'Print only the verdict line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'sipreg;watch'= {
+            cand --keepalive 'Keep-alive interval (the phone''s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it'
+            cand --refresh 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)'
+            cand --duration 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM'
             cand --user 'User part of the address of record sip:USER@DOMAIN'
             cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
             cand --auth-user 'Digest user name [default: --user]'
@@ -126,6 +173,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
         &'sipreg;help'= {
             cand demo 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed'
             cand resolve 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
+            cand watch 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -133,6 +181,8 @@ set edit:completion:arg-completer[sipreg] = {|@words|
         &'sipreg;help;demo'= {
         }
         &'sipreg;help;resolve'= {
+        }
+        &'sipreg;help;watch'= {
         }
         &'sipreg;help;completions'= {
         }

@@ -67,6 +67,7 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -s h -l help -d 'Print help 
 complete -c sipreg -n "__fish_sipreg_needs_command" -s V -l version -d 'Print version'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
+complete -c sipreg -n "__fish_sipreg_needs_command" -a "watch" -d 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone\'s fallback, until --duration or a signal; then remove the binding and print a summary'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "man" -d 'Print the man page (roff)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -112,10 +113,54 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l json -d 'Print
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s q -l quiet -d 'Print only the verdict line'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keepalive -d 'Keep-alive interval (the phone\'s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l refresh -d 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l duration -d 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l auth-user -d 'Digest user name [default: --user]' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l password -d 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l password-file -d 'Read the digest password from the first line of this file' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l expires -d 'Requested registration lifetime in seconds' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l connect-timeout -d 'Give up a TCP or TLS connect after this long (the phone\'s "approximately thirty seconds")' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l timeout -d 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l t1 -d 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l retries -d 'Run up to this many more cycles after a failed one' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l retry-interval -d 'Wait before the next cycle; doubles per failed cycle (the phone\'s Register Retry)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l retry-max -d 'Longest wait between cycles (the phone\'s Register Max Retry)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tls-port -d 'TLS port when TLS is one of several transports' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l ca-file -d 'Trust only the CA certificates in this PEM file instead of the bundled public roots' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l cert -d 'Device certificate (PEM chain), sent only when the server asks for one' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l key -d 'Private key of the device certificate (PEM)' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tls-server-name -d 'Verify the server certificate against this name instead of the SERVER host' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l dns-server -d 'Ask this DNS server (ADDR:PORT) instead of the system\'s resolver' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
+always\t'Always'
+never\t'Never'"
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l expect-transport -d 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)' -r -f -a "udp\t'UDP'
+tcp\t'TCP'
+tls\t'TLS'"
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l max-time -d 'Exit 5 when the registration took longer than this' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l count -d 'Register this many times, one line per run, then a summary; exit 0 only if every run registered' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l interval -d 'Wait between runs of --count' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l udp -d 'Enable UDP (no transport flag means the phone\'s default, UDP + TCP)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tcp -d 'Enable TCP'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s 4 -l ipv4 -d 'Use IPv4 only'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s 6 -l ipv6 -d 'Use IPv6 only'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l json -d 'Print the report as one JSON document'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s q -l quiet -d 'Print only the verdict line'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipreg -n "__fish_sipreg_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c sipreg -n "__fish_sipreg_using_subcommand man" -s h -l help -d 'Print help'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "watch" -d 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone\'s fallback, until --duration or a signal; then remove the binding and print a summary'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
