@@ -68,7 +68,54 @@ fn free_port(taken: &[u16]) -> u16 {
     }
 }
 
+/// Runs Kamailio with the configuration in `dir`, its log in `dir/kamailio.log`.
+fn spawn(bin: &Path, dir: &Path) -> std::process::Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("kamailio.log"))
+        .expect("log file");
+    Command::new(bin)
+        .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
+        .arg(dir.join("kamailio.cfg"))
+        .arg("-Y")
+        .arg(dir)
+        .arg("-P")
+        .arg(dir.join("kamailio.pid"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("kamailio starts")
+}
+
 impl Kamailio {
+    /// Stops Kamailio and starts it again on the same ports, with an empty location table.
+    fn restart(&mut self) {
+        self.stop();
+        let bin = kamailio_binary().expect("kamailio");
+        self.child = spawn(&bin, self.dir.path());
+        assert!(self.wait_ready(), "Kamailio restarted: {}", self.log());
+    }
+
+    /// Stops Kamailio: SIGTERM, then SIGKILL to its process group after 5 s.
+    fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+
     /// Starts Kamailio (up to three tries with fresh ports), or returns None (skip) when it is not
     /// installed outside CI.
     fn start(algorithm: &str) -> Option<Kamailio> {
@@ -125,20 +172,7 @@ impl Kamailio {
                 std::fs::read_to_string(fixtures.join(format!("{name}.in"))).expect("template");
             std::fs::write(dir.path().join(name), fill(&template)).expect("write config");
         }
-        let log = std::fs::File::create(dir.path().join("kamailio.log")).expect("log file");
-        let child = Command::new(bin)
-            .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
-            .arg(dir.path().join("kamailio.cfg"))
-            .arg("-Y")
-            .arg(dir.path())
-            .arg("-P")
-            .arg(dir.path().join("kamailio.pid"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("kamailio starts");
+        let child = spawn(&bin, dir.path());
         let mut k = Kamailio {
             child,
             dir,
@@ -210,19 +244,7 @@ impl Kamailio {
 
 impl Drop for Kamailio {
     fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .status();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -388,4 +410,124 @@ fn sha256_digest_and_interval_too_brief() {
     let j = out.json();
     assert_eq!(j["expires"], 10, "423 answered with Min-Expires 10");
     assert_eq!(j["attempts"][0]["requests"], 3, "401, then 423, then 200");
+}
+
+/// Reads the JSON event lines of a running watch on a thread of their own.
+fn event_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<serde_json::Value> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str(&line) {
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The next event named `name` within `wait`, skipping others (which are returned too).
+fn next_named(
+    rx: &std::sync::mpsc::Receiver<serde_json::Value>,
+    name: &str,
+    wait: Duration,
+    seen: &mut Vec<serde_json::Value>,
+) -> Option<serde_json::Value> {
+    let deadline = Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let v = rx.recv_timeout(left).ok()?;
+        seen.push(v.clone());
+        if v["event"] == name {
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[test]
+fn watch_holds_the_binding_with_pongs_and_survives_a_restart() {
+    let Some(mut k) = Kamailio::start("MD5") else {
+        return;
+    };
+    let server = k.udp_server();
+    let mut child = sipreg()
+        .args([
+            "watch",
+            "--json",
+            "--tcp",
+            "--keepalive",
+            "500ms",
+            "--retry-interval",
+            "500ms",
+            "--retry-max",
+            "1s",
+            "--user",
+            USER,
+            &server,
+        ])
+        .env("SIPREG_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sipreg runs");
+    let rx = event_lines(&mut child);
+    let mut child = Reap(child);
+    let mut seen = Vec::new();
+    let wait = Duration::from_secs(10);
+    assert!(
+        next_named(&rx, "registered", wait, &mut seen).is_some(),
+        "{seen:?}\n{}",
+        k.log()
+    );
+    let pong = next_named(&rx, "keepalive", wait, &mut seen).expect("Kamailio answers pings");
+    assert!(pong["rtt_ms"].as_f64().is_some(), "{pong}");
+    let restarted = Instant::now();
+    k.restart();
+    assert!(
+        next_named(&rx, "registration_lost", wait, &mut seen).is_some(),
+        "{seen:?}"
+    );
+    assert!(
+        next_named(&rx, "registered", wait, &mut seen).is_some(),
+        "{seen:?}"
+    );
+    // Kamailio is back within a few seconds; with a 0.5–1 s backoff the phone follows within one or
+    // two more.
+    let took = restarted.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "registered again {took:?} after the restart began"
+    );
+    assert!(
+        k.ul_dump().contains(&format!("sip:{USER}@")),
+        "bound at the new Kamailio"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status();
+    let summary = next_named(&rx, "", Duration::from_secs(10), &mut seen);
+    assert!(summary.is_none());
+    let code = child.0.wait().expect("sipreg ends").code();
+    assert_eq!(code, Some(6), "registered, but dropped: {seen:?}");
+    let last = seen.last().expect("a summary");
+    assert_eq!(last["summary"]["drops"], 1, "{last}");
+    assert!(
+        !k.ul_dump().contains(&format!("sip:{USER}@")),
+        "the binding is removed at the end"
+    );
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
