@@ -344,3 +344,58 @@ async fn challenging_registrar_tail(mut peer: Peer) {
         peer.send(answer(&request, 200, ""));
     }
 }
+
+/// A registrar on an in-memory flow that grants `expires`, answers every request and pongs.
+async fn holding_registrar(mut peer: Peer, expires: u32) {
+    while let Some(bytes) = peer.recv().await {
+        if bytes == b"\r\n\r\n" {
+            peer.frame(Frame::Pong);
+            continue;
+        }
+        let contact = format!("Contact: <sip:alice@{}>;expires={expires}\r\n", local());
+        peer.send(answer(&bytes, 200, &contact));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_hours_of_watch_in_milliseconds() {
+    use crate::ua::binding::RefreshPolicy;
+    use crate::ua::watch::WatchSettings;
+    let cfg = config(&["--tcp"]);
+    let (flow, peer) = pair(Transport::Tcp, local(), remote());
+    tokio::spawn(holding_registrar(peer, 3600));
+    let connector = MemoryConnector::new(vec![Ok(flow)]);
+    let resolver = Resolver::new(cfg.dns.clone());
+    let mut recorder = Recorder::default();
+    let settings = WatchSettings {
+        keepalive: Duration::from_secs(30),
+        refresh: RefreshPolicy::default(),
+        duration: Some(Duration::from_secs(3 * 3600)),
+    };
+    let (_tx, stop) = tokio::sync::watch::channel(0u32);
+    let started = std::time::Instant::now();
+    let verdict = Agent::new(&cfg, &connector, &resolver, &mut recorder)
+        .watch(&settings, stop)
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(5), "simulated, not waited");
+    assert_eq!(verdict, Verdict::Registered);
+    let events = recorder.0;
+    let t0 = events[0].at;
+    let refreshes: Vec<u64> = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::Registered { refresh: true, .. }))
+        .map(|e| (e.at - t0).as_secs())
+        .collect();
+    // 90 % of 3600 s: every 54 min, on the same flow and Call-ID.
+    assert_eq!(refreshes, [3240, 6480, 9720]);
+    let pongs = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::KeepAliveAnswered { .. }))
+        .count();
+    assert_eq!(pongs, 3 * 3600 / 30 - 1, "a ping every 30 s, each answered");
+    assert!(!events.iter().any(|e| matches!(e.event, Event::RegistrationLost { .. })));
+    assert!(matches!(
+        events.iter().rev().nth(1).map(|e| &e.event),
+        Some(Event::Unregistered { done: true, .. })
+    ));
+}
