@@ -261,9 +261,15 @@ fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
         duration: w.duration,
     };
     let (tx, rx) = tokio::sync::watch::channel(0u32);
+    let live = !args.json && !args.quiet && std::io::stderr().is_terminal();
     let summary = rt.block_on(async {
         tokio::spawn(signals(tx));
-        sipreg::watching::watch(&config, &settings, rx, args.json).await
+        let mut status = if live {
+            sipreg::render::status::WatchStatus::stderr(settings.refresh)
+        } else {
+            sipreg::render::status::WatchStatus::disabled()
+        };
+        sipreg::watching::watch(&config, &settings, rx, args.json, &mut status).await
     });
     print(&render::events::summary(&summary, args.json));
     ExitCode::from(summary.exit_code)

@@ -14,12 +14,14 @@ use crate::ua::agent::Agent;
 use crate::ua::watch::WatchSettings;
 
 /// Watches the registration of `cfg` until the duration ends or `stop` counts a signal, printing
-/// events as they happen (JSON lines with `json`); returns the summary.
+/// events as they happen (JSON lines with `json`) and feeding `status` (the live line); returns the
+/// summary.
 pub async fn watch(
     cfg: &Config,
     settings: &WatchSettings,
     stop: Receiver<u32>,
     json: bool,
+    status: &mut dyn crate::event::Sink,
 ) -> WatchSummary {
     let resolver = Resolver::new(cfg.dns.clone());
     let sockets = Sockets::new(cfg.tls_client());
@@ -27,7 +29,8 @@ pub async fn watch(
     let mut tally = Tally::default();
     let mut narration = Narration::new(cfg);
     {
-        let mut sinks = Fanout(vec![&mut lines, &mut tally, &mut narration]);
+        // The live line first: it clears itself before an event line is printed.
+        let mut sinks = Fanout(vec![status, &mut lines, &mut tally, &mut narration]);
         Agent::new(cfg, &sockets, &resolver, &mut sinks)
             .watch(settings, stop)
             .await;

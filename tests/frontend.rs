@@ -371,3 +371,27 @@ fn snapshots_of_the_human_output() {
         .stdout,
     );
 }
+
+#[test]
+fn watch_shows_a_live_status_line_on_a_terminal_only() {
+    let reg = registrar(Options::default());
+    let server = reg.sip_addr.to_string();
+    let cmd = format!(
+        "{} watch --udp --expires 60 --duration 2500ms {server}",
+        bin()
+    );
+    let (code, screen) = under_pty(&cmd, &[("TERM", "xterm")]);
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("registered over UDP since ") && screen.contains("next refresh in 5"),
+        "no live line in:\n{screen:?}"
+    );
+    assert!(screen.contains("0 drops"), "{screen:?}");
+    let piped = run(&["watch", "--udp", "--duration", "1500ms", &server]);
+    assert!(!piped.stderr.contains("since"), "{}", piped.stderr);
+    assert!(
+        piped.stdout.contains("registered over UDP"),
+        "{}",
+        piped.stdout
+    );
+}

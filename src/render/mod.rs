@@ -10,6 +10,7 @@ pub mod events;
 pub mod human;
 pub mod json;
 pub mod progress;
+pub mod status;
 
 pub use candidates::{candidates_json, candidates_text};
 pub use human::{human, run_line, summary_line, verdict_line};

@@ -377,7 +377,10 @@ async fn three_hours_of_watch_in_milliseconds() {
     let verdict = Agent::new(&cfg, &connector, &resolver, &mut recorder)
         .watch(&settings, stop)
         .await;
-    assert!(started.elapsed() < Duration::from_secs(5), "simulated, not waited");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "simulated, not waited"
+    );
     assert_eq!(verdict, Verdict::Registered);
     let events = recorder.0;
     let t0 = events[0].at;
@@ -393,7 +396,11 @@ async fn three_hours_of_watch_in_milliseconds() {
         .filter(|e| matches!(e.event, Event::KeepAliveAnswered { .. }))
         .count();
     assert_eq!(pongs, 3 * 3600 / 30 - 1, "a ping every 30 s, each answered");
-    assert!(!events.iter().any(|e| matches!(e.event, Event::RegistrationLost { .. })));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.event, Event::RegistrationLost { .. }))
+    );
     assert!(matches!(
         events.iter().rev().nth(1).map(|e| &e.event),
         Some(Event::Unregistered { done: true, .. })

@@ -1,0 +1,156 @@
+//! The watch's live line on stderr, on a terminal only: `registered over TCP since 12:03:04 UTC, next
+//! refresh in 42 s, keep-alive RTT 0.3 ms, 2 drops`.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::human_ms;
+use crate::event::{Event, Sink, Stamped};
+use crate::model::{Transport, ms};
+use crate::ua::binding::RefreshPolicy;
+
+/// How often the line is redrawn.
+const TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct Line {
+    registered: Option<(Transport, SystemTime)>,
+    next_refresh: Option<Instant>,
+    rtt: Option<Duration>,
+    drops: u32,
+    drawn: bool,
+}
+
+/// A sink that keeps the live line; disabled handles do nothing.
+#[derive(Debug, Clone, Default)]
+pub struct WatchStatus {
+    state: Option<Arc<Mutex<Line>>>,
+    policy: RefreshPolicy,
+}
+
+impl WatchStatus {
+    /// A handle that shows nothing.
+    #[must_use]
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// A line on stderr, redrawn every second; must be created inside the tokio runtime.
+    #[must_use]
+    pub fn stderr(policy: RefreshPolicy) -> Self {
+        let state = Arc::new(Mutex::new(Line::default()));
+        let ticker = state.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(TICK);
+            loop {
+                interval.tick().await;
+                let Ok(mut line) = ticker.lock() else { return };
+                let text = render(&line, Instant::now());
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[2K{text}").and_then(|()| err.flush());
+                line.drawn = true;
+            }
+        });
+        Self {
+            state: Some(state),
+            policy,
+        }
+    }
+}
+
+impl Sink for WatchStatus {
+    fn event(&mut self, e: &Stamped) {
+        let Some(state) = &self.state else { return };
+        let Ok(mut line) = state.lock() else { return };
+        if line.drawn {
+            // Event lines go to stdout on the same terminal: clear first.
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K").and_then(|()| err.flush());
+            line.drawn = false;
+        }
+        match &e.event {
+            Event::Registered {
+                transport,
+                expires,
+                refresh,
+                ..
+            } => {
+                if !refresh || line.registered.is_none() {
+                    line.registered = Some((*transport, SystemTime::now()));
+                }
+                let lifetime = Duration::from_secs(u64::from(expires.unwrap_or(0)));
+                line.next_refresh = expires.map(|_| e.at + self.policy.delay(lifetime));
+            }
+            Event::KeepAliveAnswered { rtt } => line.rtt = Some(*rtt),
+            Event::RegistrationLost { .. } => {
+                line.registered = None;
+                line.next_refresh = None;
+                line.drops += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The line's text at `now`.
+fn render(line: &Line, now: Instant) -> String {
+    let mut parts = Vec::new();
+    match line.registered {
+        Some((t, since)) => parts.push(format!("registered over {t} since {}", clock(since))),
+        None => parts.push("not registered: registering".to_string()),
+    }
+    if let Some(next) = line.next_refresh {
+        parts.push(format!(
+            "next refresh in {} s",
+            next.saturating_duration_since(now).as_secs()
+        ));
+    }
+    if let Some(rtt) = line.rtt {
+        parts.push(format!("keep-alive RTT {}", human_ms(ms(rtt))));
+    }
+    parts.push(match line.drops {
+        1 => "1 drop".to_string(),
+        n => format!("{n} drops"),
+    });
+    parts.join(", ")
+}
+
+/// `12:03:04 UTC`.
+fn clock(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_says_since_when_what_next_and_how_many_drops() {
+        let now = Instant::now();
+        let line = Line {
+            registered: Some((
+                Transport::Tcp,
+                UNIX_EPOCH + Duration::from_secs(12 * 3600 + 184),
+            )),
+            next_refresh: Some(now + Duration::from_secs(42)),
+            rtt: Some(Duration::from_micros(300)),
+            drops: 2,
+            drawn: false,
+        };
+        assert_eq!(
+            render(&line, now),
+            "registered over TCP since 12:03:04 UTC, next refresh in 42 s, keep-alive RTT 0.30 ms, 2 drops"
+        );
+        assert_eq!(
+            render(&Line::default(), now),
+            "not registered: registering, 0 drops"
+        );
+    }
+}
