@@ -230,3 +230,49 @@ fn sigterm_removes_the_binding_and_prints_the_summary() {
         "no binding left"
     );
 }
+
+#[test]
+fn a_second_sigint_skips_the_removal_and_still_prints_the_summary() {
+    // The registrar never answers the removal: without a second signal, Timer F would take 32 s.
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            if r.request.header("expires") == Some("0") {
+                Vec::new()
+            } else {
+                vec![Step::Send(r.ok())]
+            }
+        }),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let mut child = sipreg()
+        .args(["watch", "--json", "--udp", &server])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sipreg runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("\"registered\""), "{first}");
+    let pid = child.id().to_string();
+    let interrupt = || {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()));
+    };
+    interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = Instant::now();
+    interrupt();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let code = child.wait().expect("sipreg ends").code();
+    assert!(second.elapsed() < Duration::from_secs(5), "exits at once");
+    assert_eq!(code, Some(0), "{rest:?}");
+    let last: Value = serde_json::from_str(rest.last().expect("a summary")).unwrap();
+    assert_eq!(last["summary"]["unregistered"], Value::Null, "{last}");
+    assert_eq!(
+        reg.seen().last().and_then(|s| s.expires),
+        Some(0),
+        "the removal was tried"
+    );
+}
