@@ -249,7 +249,7 @@ pub struct WatchArgs {
     /// When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time
     /// before it runs out (`5s`, as pjsip; never before half of it).
     #[arg(long, default_value = "90%", value_parser = refresh_policy, value_name = "PCT%|DURATION", help_heading = "Watch")]
-    pub refresh: crate::ua::binding::RefreshPolicy,
+    pub refresh: crate::model::RefreshPolicy,
     /// Watch this long, then remove the binding and print the summary; without it, until SIGINT or
     /// SIGTERM.
     #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Watch")]
@@ -260,8 +260,8 @@ pub struct WatchArgs {
 }
 
 /// `90%` or a duration such as `5s`.
-fn refresh_policy(s: &str) -> Result<crate::ua::binding::RefreshPolicy, String> {
-    use crate::ua::binding::RefreshPolicy;
+fn refresh_policy(s: &str) -> Result<crate::model::RefreshPolicy, String> {
+    use crate::model::RefreshPolicy;
     let s = s.trim();
     if let Some(pct) = s.strip_suffix('%') {
         return match pct.trim().parse::<f64>() {

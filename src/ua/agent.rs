@@ -16,6 +16,7 @@ use crate::sip::response::Response;
 use crate::ua::fallback::{Action, Fallback, Plan};
 use crate::ua::registration::{Account, Answer, FlowInfo, Next, Registration, Request};
 use crate::ua::transaction::{Step, Transaction};
+use crate::ua::words::{rejection_reason, seen_as, timer_f};
 
 /// What an agent needs from the process: the configuration, the connector and the shared resolver.
 pub struct Agent<'a, C: Connector> {
@@ -602,63 +603,6 @@ pub(crate) fn account(cfg: &Config) -> Account {
         auth_user: cfg.auth_user.clone(),
         password: cfg.password.clone(),
     }
-}
-
-/// Timer F's failure, saying how many retransmissions went out and whether a message was half read.
-fn timer_f(cfg: &Config, tx: &Transaction, buffered: usize) -> Failure {
-    let retx = match tx.retransmissions() {
-        0 => String::new(),
-        n => format!(" after {n} retransmissions"),
-    };
-    let partial = match buffered {
-        0 => String::new(),
-        n => format!("; {n} bytes of an unfinished message received"),
-    };
-    Failure::new(
-        Outcome::Timeout,
-        format!(
-            "no final response within {} (Timer F){retx}{partial}",
-            humantime::format_duration(cfg.timers.timer_f)
-        ),
-    )
-}
-
-/// The reason of a final non-2xx answer, with what the server asked of us.
-pub(crate) fn rejection_reason(r: &Response) -> String {
-    let mut reason = format!("{} {}", r.status, r.reason);
-    if (300..400).contains(&r.status) {
-        let contacts: Vec<&str> = r.headers_named("contact").collect();
-        if !contacts.is_empty() {
-            reason.push_str(&format!(": redirected to {}", contacts.join(", ")));
-        }
-    }
-    if let Some(s) = r.seconds("retry-after") {
-        reason.push_str(&format!(" (Retry-After {s} s)"));
-    }
-    if r.status == 423 {
-        match r.seconds("min-expires") {
-            Some(m) => reason.push_str(&format!(" (Min-Expires {m} s)")),
-            None => reason.push_str(" (without Min-Expires)"),
-        }
-    }
-    reason
-}
-
-/// The address the server saw, from `received` and `rport` in the top Via (RFC 3261 §18.2.1,
-/// RFC 3581 §4), when it says anything.
-fn seen_as(r: &Response, local: SocketAddr) -> Option<String> {
-    let via = r.vias().into_iter().next()?;
-    let received = via.received().map(str::to_string);
-    let rport = via.rport();
-    if received.is_none() && rport.is_none() {
-        return None;
-    }
-    let ip = received.unwrap_or_else(|| local.ip().to_string());
-    let port = rport.unwrap_or(local.port());
-    Some(match ip.parse::<IpAddr>() {
-        Ok(addr) => SocketAddr::new(addr, port).to_string(),
-        Err(_) => format!("{ip}:{port}"),
-    })
 }
 
 #[cfg(test)]

@@ -6,3 +6,4 @@ pub mod fallback;
 pub mod registration;
 pub mod transaction;
 pub mod watch;
+mod words;

@@ -7,9 +7,10 @@ use std::time::Duration;
 use tokio::sync::watch::Receiver;
 use tokio::time::Instant;
 
-use super::agent::{Agent, Inbound, Link, account, now, rejection_reason};
+use super::agent::{Agent, Inbound, Link, account, now};
 use super::binding::{Beat, Due, KeepAlive, Keeper, RefreshPolicy, backoff};
 use super::registration::{Answer, Registration};
+use super::words::rejection_reason;
 use crate::event::{Event, Purpose};
 use crate::model::Verdict;
 use crate::net::{Connector, Flow};
