@@ -40,6 +40,11 @@ pub trait Flow: Send {
     }
     /// Sends one whole message (or keep-alive).
     fn send(&mut self, bytes: &[u8]) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// Sends an answer to the last message received, back to where it came from (RFC 3261
+    /// §18.2.2); on a connection, the same as `send`.
+    fn reply(&mut self, bytes: &[u8]) -> impl Future<Output = Result<(), Failure>> + Send {
+        self.send(bytes)
+    }
     /// Receives the next frame. Cancel-safe, so it can race a timer.
     fn recv(&mut self) -> impl Future<Output = Result<Frame, Failure>> + Send;
 }
@@ -125,6 +130,13 @@ impl Flow for Connection {
             Connection::Udp(s) => s.send(bytes).await,
             Connection::Tcp(s) => s.send(bytes, Transport::Tcp).await,
             Connection::Tls(s) => s.send(bytes, Transport::Tls).await,
+        }
+    }
+
+    async fn reply(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        match self {
+            Connection::Udp(s) => s.reply(bytes).await,
+            other => other.send(bytes).await,
         }
     }
 

@@ -87,6 +87,22 @@ impl UdpFlow {
             .map_err(|e| self.error(&e))
     }
 
+    /// Sends an answer to the last datagram received: back to where it came from (RFC 3261
+    /// §18.2.2), through the unconnected socket when that was not the registrar.
+    ///
+    /// # Errors
+    /// A [`Failure`] on an ICMP error.
+    pub async fn reply(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        match (self.answered_from, &self.others) {
+            (Some(to), Some(others)) => others
+                .send_to(bytes, to)
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error(&e)),
+            _ => self.send(bytes).await,
+        }
+    }
+
     /// Receives one datagram within the size limit, from the registrar or from any other address;
     /// larger ones are ignored. Cancel-safe.
     ///

@@ -361,7 +361,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             let (response, bytes) = match self.inbound(frame, transport) {
                 Inbound::Response(r, bytes) => (r, bytes),
                 Inbound::Reply(reply) => {
-                    flow.send(&reply).await?;
+                    flow.reply(&reply).await?;
                     continue;
                 }
                 Inbound::Nothing => continue,

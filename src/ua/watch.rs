@@ -206,7 +206,7 @@ impl<C: Connector> Agent<'_, C> {
     ) -> Result<(), String> {
         let frame = frame.map_err(|f| f.reason)?;
         match self.inbound(frame, link.info.transport) {
-            Inbound::Reply(bytes) => link.flow.send(&bytes).await.map_err(|f| f.reason),
+            Inbound::Reply(bytes) => link.flow.reply(&bytes).await.map_err(|f| f.reason),
             Inbound::Response(r, bytes) => {
                 self.emit(Event::Ignored {
                     why: format!("a {} response outside any transaction", r.status),
