@@ -216,30 +216,44 @@ fn config(args: &RegisterArgs) -> Result<Config, ExitCode> {
     Config::from_args(args, env_password).map_err(|e| usage_error(&e.to_string(), args.json))
 }
 
-/// Counts SIGINT and SIGTERM: the first ends the watch, the second skips the removal.
-async fn signals(tx: tokio::sync::watch::Sender<u32>) {
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let mut count = 0u32;
-    loop {
-        #[cfg(unix)]
-        let terminate = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
+/// Counts SIGINT and SIGTERM: the first ends the watch, the second skips the removal. The handlers
+/// are installed when this is called (inside the runtime), before the watch sends anything.
+#[cfg(unix)]
+fn signals(
+    tx: tokio::sync::watch::Sender<u32>,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let mut count = 0u32;
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-        };
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => if r.is_err() { return },
-            () = terminate => {}
+            count += 1;
+            if tx.send(count).is_err() {
+                return;
+            }
         }
-        count += 1;
-        let _ = tx.send(count);
-    }
+    })
+}
+
+/// Counts Ctrl-C where there are no Unix signals.
+#[cfg(not(unix))]
+fn signals(
+    tx: tokio::sync::watch::Sender<u32>,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async move {
+        let mut count = 0u32;
+        while tokio::signal::ctrl_c().await.is_ok() {
+            count += 1;
+            if tx.send(count).is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// `sipreg watch`: events as they happen, then the summary and its exit code.
@@ -260,10 +274,18 @@ fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
         refresh: w.refresh,
         duration: w.duration,
     };
+    if w.keepalive > sipreg::config::MAX_DURATION {
+        return usage_error("--keepalive is longer than a week", args.json);
+    }
     let (tx, rx) = tokio::sync::watch::channel(0u32);
     let live = !args.json && !args.quiet && std::io::stderr().is_terminal();
     let summary = rt.block_on(async {
-        tokio::spawn(signals(tx));
+        match signals(tx) {
+            Ok(counting) => {
+                tokio::spawn(counting);
+            }
+            Err(e) => eprint_line(&format!("sipreg: warning: no signal handling: {e}")),
+        }
         let mut status = if live {
             sipreg::render::status::WatchStatus::stderr(settings.refresh)
         } else {

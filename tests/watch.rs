@@ -94,7 +94,7 @@ fn tcp_refreshes_on_one_connection_with_pongs_and_removes_the_binding() {
 }
 
 #[test]
-fn a_closed_connection_is_a_drop_registered_again_at_once() {
+fn a_connection_closed_at_once_is_a_drop_retried_after_a_backoff_not_a_storm() {
     let reg = registrar(Options {
         behaviour: Behaviour::raw(|r: &Incoming| {
             if r.index == 0 {
@@ -106,20 +106,35 @@ fn a_closed_connection_is_a_drop_registered_again_at_once() {
         ..Options::default()
     });
     let server = reg.sip_addr.to_string();
-    let (events, code) = watch(&["--tcp", "--keepalive", "0", "--duration", "2s", &server]);
+    let (events, code) = watch(&[
+        "--tcp",
+        "--keepalive",
+        "0",
+        "--retry-interval",
+        "300ms",
+        "--duration",
+        "2s",
+        &server,
+    ]);
     assert_eq!(code, 6, "registered, but dropped: {events:?}");
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    // A binding lost at once counts as a failed try: a backoff (150–300 ms here), not a storm.
     assert_eq!(
-        &names[..4],
-        ["registered", "flow_lost", "registration_lost", "registered"],
+        &names[..5],
+        [
+            "registered",
+            "flow_lost",
+            "registration_lost",
+            "waiting",
+            "registered"
+        ],
         "{events:?}"
     );
+    let wait = events[3]["wait_ms"].as_f64().unwrap();
+    assert!((150.0..=300.0).contains(&wait), "{wait}");
     let lost = events[2]["t_ms"].as_f64().unwrap();
-    let again = events[3]["t_ms"].as_f64().unwrap();
-    assert!(
-        again - lost < 1000.0,
-        "registered again at once: {lost} -> {again}"
-    );
+    let again = events[4]["t_ms"].as_f64().unwrap();
+    assert!(again - lost < 1000.0, "registered again: {lost} -> {again}");
     let s = summary(&events);
     assert_eq!(s["drops"], 1);
     assert!(s["longest_gap_ms"].as_f64().unwrap() < 1000.0);
@@ -133,7 +148,17 @@ fn a_silent_flow_is_found_by_its_missing_pong_and_recovered() {
     });
     let server = reg.sip_addr.to_string();
     let started = Instant::now();
-    let (events, code) = watch(&["--tcp", "--keepalive", "1s", "--duration", "13s", &server]);
+    // The binding lasted longer than --retry-interval: registered again at once.
+    let (events, code) = watch(&[
+        "--tcp",
+        "--keepalive",
+        "1s",
+        "--retry-interval",
+        "1s",
+        "--duration",
+        "13s",
+        &server,
+    ]);
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(code, 6, "{events:?}");
     let missed = named(&events, "keepalive_missed");

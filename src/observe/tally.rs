@@ -172,14 +172,16 @@ impl Sink for Tally {
             Event::KeepAliveAnswered { rtt } => self.rtts.push(ms(*rtt)),
             Event::RequestReceived { .. } => self.counts[REQUESTS] += 1,
             Event::Unregistering => {
+                // The watch ends where the removal begins: its round trip is not a gap.
                 if let Some(since) = self.since.take() {
                     self.registered += at.saturating_duration_since(since);
                 }
+                self.end = Some(at);
             }
             Event::Unregistered { done, .. } => self.unregistered = Some(*done),
             Event::Finished(verdict) => {
                 self.verdict = Some(*verdict);
-                self.end = Some(at);
+                self.end.get_or_insert(at);
                 let summary = self.summary(at);
                 self.summary = Some(summary);
             }

@@ -94,9 +94,9 @@ fn describe(event: &Event, transport: Option<Transport>) -> Option<(&'static str
             "request_received",
             json!({ "method": method, "answered": answered, "transport": transport }),
         ),
-        Event::AttemptEnded(end) if end.failure.is_some() => (
+        Event::AttemptEnded(end) if end.outcome != crate::model::Outcome::Registered => (
             "attempt_failed",
-            json!({ "outcome": end.outcome, "reason": end.reason }),
+            json!({ "outcome": end.outcome, "status": end.status, "reason": end.reason }),
         ),
         Event::WaitStarted { wait, .. } => ("waiting", json!({ "wait_ms": ms(*wait) })),
         Event::Unregistered {

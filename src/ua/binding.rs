@@ -128,7 +128,7 @@ impl KeepAlive {
     /// A new flow is up at `now`.
     pub fn start(&mut self, now: Instant) {
         self.ping_sent = None;
-        self.next_ping = self.interval.map(|i| now + i);
+        self.next_ping = self.interval.and_then(|i| now.checked_add(i));
     }
 
     /// The interval in use, if keep-alives are on.

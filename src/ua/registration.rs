@@ -131,6 +131,12 @@ impl Registration {
         binding(response, local, &self.instance)
     }
 
+    /// The lifetime the current round asks for (the last one sent, raised by a 423).
+    #[must_use]
+    pub fn expires(&self) -> u32 {
+        self.round.expires
+    }
+
     /// The CSeq of the last request.
     #[must_use]
     pub fn cseq(&self) -> u32 {

@@ -67,23 +67,29 @@ impl<C: Connector> Agent<'_, C> {
     /// Returns the verdict of the last registration cycle.
     pub async fn watch(&mut self, settings: &WatchSettings, mut stop: Receiver<u32>) -> Verdict {
         self.started();
-        let deadline = settings.duration.map(|d| Instant::now() + d);
-        let candidates = self.resolve().await;
+        let deadline = settings
+            .duration
+            .and_then(|d| Instant::now().checked_add(d));
         let mut registration = Registration::new(account(self.cfg));
         let mut failures = 0u32;
         let mut verdict = Verdict::Unreachable;
         loop {
+            // Every (re-)registration resolves afresh, as a phone does: DNS failover is seen.
             let cycle = tokio::select! {
-                r = self.register(&mut registration, &candidates, 0) => r,
+                biased;
                 () = asked(&mut stop, 1, deadline) => break,
+                r = async {
+                    let candidates = self.resolve().await;
+                    self.register(&mut registration, &candidates, 0).await
+                } => r,
             };
             verdict = cycle.0;
             if let Some(mut link) = cycle.1 {
-                failures = 0;
-                match self
+                let since = Instant::now();
+                let held = self
                     .hold(&mut link, &mut registration, settings, &mut stop, deadline)
-                    .await
-                {
+                    .await;
+                match held {
                     Hold::Stop => {
                         self.answering = false;
                         if !self.cfg.keep {
@@ -97,8 +103,13 @@ impl<C: Connector> Agent<'_, C> {
                     Hold::Lost(reason) => {
                         self.answering = false;
                         self.emit(Event::RegistrationLost { reason });
-                        // RFC 5626 §4.4: register again at once; waits only after a failed try.
-                        continue;
+                        // RFC 5626 §4.4: register again at once after a binding that lasted; one
+                        // lost at once (a server that accepts and closes, a grant of 0) counts as a
+                        // failure, so that it cannot turn into a storm of registrations.
+                        if since.elapsed() >= self.cfg.retry_interval {
+                            failures = 0;
+                            continue;
+                        }
                     }
                 }
             }
@@ -117,8 +128,9 @@ impl<C: Connector> Agent<'_, C> {
                 .to_string();
             self.emit(Event::WaitStarted { wait, then });
             tokio::select! {
-                () = tokio::time::sleep(wait) => self.emit(Event::WaitEnded),
+                biased;
                 () = asked(&mut stop, 1, deadline) => break,
+                () = tokio::time::sleep(wait) => self.emit(Event::WaitEnded),
             }
         }
         self.emit(Event::Finished(verdict));
@@ -139,7 +151,8 @@ impl<C: Connector> Agent<'_, C> {
         keeper.on_registered(now(), self.granted.unwrap_or(self.cfg.expires));
         let mut beats = KeepAlive::new(Some(settings.keepalive), link.info.transport.is_reliable());
         beats.start(now());
-        if let Some(secs) = self.flow_timer {
+        // A Flow-Timer from the registrar sets the interval, unless the user turned keep-alives off.
+        if let Some(secs) = self.flow_timer.filter(|_| !settings.keepalive.is_zero()) {
             beats.flow_timer(secs, 0.8 + 0.2 * rand::random::<f64>(), now());
         }
         self.last_pong = None;
@@ -154,28 +167,41 @@ impl<C: Connector> Agent<'_, C> {
                 (w, d) => w.or(d),
             };
             tokio::select! {
+                biased;
+                () = asked(stop, 1, deadline) => return Hold::Stop,
                 frame = link.flow.recv() => {
                     if let Err(reason) = self.heard(link, frame).await {
                         return self.flow_lost(reason);
                     }
                 }
                 () = sleep_until(wake) => {}
-                () = asked(stop, 1, deadline) => return Hold::Stop,
             }
             if let Some(rtt) = self.last_pong.take().and_then(|at| beats.pong(at)) {
                 self.emit(Event::KeepAliveAnswered { rtt });
             }
             let t = now();
             match keeper.poll(t) {
-                Some(Due::Refresh) => match self.refresh(link, registration).await {
-                    Ok(granted) => keeper.on_registered(now(), granted),
-                    Err(reason) => {
-                        self.emit(Event::RefreshFailed {
-                            reason: reason.clone(),
-                        });
-                        return Hold::Lost(format!("the refresh failed: {reason}"));
+                Some(Due::Refresh) => {
+                    // The refresh races the stop and the end of the lifetime it tries to extend.
+                    let expiry = keeper.expires_at().map(Instant::from_std);
+                    let refreshed = tokio::select! {
+                        biased;
+                        () = asked(stop, 1, deadline) => return Hold::Stop,
+                        () = sleep_until(expiry) => {
+                            return Hold::Lost("the granted lifetime ran out during the refresh".into());
+                        }
+                        r = self.refresh(link, registration) => r,
+                    };
+                    match refreshed {
+                        Ok(granted) => keeper.on_registered(now(), granted),
+                        Err(reason) => {
+                            self.emit(Event::RefreshFailed {
+                                reason: reason.clone(),
+                            });
+                            return Hold::Lost(format!("the refresh failed: {reason}"));
+                        }
                     }
-                },
+                }
                 Some(Due::Expired) => {
                     return Hold::Lost("the granted lifetime ran out".into());
                 }
@@ -232,7 +258,10 @@ impl<C: Connector> Agent<'_, C> {
         link: &mut Link<C::Flow>,
         registration: &mut Registration,
     ) -> Result<u32, String> {
-        let expires = self.cfg.expires;
+        // The lifetime the last round settled on (after a 423, the Min-Expires), so a refresh does
+        // not repeat the 423; a lost connection is a failed refresh, not a silent reconnect.
+        let expires = registration.expires().max(1);
+        link.answered = false;
         let answer = self
             .round(
                 link,
