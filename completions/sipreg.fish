@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sipreg_global_optspecs
-    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
+    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep check-inbound connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
 end
 
 function __fish_sipreg_needs_command
@@ -55,6 +55,7 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l udp -d 'Enable UDP (no tr
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
+complete -c sipreg -n "__fish_sipreg_needs_command" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
@@ -104,6 +105,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l udp -d 'Enable
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
@@ -147,6 +149,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l udp -d 'Enable U
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'

@@ -134,6 +134,10 @@ pub struct RegisterArgs {
     /// Keep the binding after a successful registration (by default sipreg removes its own contact).
     #[arg(long, help_heading = "Account")]
     pub keep: bool,
+    /// After registering, send an OPTIONS to our own AOR through the registrar and report whether
+    /// it reaches us (can calls reach the phone?); a failed check exits 5.
+    #[arg(long, help_heading = "CI")]
+    pub check_inbound: bool,
 
     /// Give up a TCP or TLS connect after this long (the phone's "approximately thirty seconds").
     #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]

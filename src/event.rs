@@ -15,6 +15,8 @@ pub enum Purpose {
     Register,
     /// The REGISTER with Expires 0 that removes it.
     Unregister,
+    /// The OPTIONS of `--check-inbound`, to our own AOR through the registrar.
+    Inbound,
 }
 
 /// A phase of an attempt with a time limit.
@@ -194,6 +196,21 @@ pub enum Event {
     /// A refresh failed (watch): the reason says how.
     RefreshFailed {
         /// Why.
+        reason: String,
+    },
+    /// The inbound check ended (`--check-inbound`).
+    InboundChecked {
+        /// The OPTIONS reached us through the registrar.
+        arrived: bool,
+        /// Over which transport it reached us.
+        transport: Option<Transport>,
+        /// It came on the flow that holds our binding (not from another address).
+        same_flow: Option<bool>,
+        /// From sending the OPTIONS to its arrival.
+        rtt: Option<Duration>,
+        /// The registrar's final answer to the OPTIONS.
+        status: Option<u16>,
+        /// That answer, or why there was none.
         reason: String,
     },
     /// A keep-alive went out (watch).

@@ -39,6 +39,7 @@ pub struct ConfigBuilder {
     pub(super) password_file: Option<PathBuf>,
     pub(super) expires: u32,
     pub(super) keep: bool,
+    pub(super) check_inbound: bool,
     pub(super) connect_timeout: Duration,
     pub(super) timeout: Option<Duration>,
     pub(super) t1: Duration,
@@ -88,6 +89,7 @@ impl ConfigBuilder {
             password_file: None,
             expires: 3600,
             keep: false,
+            check_inbound: false,
             connect_timeout: Duration::from_secs(30),
             timeout: None,
             t1: Duration::from_millis(500),
@@ -170,6 +172,13 @@ impl ConfigBuilder {
     #[must_use]
     pub fn expires(mut self, seconds: u32) -> Self {
         self.expires = seconds;
+        self
+    }
+
+    /// Checks that requests through the registrar reach us (`--check-inbound`).
+    #[must_use]
+    pub fn check_inbound(mut self, on: bool) -> Self {
+        self.check_inbound = on;
         self
     }
 

@@ -104,6 +104,8 @@ pub struct Config {
     pub expires: u32,
     /// Keep the binding after success.
     pub keep: bool,
+    /// `--check-inbound`: after registering, send an OPTIONS to our AOR through the registrar.
+    pub check_inbound: bool,
     /// Timers.
     pub timers: Timers,
     /// Extra cycles after a failed one.

@@ -10,7 +10,7 @@ use crate::model::{Binding, BindingMatch, Transport, Verdict, ms};
 use crate::net::TlsParams;
 use crate::net::resolve::{self, Candidate, Source};
 use crate::observe::hint::{self, Context, Facts};
-use crate::observe::report::{Attempt, Outcome, Phases, Report, TlsInfo, Unregister};
+use crate::observe::report::{Attempt, Inbound, Outcome, Phases, Report, TlsInfo, Unregister};
 use crate::sip::message::bracket_host;
 
 /// The instants of one attempt that its phases are computed from.
@@ -56,6 +56,7 @@ impl Collector {
                 verdict: Verdict::Unreachable.as_str(),
                 exit_code: Verdict::Unreachable.exit_code(),
                 unregister: None,
+                inbound: None,
                 warnings: Vec::new(),
                 expectations_failed: Vec::new(),
                 attempts: Vec::new(),
@@ -241,6 +242,21 @@ impl Collector {
 }
 
 impl Collector {
+    /// The inbound check: its hint, and an expectation failed (exit 5) when it did not arrive.
+    fn inbound(&mut self, mut inbound: Inbound) {
+        let attempt = self.report.attempts.last();
+        let seen = attempt.and_then(|a| a.seen_as.clone());
+        let local = attempt.and_then(|a| a.local.clone());
+        inbound.hint = hint::inbound(&inbound, seen.as_deref(), local.as_deref());
+        if !inbound.arrived {
+            self.report.expectations_failed.push(format!(
+                "--check-inbound: an OPTIONS to our AOR through the registrar did not reach us ({})",
+                inbound.reason
+            ));
+        }
+        self.report.inbound = Some(inbound);
+    }
+
     fn run_started(&mut self, at: Instant, insecure: bool) {
         self.start = Some(at);
         self.report.insecure = insecure;
@@ -346,6 +362,22 @@ impl Sink for Collector {
                 reason,
             } => self.unregistered(at, *done, *status, reason),
             Event::Finished(verdict) => self.finished(at, *verdict),
+            Event::InboundChecked {
+                arrived,
+                transport,
+                same_flow,
+                rtt,
+                status,
+                reason,
+            } => self.inbound(Inbound {
+                arrived: *arrived,
+                transport: *transport,
+                same_flow: *same_flow,
+                rtt_ms: rtt.map(ms),
+                status: *status,
+                reason: reason.clone(),
+                hint: None,
+            }),
             _ => {}
         }
     }

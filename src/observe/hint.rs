@@ -200,6 +200,39 @@ fn status_hint(status: u16, cx: &Facts) -> Option<String> {
     Some(hint)
 }
 
+/// What the inbound check's result means (`--check-inbound`), given where the registrar saw us.
+#[must_use]
+pub fn inbound(
+    i: &crate::observe::report::Inbound,
+    seen: Option<&str>,
+    local: Option<&str>,
+) -> Option<String> {
+    let behind_nat = match (
+        seen.and_then(|s| s.parse::<SocketAddr>().ok()),
+        local.and_then(|l| l.parse::<SocketAddr>().ok()),
+    ) {
+        (Some(s), Some(l)) => s != l,
+        _ => false,
+    };
+    if i.arrived {
+        return (i.same_flow == Some(false)).then(|| {
+            "the request reached us from another address than the registrar's: a NAT or firewall in front of a phone would drop it".to_string()
+        });
+    }
+    let hint = match i.status {
+        Some(404) => "the registrar has no binding for us: it did not keep the registration, or looks up another AOR (check --user and --domain)".to_string(),
+        Some(200..=299) => "the registrar answered the OPTIONS itself instead of forwarding it to us: it does not route requests to registered users, so this check cannot tell".to_string(),
+        Some(403 | 405 | 501) => "the registrar refuses to forward requests to registered users: it is a registrar only, or needs other credentials".to_string(),
+        _ if behind_nat => format!(
+            "we are behind NAT (the registrar saw {}, we sent from {}): it stored our private Contact and cannot reach it; the registrar must use the address it saw (rport and received: Kamailio's nathelper fix_nated_register, Asterisk's rewrite_contact), or the NAT pinhole closed",
+            seen.unwrap_or("?"),
+            local.unwrap_or("?")
+        ),
+        _ => "the request did not reach us: a firewall in front of this host lets nothing in, or a NAT pinhole closed before it came".to_string(),
+    };
+    Some(hint)
+}
+
 /// A note when the server saw another address than the one we sent from: there is NAT in between.
 fn nat_note(a: &Attempt) -> Option<String> {
     let seen: SocketAddr = a.seen_as.as_deref()?.parse().ok()?;

@@ -91,6 +91,26 @@ pub struct Unregister {
     pub reason: String,
 }
 
+/// The inbound check (`--check-inbound`): did an OPTIONS to our own AOR, sent through the registrar,
+/// reach us?
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inbound {
+    /// It reached us.
+    pub arrived: bool,
+    /// Over which transport it reached us.
+    pub transport: Option<Transport>,
+    /// It came on the flow that holds our binding.
+    pub same_flow: Option<bool>,
+    /// From sending the OPTIONS to its arrival, ms.
+    pub rtt_ms: Option<f64>,
+    /// The registrar's final answer to our OPTIONS (404: no binding, 408, 480, …).
+    pub status: Option<u16>,
+    /// That answer, or why there was none.
+    pub reason: String,
+    /// What it means, in plain words.
+    pub hint: Option<String>,
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -123,6 +143,8 @@ pub struct Report {
     pub exit_code: u8,
     /// Removal of our binding; `None` with `--keep` or when not registered.
     pub unregister: Option<Unregister>,
+    /// The inbound check; `None` without `--check-inbound` or when not registered.
+    pub inbound: Option<Inbound>,
     /// Things a user should know that do not change the verdict.
     pub warnings: Vec<String>,
     /// `--expect-transport` / `--max-time` checks that failed (exit code 5).
@@ -246,6 +268,7 @@ mod tests {
             verdict: "registered",
             exit_code,
             unregister: None,
+            inbound: None,
             warnings: vec![],
             expectations_failed: vec![],
             attempts: vec![],

@@ -113,6 +113,16 @@ pub fn human(r: &Report, detail: Detail, p: &Palette) -> String {
             );
         }
     }
+    if let Some(i) = &r.inbound {
+        let _ = writeln!(out, "  {}", inbound_line(i));
+        if let Some(h) = &i.hint {
+            let _ = writeln!(
+                out,
+                "          {}",
+                Palette::paint(p.note, &format!("hint: {h}"))
+            );
+        }
+    }
     if let Some(u) = &r.unregister {
         if u.done {
             let _ = writeln!(out, "  binding removed ({})", u.reason);
@@ -124,6 +134,31 @@ pub fn human(r: &Report, detail: Detail, p: &Palette) -> String {
     out.push_str(&verdict_styled(r, p));
     out.push('\n');
     out
+}
+
+/// `inbound: an OPTIONS through the registrar reached us over UDP on our flow in 1.2 ms (200 OK)`.
+fn inbound_line(i: &crate::observe::report::Inbound) -> String {
+    if !i.arrived {
+        return format!(
+            "inbound: an OPTIONS through the registrar did NOT reach us ({})",
+            i.reason
+        );
+    }
+    let over = i
+        .transport
+        .map_or_else(String::new, |t| format!(" over {t}"));
+    let flow = match i.same_flow {
+        Some(false) => " from another address",
+        Some(true) => " on our flow",
+        None => "",
+    };
+    let rtt = i
+        .rtt_ms
+        .map_or_else(String::new, |r| format!(" in {}", human_ms(r)));
+    format!(
+        "inbound: an OPTIONS through the registrar reached us{over}{flow}{rtt} ({})",
+        i.reason
+    )
 }
 
 /// One line for one run of a repeat (`--count`).

@@ -155,6 +155,56 @@ impl Register<'_> {
     }
 }
 
+/// The OPTIONS that `--check-inbound` sends to our own AOR through the registrar (RFC 3261 §11): the
+/// registrar looks up our binding and forwards it to us, as it would a call.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    /// Transport of the flow it goes over.
+    pub transport: Transport,
+    /// The AOR domain.
+    pub domain: &'a str,
+    /// The AOR user: the Request-URI is our own AOR.
+    pub user: &'a str,
+    /// Our address on the flow.
+    pub local: SocketAddr,
+    /// A Call-ID of its own, by which the forwarded request is recognised.
+    pub call_id: &'a str,
+    /// From tag.
+    pub from_tag: &'a str,
+    /// Top Via branch.
+    pub branch: &'a str,
+}
+
+impl Options<'_> {
+    /// Renders the request as it goes on the wire.
+    #[must_use]
+    pub fn build(&self) -> Vec<u8> {
+        let aor = format!("sip:{}@{}", self.user, self.domain);
+        format!(
+            "OPTIONS {aor} SIP/2.0\r\n\
+             Via: SIP/2.0/{} {};branch={};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <{aor}>;tag={}\r\n\
+             To: <{aor}>\r\n\
+             Call-ID: {}\r\n\
+             CSeq: 1 OPTIONS\r\n\
+             Contact: <sip:{}@{}>\r\n\
+             Accept: application/sdp\r\n\
+             User-Agent: sipreg/{}\r\n\
+             Content-Length: 0\r\n\r\n",
+            self.transport.via_name(),
+            host_port(self.local),
+            self.branch,
+            self.from_tag,
+            self.call_id,
+            self.user,
+            host_port(self.local),
+            env!("CARGO_PKG_VERSION")
+        )
+        .into_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +242,30 @@ mod tests {
         assert!(text.contains("Expires: 600\r\n"));
         assert!(text.contains("User-Agent: sipreg/"));
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"), "{text:?}");
+    }
+
+    #[test]
+    fn options_to_our_own_aor() {
+        let text = String::from_utf8(
+            Options {
+                transport: Transport::Udp,
+                domain: "example.com",
+                user: "alice",
+                local: "10.0.0.5:40000".parse().unwrap(),
+                call_id: "probe1",
+                from_tag: "t1",
+                branch: "z9hG4bKp",
+            }
+            .build(),
+        )
+        .unwrap();
+        assert!(
+            text.starts_with("OPTIONS sip:alice@example.com SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Via: SIP/2.0/UDP 10.0.0.5:40000;branch=z9hG4bKp;rport\r\n"));
+        assert!(text.contains("CSeq: 1 OPTIONS\r\n") && text.contains("Call-ID: probe1\r\n"));
+        assert!(crate::sip::response::Response::parse(b"SIP/2.0 200 OK\r\n\r\n").is_ok());
     }
 
     #[test]

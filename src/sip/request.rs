@@ -54,6 +54,15 @@ impl Incoming {
         })
     }
 
+    /// The Call-ID, when the request has one.
+    #[must_use]
+    pub fn call_id(&self) -> Option<&str> {
+        self.echo
+            .iter()
+            .find(|(name, _)| name == "call-id")
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The status we answer with (§8.2.1, §21): OPTIONS and NOTIFY 200; an INVITE 480 (the phone
     /// is a tester, it takes no calls); BYE and CANCEL 481; other known methods 405; unknown
     /// methods 501; an ACK gets no answer (§17.1.1.3).

@@ -32,6 +32,10 @@ pub struct Agent<'a, C: Connector> {
     pub(crate) granted: Option<u32>,
     /// The Flow-Timer of the last 2xx that registered us (RFC 5626 §4.4.1).
     pub(crate) flow_timer: Option<u32>,
+    /// The Call-ID of the inbound check's OPTIONS, while it runs.
+    pub(crate) probe: Option<String>,
+    /// When and over which transport the inbound check's OPTIONS reached us.
+    pub(crate) probe_arrived: Option<(std::time::Instant, Transport, Option<bool>)>,
 }
 
 /// The instant now, on tokio's clock (paused in tests), as a std instant for the state machines.
@@ -56,6 +60,8 @@ impl<'a, C: Connector> Agent<'a, C> {
             last_pong: None,
             granted: None,
             flow_timer: None,
+            probe: None,
+            probe_arrived: None,
         }
     }
 
@@ -83,6 +89,10 @@ impl<'a, C: Connector> Agent<'a, C> {
         let mut registration = Registration::new(account(self.cfg));
         let retries = self.cfg.retries;
         let (verdict, link) = self.register(&mut registration, &candidates, retries).await;
+        let mut link = link;
+        if let Some(link) = link.as_mut().filter(|_| self.cfg.check_inbound) {
+            self.check_inbound(link).await;
+        }
         if let Some(mut link) = link.filter(|_| !self.cfg.keep) {
             self.unregister(&mut link, &mut registration).await;
         }
@@ -303,7 +313,7 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// One client transaction (RFC 3261 §17.1.2): send, Timer E, Timer F, matching.
-    async fn transaction(
+    pub(crate) async fn transaction(
         &mut self,
         flow: &mut C::Flow,
         request: &Request,
@@ -332,7 +342,7 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// Waits for the final answer: Timer E retransmissions, Timer F, matching (§17.1.3).
-    async fn receive(
+    pub(crate) async fn receive(
         &mut self,
         flow: &mut C::Flow,
         request: &Request,
@@ -358,7 +368,12 @@ impl<'a, C: Connector> Agent<'a, C> {
                 },
                 Ok(frame) => frame?,
             };
-            let (response, bytes) = match self.inbound(frame, transport) {
+            let inbound = self.inbound(frame, transport);
+            if let Some((at, t, None)) = self.probe_arrived {
+                // The probe came back on our flow unless it came from another address (UDP).
+                self.probe_arrived = Some((at, t, Some(flow.answered_from().is_none())));
+            }
+            let (response, bytes) = match inbound {
                 Inbound::Response(r, bytes) => (r, bytes),
                 Inbound::Reply(reply) => {
                     flow.reply(&reply).await?;
@@ -427,10 +442,14 @@ impl<'a, C: Connector> Agent<'a, C> {
     /// A request from the server: announced; answered while a binding is held (watch), never
     /// with more bytes than it had (RFC 3261 §8.2; the one-shot run does not answer).
     fn request(&mut self, method: String, bytes: Vec<u8>, transport: Transport) -> Inbound {
-        let reply = self
-            .answering
-            .then(|| Incoming::parse(&bytes))
-            .flatten()
+        let parsed = Incoming::parse(&bytes);
+        if let (Some(probe), Some(r)) = (&self.probe, &parsed) {
+            if r.call_id() == Some(probe.as_str()) && self.probe_arrived.is_none() {
+                self.probe_arrived = Some((now(), transport, None));
+            }
+        }
+        let reply = parsed
+            .filter(|_| self.answering)
             .and_then(|r| Some((r.status()?.0, r.answer()?)));
         self.emit(Event::RequestReceived {
             method,

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod binding;
 pub mod fallback;
+mod inbound;
 pub mod registration;
 pub mod transaction;
 pub mod watch;
