@@ -89,6 +89,10 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --check-inbound)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -335,6 +339,10 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --check-inbound)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -450,6 +458,10 @@ _sipreg() {
                     return 0
                     ;;
                 --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check-inbound)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

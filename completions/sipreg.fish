@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sipreg_global_optspecs
-    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep check-inbound connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
+    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep check-inbound= connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
 end
 
 function __fish_sipreg_needs_command
@@ -30,6 +30,7 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l auth-user -d 'Digest user
 complete -c sipreg -n "__fish_sipreg_needs_command" -l password -d 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l password-file -d 'Read the digest password from the first line of this file' -r -F
 complete -c sipreg -n "__fish_sipreg_needs_command" -l expires -d 'Requested registration lifetime in seconds' -r
+complete -c sipreg -n "__fish_sipreg_needs_command" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5. In `watch`, repeat it every INTERVAL (`--check-inbound=2m`; 1m when no interval is given)' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l connect-timeout -d 'Give up a TCP or TLS connect after this long (the phone\'s "approximately thirty seconds")' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l timeout -d 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l t1 -d 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F' -r
@@ -55,7 +56,6 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l udp -d 'Enable UDP (no tr
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
-complete -c sipreg -n "__fish_sipreg_needs_command" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
@@ -80,6 +80,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l auth-user -d '
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l password -d 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l password-file -d 'Read the digest password from the first line of this file' -r -F
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l expires -d 'Requested registration lifetime in seconds' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5. In `watch`, repeat it every INTERVAL (`--check-inbound=2m`; 1m when no interval is given)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l connect-timeout -d 'Give up a TCP or TLS connect after this long (the phone\'s "approximately thirty seconds")' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l timeout -d 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l t1 -d 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F' -r
@@ -105,7 +106,6 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l udp -d 'Enable
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
@@ -124,6 +124,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l auth-user -d 'Di
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l password -d 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l password-file -d 'Read the digest password from the first line of this file' -r -F
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l expires -d 'Requested registration lifetime in seconds' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5. In `watch`, repeat it every INTERVAL (`--check-inbound=2m`; 1m when no interval is given)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l connect-timeout -d 'Give up a TCP or TLS connect after this long (the phone\'s "approximately thirty seconds")' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l timeout -d 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l t1 -d 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F' -r
@@ -149,7 +150,6 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l udp -d 'Enable U
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l check-inbound -d 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'

@@ -135,9 +135,10 @@ pub struct RegisterArgs {
     #[arg(long, help_heading = "Account")]
     pub keep: bool,
     /// After registering, send an OPTIONS to our own AOR through the registrar and report whether
-    /// it reaches us (can calls reach the phone?); a failed check exits 5.
-    #[arg(long, help_heading = "CI")]
-    pub check_inbound: bool,
+    /// it reaches us (can calls reach the phone?); a failed check exits 5. In `watch`, repeat it
+    /// every INTERVAL (`--check-inbound=2m`; 1m when no interval is given).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "1m", value_parser = duration, value_name = "INTERVAL", help_heading = "CI")]
+    pub check_inbound: Option<Duration>,
 
     /// Give up a TCP or TLS connect after this long (the phone's "approximately thirty seconds").
     #[arg(long, default_value = "30s", value_parser = duration, allow_hyphen_values = true, value_name = "DURATION", help_heading = "Timers")]

@@ -213,6 +213,16 @@ pub enum Event {
         /// That answer, or why there was none.
         reason: String,
     },
+    /// The inbound check found that the registrar has no binding for us (watch, a 404).
+    BindingLost {
+        /// Why.
+        reason: String,
+    },
+    /// The inbound check did not reach us (watch): calls would not arrive.
+    InboundFailed {
+        /// Why.
+        reason: String,
+    },
     /// A keep-alive went out (watch).
     KeepAliveSent,
     /// The pong to our ping arrived (watch, TCP/TLS).

@@ -273,6 +273,7 @@ fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
         keepalive: w.keepalive,
         refresh: w.refresh,
         duration: w.duration,
+        inbound_every: args.check_inbound.filter(|d| !d.is_zero()),
     };
     if w.keepalive > sipreg::config::MAX_DURATION {
         return usage_error("--keepalive is longer than a week", args.json);

@@ -301,3 +301,76 @@ fn a_second_sigint_skips_the_removal_and_still_prints_the_summary() {
         "the removal was tried"
     );
 }
+
+#[test]
+fn an_inbound_check_that_finds_no_binding_triggers_a_new_registration() {
+    // The registrar forwards the first check, then (as after a restart that lost its location
+    // table, which UDP cannot notice) answers 404 for our AOR.
+    let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = checks.clone();
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(move |r: &Incoming| {
+            if r.request.method == "REGISTER" {
+                return vec![Step::Send(r.ok())];
+            }
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 0 {
+                let h = |name: &str| r.request.header(name).unwrap_or_default().to_string();
+                let forwarded = format!(
+                    "OPTIONS {} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKfwd\r\nVia: {}\r\nMax-Forwards: 69\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+                    r.request.uri,
+                    h("via"),
+                    h("from"),
+                    h("to"),
+                    h("call-id"),
+                    h("cseq")
+                );
+                vec![
+                    Step::Send(forwarded.into_bytes()),
+                    Step::Send(r.reply(200, "OK", &[])),
+                ]
+            } else {
+                vec![Step::Send(r.reply(404, "Not Found", &[]))]
+            }
+        }),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&[
+        "--udp",
+        "--check-inbound=400ms",
+        "--retry-interval",
+        "100ms",
+        "--duration",
+        "1500ms",
+        &server,
+    ]);
+    assert_eq!(code, 6, "{events:?}");
+    // The forwarded OPTIONS itself shows as request_received: left out here.
+    let checks_and_registrations: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] != "request_received")
+        .collect();
+    let names: Vec<&str> = checks_and_registrations
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(
+        &names[..6],
+        [
+            "registered",
+            "inbound",
+            "inbound",
+            "binding_lost",
+            "registration_lost",
+            "registered"
+        ],
+        "{events:?}"
+    );
+    assert_eq!(checks_and_registrations[1]["arrived"], true);
+    assert_eq!(checks_and_registrations[2]["arrived"], false);
+    assert_eq!(checks_and_registrations[2]["status"], 404);
+    let s = summary(&events);
+    assert!(s["inbound_failures"].as_u64().unwrap_or(0) >= 1, "{s}");
+    assert!(checks.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}

@@ -56,7 +56,7 @@ pub(super) fn builder_from_args(
         password_file: a.password_file.clone(),
         expires: a.expires,
         keep: a.keep,
-        check_inbound: a.check_inbound,
+        check_inbound: a.check_inbound.is_some(),
         connect_timeout: a.connect_timeout,
         timeout: a.timeout,
         t1: a.t1,

@@ -38,6 +38,10 @@ pub struct WatchSummary {
     pub keepalives_missed: u32,
     /// Requests the network sent us (OPTIONS, NOTIFY, INVITE, …).
     pub requests_received: u32,
+    /// Inbound checks made (`--check-inbound`), and how many did not reach us.
+    pub inbound_checks: u32,
+    /// Inbound checks that did not reach us.
+    pub inbound_failures: u32,
     /// Longest time without a registration after the first one, ms.
     pub longest_gap_ms: f64,
     /// Keep-alive round trips.
@@ -59,7 +63,7 @@ pub struct Tally {
     longest_gap: Duration,
     summary: Option<WatchSummary>,
     rtts: Vec<f64>,
-    counts: [u32; 6],
+    counts: [u32; 8],
     unregistered: Option<bool>,
     verdict: Option<Verdict>,
     end: Option<Instant>,
@@ -71,6 +75,8 @@ const FAILURES: usize = 2;
 const SENT: usize = 3;
 const MISSED: usize = 4;
 const REQUESTS: usize = 5;
+const CHECKS: usize = 6;
+const CHECK_FAILURES: usize = 7;
 
 impl Tally {
     /// The summary; `now` ends an unfinished watch.
@@ -108,6 +114,8 @@ impl Tally {
             keepalives: self.counts[SENT],
             keepalives_missed: self.counts[MISSED],
             requests_received: self.counts[REQUESTS],
+            inbound_checks: self.counts[CHECKS],
+            inbound_failures: self.counts[CHECK_FAILURES],
             longest_gap_ms: ms(longest_gap),
             keepalive_rtt_ms: percentiles(&self.rtts),
             unregistered: self.unregistered,
@@ -171,6 +179,10 @@ impl Sink for Tally {
             Event::KeepAliveMissed => self.counts[MISSED] += 1,
             Event::KeepAliveAnswered { rtt } => self.rtts.push(ms(*rtt)),
             Event::RequestReceived { .. } => self.counts[REQUESTS] += 1,
+            Event::InboundChecked { arrived, .. } => {
+                self.counts[CHECKS] += 1;
+                self.counts[CHECK_FAILURES] += u32::from(!arrived);
+            }
             Event::Unregistering => {
                 // The watch ends where the removal begins: its round trip is not a gap.
                 if let Some(since) = self.since.take() {

@@ -83,6 +83,20 @@ fn describe(event: &Event, transport: Option<Transport>) -> Option<(&'static str
             ("keepalive", json!({ "rtt_ms": null }))
         }
         Event::KeepAliveMissed => ("keepalive_missed", json!({})),
+        Event::InboundChecked {
+            arrived,
+            transport,
+            same_flow,
+            rtt,
+            status,
+            reason,
+        } => (
+            "inbound",
+            json!({ "arrived": arrived, "transport": transport, "same_flow": same_flow,
+                    "rtt_ms": rtt.map(ms), "status": status, "reason": reason }),
+        ),
+        Event::BindingLost { reason } => ("binding_lost", json!({ "reason": reason })),
+        Event::InboundFailed { reason } => ("inbound_failed", json!({ "reason": reason })),
         Event::FlowLost { reason } => ("flow_lost", json!({ "reason": reason })),
         Event::RegistrationLost { reason } => ("registration_lost", json!({ "reason": reason })),
         Event::RequestReceived {
@@ -130,6 +144,17 @@ fn text(name: &str, event: &Event) -> String {
         }
         Event::KeepAliveSent => "keep-alive sent (UDP: no answer expected)".into(),
         Event::KeepAliveMissed => "keep-alive missed: no pong within 10 s".into(),
+        Event::InboundChecked {
+            arrived, reason, ..
+        } => {
+            if *arrived {
+                format!("inbound check: reached us ({reason})")
+            } else {
+                format!("inbound check: did NOT reach us ({reason})")
+            }
+        }
+        Event::BindingLost { reason } => format!("BINDING LOST: {reason}"),
+        Event::InboundFailed { reason } => format!("INBOUND FAILED: {reason}"),
         Event::FlowLost { reason } => format!("flow lost: {reason}"),
         Event::RegistrationLost { reason } => {
             format!("REGISTRATION LOST: {reason}; registering again")

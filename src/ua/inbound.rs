@@ -11,8 +11,9 @@ use crate::sip::{new_branch, random_hex};
 
 impl<C: Connector> Agent<'_, C> {
     /// Sends the OPTIONS over the flow that holds our binding, answers it when the registrar
-    /// forwards it to us, and announces what happened.
-    pub(crate) async fn check_inbound(&mut self, link: &mut Link<C::Flow>) {
+    /// forwards it to us, and announces what happened: whether it arrived, and the registrar's
+    /// answer to it.
+    pub(crate) async fn check_inbound(&mut self, link: &mut Link<C::Flow>) -> (bool, Option<u16>) {
         let call_id = format!("inbound-{}@sipreg", random_hex(10));
         let branch = new_branch();
         let cfg = self.cfg;
@@ -50,6 +51,7 @@ impl<C: Connector> Agent<'_, C> {
             Ok(r) => (Some(r.status), format!("{} {}", r.status, r.reason)),
             Err(f) => (None, f.reason.clone()),
         };
+        let outcome = (arrived.is_some(), status);
         self.emit(Event::InboundChecked {
             arrived: arrived.is_some(),
             transport: arrived.map(|(_, t, _)| t),
@@ -58,5 +60,6 @@ impl<C: Connector> Agent<'_, C> {
             status,
             reason,
         });
+        outcome
     }
 }

@@ -24,6 +24,8 @@ pub struct WatchSettings {
     pub refresh: RefreshPolicy,
     /// How long to watch; `None` until a signal.
     pub duration: Option<Duration>,
+    /// How often to check that requests through the registrar reach us (`--check-inbound`).
+    pub inbound_every: Option<Duration>,
 }
 
 /// Why holding a binding ended.
@@ -156,12 +158,15 @@ impl<C: Connector> Agent<'_, C> {
             beats.flow_timer(secs, 0.8 + 0.2 * rand::random::<f64>(), now());
         }
         self.last_pong = None;
+        // The first inbound check right after registering, then every interval.
+        let mut next_check = settings.inbound_every.map(|_| Instant::now());
         loop {
             let wake = [keeper.wake_at(), beats.wake_at()]
                 .into_iter()
                 .flatten()
-                .min()
-                .map(Instant::from_std);
+                .map(Instant::from_std)
+                .chain(next_check)
+                .min();
             let wake = match (wake, deadline) {
                 (Some(w), Some(d)) => Some(w.min(d)),
                 (w, d) => w.or(d),
@@ -178,6 +183,19 @@ impl<C: Connector> Agent<'_, C> {
             }
             if let Some(rtt) = self.last_pong.take().and_then(|at| beats.pong(at)) {
                 self.emit(Event::KeepAliveAnswered { rtt });
+            }
+            if next_check.is_some_and(|at| Instant::now() >= at) {
+                let checked = tokio::select! {
+                    biased;
+                    () = asked(stop, 1, deadline) => return Hold::Stop,
+                    r = self.check_inbound(link) => r,
+                };
+                next_check = settings
+                    .inbound_every
+                    .and_then(|every| Instant::now().checked_add(every));
+                if let Some(lost) = self.inbound_lost(checked) {
+                    return lost;
+                }
             }
             let t = now();
             match keeper.poll(t) {
@@ -242,6 +260,32 @@ impl<C: Connector> Agent<'_, C> {
             }
             Inbound::Nothing => Ok(()),
         }
+    }
+
+    /// A failed inbound check ends the registration: a 404 says the registrar lost our binding
+    /// (after a restart, which UDP cannot notice otherwise); any other failure means calls would
+    /// not arrive. Either way the phone registers again.
+    fn inbound_lost(&mut self, (arrived, status): (bool, Option<u16>)) -> Option<Hold> {
+        if arrived {
+            return None;
+        }
+        let reason = match status {
+            Some(404) => {
+                let reason = "the registrar has no binding for us (404 to the inbound check)";
+                self.emit(Event::BindingLost {
+                    reason: reason.into(),
+                });
+                reason
+            }
+            _ => {
+                let reason = "requests through the registrar no longer reach us";
+                self.emit(Event::InboundFailed {
+                    reason: reason.into(),
+                });
+                reason
+            }
+        };
+        Some(Hold::Lost(reason.into()))
     }
 
     fn flow_lost(&mut self, reason: String) -> Hold {

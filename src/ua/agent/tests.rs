@@ -371,6 +371,7 @@ async fn three_hours_of_watch_in_milliseconds() {
         keepalive: Duration::from_secs(30),
         refresh: RefreshPolicy::default(),
         duration: Some(Duration::from_secs(3 * 3600)),
+        inbound_every: None,
     };
     let (_tx, stop) = tokio::sync::watch::channel(0u32);
     let started = std::time::Instant::now();
