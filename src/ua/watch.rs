@@ -28,6 +28,14 @@ pub struct WatchSettings {
     pub inbound_every: Option<Duration>,
 }
 
+/// The timers of a held binding.
+struct Schedule {
+    keeper: Keeper,
+    beats: KeepAlive,
+    next_check: Option<Instant>,
+    every: Option<Duration>,
+}
+
 /// Why holding a binding ended.
 enum Hold {
     /// The duration is over or a signal arrived.
@@ -149,96 +157,152 @@ impl<C: Connector> Agent<'_, C> {
         deadline: Option<Instant>,
     ) -> Hold {
         self.answering = true;
+        self.last_pong = None;
+        let mut plan = self.schedule(settings, link.info.transport.is_reliable());
+        loop {
+            let step = async {
+                self.idle(link, &mut plan, stop, deadline).await?;
+                self.due_check(link, &mut plan, stop, deadline).await?;
+                self.due_refresh(link, registration, &mut plan, stop, deadline)
+                    .await?;
+                self.due_beat(link, &mut plan).await
+            };
+            if let Err(hold) = step.await {
+                return hold;
+            }
+        }
+    }
+
+    /// The timers of a held binding: refresh, keep-alives, inbound checks.
+    fn schedule(&self, settings: &WatchSettings, reliable: bool) -> Schedule {
         let mut keeper = Keeper::new(settings.refresh);
         keeper.on_registered(now(), self.granted.unwrap_or(self.cfg.expires));
-        let mut beats = KeepAlive::new(Some(settings.keepalive), link.info.transport.is_reliable());
+        let mut beats = KeepAlive::new(Some(settings.keepalive), reliable);
         beats.start(now());
         // A Flow-Timer from the registrar sets the interval, unless the user turned keep-alives off.
         if let Some(secs) = self.flow_timer.filter(|_| !settings.keepalive.is_zero()) {
             beats.flow_timer(secs, 0.8 + 0.2 * rand::random::<f64>(), now());
         }
-        self.last_pong = None;
-        // The first inbound check right after registering, then every interval.
-        let mut next_check = settings.inbound_every.map(|_| Instant::now());
-        loop {
-            let wake = [keeper.wake_at(), beats.wake_at()]
-                .into_iter()
-                .flatten()
-                .map(Instant::from_std)
-                .chain(next_check)
-                .min();
-            let wake = match (wake, deadline) {
-                (Some(w), Some(d)) => Some(w.min(d)),
-                (w, d) => w.or(d),
-            };
-            tokio::select! {
-                biased;
-                () = asked(stop, 1, deadline) => return Hold::Stop,
-                frame = link.flow.recv() => {
-                    if let Err(reason) = self.heard(link, frame).await {
-                        return self.flow_lost(reason);
-                    }
-                }
-                () = sleep_until(wake) => {}
-            }
-            if let Some(rtt) = self.last_pong.take().and_then(|at| beats.pong(at)) {
-                self.emit(Event::KeepAliveAnswered { rtt });
-            }
-            if next_check.is_some_and(|at| Instant::now() >= at) {
-                let checked = tokio::select! {
-                    biased;
-                    () = asked(stop, 1, deadline) => return Hold::Stop,
-                    r = self.check_inbound(link) => r,
-                };
-                next_check = settings
-                    .inbound_every
-                    .and_then(|every| Instant::now().checked_add(every));
-                if let Some(lost) = self.inbound_lost(checked) {
-                    return lost;
+        Schedule {
+            keeper,
+            beats,
+            // The first inbound check right after registering, then every interval.
+            next_check: settings.inbound_every.map(|_| Instant::now()),
+            every: settings.inbound_every,
+        }
+    }
+
+    /// Waits for the next timer, a frame from the network (answered when it asks for it) or a stop.
+    async fn idle(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        plan: &mut Schedule,
+        stop: &mut Receiver<u32>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Hold> {
+        let wake = [plan.keeper.wake_at(), plan.beats.wake_at()]
+            .into_iter()
+            .flatten()
+            .map(Instant::from_std)
+            .chain(plan.next_check)
+            .chain(deadline)
+            .min();
+        tokio::select! {
+            biased;
+            () = asked(stop, 1, deadline) => return Err(Hold::Stop),
+            frame = link.flow.recv() => {
+                if let Err(reason) = self.heard(link, frame).await {
+                    return Err(self.flow_lost(reason));
                 }
             }
-            let t = now();
-            match keeper.poll(t) {
-                Some(Due::Refresh) => {
-                    // The refresh races the stop and the end of the lifetime it tries to extend.
-                    let expiry = keeper.expires_at().map(Instant::from_std);
-                    let refreshed = tokio::select! {
-                        biased;
-                        () = asked(stop, 1, deadline) => return Hold::Stop,
-                        () = sleep_until(expiry) => {
-                            return Hold::Lost("the granted lifetime ran out during the refresh".into());
-                        }
-                        r = self.refresh(link, registration) => r,
-                    };
-                    match refreshed {
-                        Ok(granted) => keeper.on_registered(now(), granted),
-                        Err(reason) => {
-                            self.emit(Event::RefreshFailed {
-                                reason: reason.clone(),
-                            });
-                            return Hold::Lost(format!("the refresh failed: {reason}"));
-                        }
-                    }
-                }
-                Some(Due::Expired) => {
-                    return Hold::Lost("the granted lifetime ran out".into());
-                }
-                None => {}
+            () = sleep_until(wake) => {}
+        }
+        if let Some(rtt) = self.last_pong.take().and_then(|at| plan.beats.pong(at)) {
+            self.emit(Event::KeepAliveAnswered { rtt });
+        }
+        Ok(())
+    }
+
+    /// The inbound check, when it is due.
+    async fn due_check(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        plan: &mut Schedule,
+        stop: &mut Receiver<u32>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Hold> {
+        if plan.next_check.is_none_or(|at| Instant::now() < at) {
+            return Ok(());
+        }
+        let checked = tokio::select! {
+            biased;
+            () = asked(stop, 1, deadline) => return Err(Hold::Stop),
+            r = self.check_inbound(link) => r,
+        };
+        plan.next_check = plan
+            .every
+            .and_then(|every| Instant::now().checked_add(every));
+        self.inbound_lost(checked).map_or(Ok(()), Err)
+    }
+
+    /// The refresh when it is due, racing the stop and the end of the lifetime it extends; or the
+    /// end of the lifetime itself.
+    async fn due_refresh(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        registration: &mut Registration,
+        plan: &mut Schedule,
+        stop: &mut Receiver<u32>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Hold> {
+        match plan.keeper.poll(now()) {
+            Some(Due::Refresh) => {}
+            Some(Due::Expired) => return Err(Hold::Lost("the granted lifetime ran out".into())),
+            None => return Ok(()),
+        }
+        let expiry = plan.keeper.expires_at().map(Instant::from_std);
+        let refreshed = tokio::select! {
+            biased;
+            () = asked(stop, 1, deadline) => return Err(Hold::Stop),
+            () = sleep_until(expiry) => {
+                return Err(Hold::Lost("the granted lifetime ran out during the refresh".into()));
             }
-            match beats.poll(t) {
-                Some(Beat::Ping) => {
-                    if let Err(f) = link.flow.send(PING).await {
-                        return self.flow_lost(f.reason);
-                    }
-                    beats.sent(now());
-                    self.emit(Event::KeepAliveSent);
-                }
-                Some(Beat::Missed) => {
-                    self.emit(Event::KeepAliveMissed);
-                    return self.flow_lost("no pong within 10 s (RFC 5626 §4.4.1)".into());
-                }
-                None => {}
+            r = self.refresh(link, registration) => r,
+        };
+        match refreshed {
+            Ok(granted) => {
+                plan.keeper.on_registered(now(), granted);
+                Ok(())
             }
+            Err(reason) => {
+                self.emit(Event::RefreshFailed {
+                    reason: reason.clone(),
+                });
+                Err(Hold::Lost(format!("the refresh failed: {reason}")))
+            }
+        }
+    }
+
+    /// A keep-alive, when one is due; a missed pong loses the flow.
+    async fn due_beat(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        plan: &mut Schedule,
+    ) -> Result<(), Hold> {
+        match plan.beats.poll(now()) {
+            Some(Beat::Ping) => {
+                if let Err(f) = link.flow.send(PING).await {
+                    return Err(self.flow_lost(f.reason));
+                }
+                plan.beats.sent(now());
+                self.emit(Event::KeepAliveSent);
+                Ok(())
+            }
+            Some(Beat::Missed) => {
+                self.emit(Event::KeepAliveMissed);
+                Err(self.flow_lost("no pong within 10 s (RFC 5626 §4.4.1)".into()))
+            }
+            None => Ok(()),
         }
     }
 
