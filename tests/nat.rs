@@ -233,3 +233,132 @@ fn inbound_check_over_tcp_arrives_on_the_same_flow() {
     assert_eq!(inbound["same_flow"], true, "{inbound}");
     assert_eq!(inbound["status"], 200, "{inbound}");
 }
+
+/// Answers one OPTIONS with 200 on `sys.argv[1]:sys.argv[2]`; prints "ready", then the sender's
+/// address or "nothing" after 7 s.
+const ANSWER_ONE_OPTIONS: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(7)
+print("ready", flush=True)
+try:
+    data, peer = s.recvfrom(65535)
+except OSError:
+    print("nothing")
+    sys.exit(0)
+head = data.decode(errors="replace").split("\r\n\r\n")[0].split("\r\n")
+keep = [l for l in head[1:] if l.split(":")[0].strip().lower() in ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")]
+s.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode(), peer)
+print("%s %s:%d" % (head[0].split()[0], peer[0], peer[1]))
+"#;
+
+/// Sends OPTIONS for `sip:USER@IP:PORT` to Kamailio at `sys.argv[1]:sys.argv[2]` and prints the
+/// final status, or "timeout" after 8 s.
+const SEND_OPTIONS_TO_USER: &str = r#"
+import socket, sys, time
+ip, port, user = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((ip, 0))
+here = "%s:%d" % s.getsockname()
+m = ("OPTIONS sip:%s@%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKcaller;rport\r\n"
+     "From: <sip:caller@%s>;tag=c1\r\nTo: <sip:%s@%s>\r\nCall-ID: caller@sipreg\r\n"
+     "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n") % (user, ip, port, here, ip, user, ip)
+s.sendto(m.encode(), (ip, port))
+end = time.time() + 8
+while time.time() < end:
+    s.settimeout(max(0.1, end - time.time()))
+    try:
+        status = int(s.recv(65535).split()[1])
+    except OSError:
+        break
+    if status >= 200:
+        print(status)
+        sys.exit(0)
+print("timeout")
+"#;
+
+/// Registers with `--keep` from the client namespace, then has a caller in the server namespace send
+/// OPTIONS to the user through Kamailio while a stand-in phone listens on sipreg's old address:
+/// returns (what the phone saw, the caller's final status).
+fn call_the_registered_user(t: &Topology, k: &Kamailio) -> (String, String) {
+    use std::io::BufRead;
+    let out = sipreg(
+        t,
+        &["--json", "--udp", "--keep", "--user", USER, &k.udp_server()],
+    );
+    assert_eq!(out.code, 0, "{}", context(&out, k, t));
+    let local = last_attempt(&out.json())["local"]
+        .as_str()
+        .expect("local address")
+        .to_string();
+    let port = local.rsplit(':').next().expect("port").to_string();
+    let phone = netns::exec(
+        &t.client,
+        "python3",
+        [
+            "-c",
+            ANSWER_ONE_OPTIONS,
+            &t.client_ip.to_string(),
+            port.as_str(),
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("python3 runs");
+    let mut phone_out = std::io::BufReader::new(phone.stdout.expect("piped"));
+    let mut line = String::new();
+    phone_out.read_line(&mut line).expect("phone is ready");
+    assert_eq!(line.trim(), "ready");
+    let caller = netns::exec(
+        &t.server,
+        "python3",
+        [
+            "-c",
+            SEND_OPTIONS_TO_USER,
+            &t.server_ip.to_string(),
+            &k.udp.to_string(),
+            USER,
+        ],
+    )
+    .output()
+    .expect("python3 runs");
+    line.clear();
+    phone_out.read_line(&mut line).expect("phone answers");
+    (
+        line.trim().to_string(),
+        String::from_utf8_lossy(&caller.stdout).trim().to_string(),
+    )
+}
+
+#[test]
+fn kamailio_relays_to_the_private_contact_without_nathelper() {
+    let Some(t) = netns::topology_or_skip() else {
+        return;
+    };
+    let Some(k) = registrar(&t, &["WITH_RELAY"]) else {
+        return;
+    };
+    let (phone, caller) = call_the_registered_user(&t, &k);
+    assert_eq!(phone, "nothing", "{}\n{}", k.log(), t.router_state());
+    assert_eq!(caller, "408", "tm times out: {}", k.log());
+}
+
+#[test]
+fn kamailio_relays_through_the_nat_with_nathelper() {
+    let Some(t) = netns::topology_or_skip() else {
+        return;
+    };
+    let Some(k) = registrar(&t, &["WITH_RELAY", "WITH_NATHELPER"]) else {
+        return;
+    };
+    let (phone, caller) = call_the_registered_user(&t, &k);
+    assert_eq!(
+        phone,
+        format!("OPTIONS {}:{}", t.server_ip, k.udp),
+        "{}\n{}",
+        k.log(),
+        t.router_state()
+    );
+    assert_eq!(caller, "200", "{}", k.log());
+}
