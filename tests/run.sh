@@ -3,8 +3,8 @@
 #
 # Needs: the Rust toolchain; for the Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and
 # kamailio-tls-modules, for the legacy-TLS servers (tests/tls_legacy.rs), openssl, and for the NAT tests
-# (tests/nat.rs: network namespaces, run as root), nftables, iproute2 and python3 (its probes): all installed here when missing
-# (as root, or with sudo).
+# (tests/nat.rs: network namespaces, run as root), nftables, iproute2 and python3 (its probes): all
+# installed here when missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
