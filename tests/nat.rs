@@ -6,6 +6,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
 use common::kamailio::{Kamailio, PASSWORD, Setup, USER};
 use common::netns::{self, Topology};
 use common::{Run, run_cmd};
@@ -51,7 +54,7 @@ fn context(out: &Run, k: &Kamailio, t: &Topology) -> String {
 /// `at` waits one second for it; returns what the listener printed (the sender's address, or
 /// "nothing").
 fn udp_reaches(from: &str, at: &str, to_ip: &str, to_port: u16) -> String {
-    let listener = netns::exec(
+    let mut listener = netns::exec(
         at,
         "python3",
         [
@@ -67,12 +70,11 @@ fn udp_reaches(from: &str, at: &str, to_ip: &str, to_port: u16) -> String {
             &to_port.to_string(),
         ],
     )
-    .stdout(std::process::Stdio::piped())
+    .stdout(Stdio::piped())
     .spawn()
     .expect("python3 runs");
-    let mut stdout = std::io::BufReader::new(listener.stdout.expect("piped"));
+    let mut stdout = BufReader::new(listener.stdout.take().expect("piped"));
     let mut line = String::new();
-    use std::io::BufRead;
     stdout.read_line(&mut line).expect("listener is ready");
     assert_eq!(line.trim(), "ready");
     let sent = netns::exec(
@@ -91,6 +93,7 @@ fn udp_reaches(from: &str, at: &str, to_ip: &str, to_port: u16) -> String {
     assert!(sent.success());
     line.clear();
     stdout.read_line(&mut line).expect("listener answers");
+    let _ = listener.wait();
     line.trim().to_string()
 }
 
@@ -282,7 +285,6 @@ print("timeout")
 /// OPTIONS to the user through Kamailio while a stand-in phone listens on sipreg's old address:
 /// returns (what the phone saw, the caller's final status).
 fn call_the_registered_user(t: &Topology, k: &Kamailio) -> (String, String) {
-    use std::io::BufRead;
     let out = sipreg(
         t,
         &["--json", "--udp", "--keep", "--user", USER, &k.udp_server()],
@@ -293,7 +295,7 @@ fn call_the_registered_user(t: &Topology, k: &Kamailio) -> (String, String) {
         .expect("local address")
         .to_string();
     let port = local.rsplit(':').next().expect("port").to_string();
-    let phone = netns::exec(
+    let mut phone = netns::exec(
         &t.client,
         "python3",
         [
@@ -303,10 +305,10 @@ fn call_the_registered_user(t: &Topology, k: &Kamailio) -> (String, String) {
             port.as_str(),
         ],
     )
-    .stdout(std::process::Stdio::piped())
+    .stdout(Stdio::piped())
     .spawn()
     .expect("python3 runs");
-    let mut phone_out = std::io::BufReader::new(phone.stdout.expect("piped"));
+    let mut phone_out = BufReader::new(phone.stdout.take().expect("piped"));
     let mut line = String::new();
     phone_out.read_line(&mut line).expect("phone is ready");
     assert_eq!(line.trim(), "ready");
@@ -325,6 +327,7 @@ fn call_the_registered_user(t: &Topology, k: &Kamailio) -> (String, String) {
     .expect("python3 runs");
     line.clear();
     phone_out.read_line(&mut line).expect("phone answers");
+    let _ = phone.wait();
     (
         line.trim().to_string(),
         String::from_utf8_lossy(&caller.stdout).trim().to_string(),
