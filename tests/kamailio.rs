@@ -1,9 +1,9 @@
 //! Interop against a real Kamailio registrar on loopback: digest over UDP, TCP, TLS and mutual TLS, the
 //! phone's default flags against a UDP-only port, and the failures a real server produces.
 //!
-//! Each test writes a Kamailio config into a temp dir (from `fixtures/kamailio/`; the harness is `tests/common/kamailio.rs`), starts Kamailio,
-//! waits until it answers OPTIONS, runs the sipreg binary against it and stops it. `tests/run.sh`
-//! installs Kamailio; under `CI=true` a missing Kamailio fails the run instead of skipping it.
+//! Each test writes a Kamailio config into a temp dir (from `fixtures/kamailio/`), starts Kamailio,
+//! waits until it answers OPTIONS, runs the sipreg binary against it and stops it (the harness is in
+//! `tests/common/kamailio.rs`). `tests/run.sh` installs Kamailio; under `CI=true` a missing Kamailio fails the run instead of skipping it.
 
 mod common;
 
