@@ -3,7 +3,8 @@
 //!
 //! Each test writes a Kamailio config into a temp dir (from `fixtures/kamailio/`), starts Kamailio,
 //! waits until it answers OPTIONS, runs the sipreg binary against it and stops it (the harness is in
-//! `tests/common/kamailio.rs`). `tests/run.sh` installs Kamailio; under `CI=true` a missing Kamailio fails the run instead of skipping it.
+//! `tests/common/kamailio.rs`). `tests/run.sh` installs Kamailio; under `CI=true` a missing Kamailio
+//! fails the run instead of skipping it.
 
 mod common;
 
