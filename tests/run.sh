@@ -2,8 +2,9 @@
 # The whole test suite, as README.md gives it: installs what the tests need, then runs them.
 #
 # Needs: the Rust toolchain; for the Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and
-# kamailio-tls-modules, and for the legacy-TLS servers (tests/tls_legacy.rs), openssl: all installed here
-# when missing (as root, or with sudo).
+# kamailio-tls-modules, for the legacy-TLS servers (tests/tls_legacy.rs), openssl, and for the NAT tests
+# (tests/nat.rs: network namespaces, run as root), nftables, iproute2 and python3 (its probes): all
+# installed here when missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ have_kamailio() {
 missing=()
 have_kamailio || missing+=(kamailio kamailio-tls-modules)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
   sudo=""
@@ -24,6 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
   have_kamailio || { echo "tests/run.sh: kamailio is still missing" >&2; exit 1; }
   command -v openssl >/dev/null 2>&1 || { echo "tests/run.sh: openssl is still missing" >&2; exit 1; }
+  command -v nft >/dev/null 2>&1 || { echo "tests/run.sh: nft is still missing" >&2; exit 1; }
 fi
 
 # A quick smoke run of the benchmark script, so that it cannot rot (its figures mean nothing).

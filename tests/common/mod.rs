@@ -12,6 +12,8 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 
+pub mod kamailio;
+pub mod netns;
 mod server;
 #[allow(unused_imports)]
 pub use server::{
