@@ -19,14 +19,18 @@ enum Proxy {
 }
 
 fn registrar_that(proxy: Proxy) -> Server {
+    // The binding of the last REGISTER: where a proxy forwards requests for our AOR.
+    let binding = std::sync::Arc::new(std::sync::Mutex::new(None));
     registrar(Options {
         behaviour: Behaviour::raw(move |r: &Incoming| {
             if r.request.method == "REGISTER" {
+                *binding.lock().unwrap() = r.contact_addr();
                 return vec![Step::Send(r.ok())];
             }
+            let to = binding.lock().unwrap().unwrap_or(r.source);
             match proxy {
                 Proxy::Forward => vec![
-                    Step::Send(forwarded(&r.request)),
+                    Step::SendTo(to, forwarded(&r.request)),
                     Step::Send(r.reply(200, "OK", &[])),
                 ],
                 Proxy::Answer(status) => vec![Step::Send(r.reply(status, "Answer", &[]))],

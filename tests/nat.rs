@@ -365,3 +365,72 @@ fn kamailio_relays_through_the_nat_with_nathelper() {
     );
     assert_eq!(caller, "200", "{}", k.log());
 }
+
+/// The inbound events (`arrived` of each) of a `watch --json` run, and its summary.
+fn inbound_events(out: &Run) -> (Vec<bool>, Value) {
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let arrived = lines
+        .iter()
+        .filter(|e| e["event"] == "inbound")
+        .map(|e| e["arrived"] == true)
+        .collect();
+    let summary = lines
+        .last()
+        .map(|l| l["summary"].clone())
+        .unwrap_or_default();
+    (arrived, summary)
+}
+
+#[test]
+fn a_closed_pinhole_fails_the_inbound_check_and_keepalives_keep_it_open() {
+    let Some(t) = netns::topology_or_skip() else {
+        return;
+    };
+    let Some(k) = registrar(&t, &["WITH_RELAY", "WITH_NATHELPER"]) else {
+        return;
+    };
+    // The router forgets a UDP mapping after 2 s without traffic.
+    t.set_udp_timeout(2);
+    let watch = |keepalive: &str| {
+        sipreg(
+            &t,
+            &[
+                "watch",
+                "--json",
+                "--udp",
+                "--keepalive",
+                keepalive,
+                "--check-inbound=3500ms",
+                "--timeout",
+                "6s",
+                "--duration",
+                "10s",
+                "--user",
+                USER,
+                &k.udp_server(),
+            ],
+        )
+    };
+    // Without keep-alives the pinhole closes between the checks: the second one fails (Kamailio's
+    // relay times out after 5 s, our Timer F after 6 s).
+    let quiet = watch("0");
+    let (arrived, summary) = inbound_events(&quiet);
+    assert_eq!(arrived.first(), Some(&true), "{}", context(&quiet, &k, &t));
+    assert_eq!(arrived.get(1), Some(&false), "{}", context(&quiet, &k, &t));
+    assert!(
+        quiet.stdout.contains("\"inbound_failed\""),
+        "{}",
+        quiet.stdout
+    );
+    assert_eq!(summary["exit_code"], 6, "{summary}");
+    // With keep-alives more often than the timeout it stays open: every check passes.
+    let kept = watch("500ms");
+    let (arrived, summary) = inbound_events(&kept);
+    assert!(arrived.len() >= 2, "{}", context(&kept, &k, &t));
+    assert!(arrived.iter().all(|a| *a), "{}", context(&kept, &k, &t));
+    assert_eq!(summary["exit_code"], 0, "{summary}");
+}

@@ -308,11 +308,14 @@ fn an_inbound_check_that_finds_no_binding_triggers_a_new_registration() {
     // table, which UDP cannot notice) answers 404 for our AOR.
     let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = checks.clone();
+    let binding = std::sync::Arc::new(std::sync::Mutex::new(None));
     let reg = registrar(Options {
         behaviour: Behaviour::raw(move |r: &Incoming| {
             if r.request.method == "REGISTER" {
+                *binding.lock().unwrap() = r.contact_addr();
                 return vec![Step::Send(r.ok())];
             }
+            let to = binding.lock().unwrap().unwrap_or(r.source);
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if n == 0 {
                 let h = |name: &str| r.request.header(name).unwrap_or_default().to_string();

@@ -21,7 +21,7 @@ use crate::ua::words::{rejection_reason, seen_as, timer_f};
 /// What an agent needs from the process: the configuration, the connector and the shared resolver.
 pub struct Agent<'a, C: Connector> {
     pub(crate) cfg: &'a Config,
-    connector: &'a C,
+    pub(crate) connector: &'a C,
     resolver: &'a Resolver,
     sink: &'a mut dyn Sink,
     /// Answer requests from the server (watch): set while a binding is held.

@@ -30,6 +30,9 @@ pub enum Step {
     /// On UDP, send these bytes from another port of the same address (a cluster or SBC answering
     /// from elsewhere); on streams, send them as usual.
     SendFromElsewhere(Vec<u8>),
+    /// On UDP, send these bytes to this address (a proxy forwarding to a registered Contact); on
+    /// streams, send them on the connection as usual.
+    SendTo(SocketAddr, Vec<u8>),
 }
 
 /// A request as a script sees it.
@@ -43,6 +46,15 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The `host:port` of the Contact of this request (a REGISTER's binding), when it is an
+    /// address.
+    pub fn contact_addr(&self) -> Option<SocketAddr> {
+        let contact = self.request.header("contact")?;
+        let uri = contact.split('<').nth(1)?.split('>').next()?;
+        let host_port = uri.rsplit('@').next()?.split(';').next()?;
+        host_port.parse().ok()
+    }
+
     /// A response with `status`, `reason` and extra header lines.
     pub fn reply(&self, status: u16, reason: &str, extra: &[String]) -> Vec<u8> {
         self.request
@@ -452,6 +464,9 @@ async fn serve_udp(socket: UdpSocket, shared: Arc<Shared>) {
                         let _ = other.send_to(&b, peer).await;
                     }
                 }
+                Step::SendTo(to, b) => {
+                    let _ = socket.send_to(&b, to).await;
+                }
                 Step::Close | Step::Reset => {}
             }
         }
@@ -538,7 +553,9 @@ async fn serve_stream<S: OverTcp>(
             };
             for step in shared.steps(&message, transport, peer) {
                 let sent = match step {
-                    Step::Send(b) | Step::SendFromElsewhere(b) => send(&mut io, &b).await,
+                    Step::Send(b) | Step::SendFromElsewhere(b) | Step::SendTo(_, b) => {
+                        send(&mut io, &b).await
+                    }
                     Step::Drip(b, pause) => {
                         let mut sent = true;
                         for byte in b.chunks(1) {
