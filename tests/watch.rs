@@ -329,7 +329,7 @@ fn an_inbound_check_that_finds_no_binding_triggers_a_new_registration() {
                     h("cseq")
                 );
                 vec![
-                    Step::Send(forwarded.into_bytes()),
+                    Step::SendTo(to, forwarded.into_bytes()),
                     Step::Send(r.reply(200, "OK", &[])),
                 ]
             } else {
