@@ -21,12 +21,22 @@ fn registrar(t: &Topology, defines: &[&str]) -> Option<Kamailio> {
 }
 
 /// Runs sipreg in the client namespace with `args` and the user's password.
+/// With `SIPREG_SHOW_NAT=1` (and `--nocapture`) the output of each run is shown, for reports.
 fn sipreg(t: &Topology, args: &[&str]) -> Run {
-    run_cmd(
+    let out = run_cmd(
         netns::sipreg_in(&t.client)
             .args(args)
             .env("SIPREG_PASSWORD", PASSWORD),
-    )
+    );
+    if std::env::var_os("SIPREG_SHOW_NAT").is_some() {
+        eprintln!(
+            "$ sipreg {}\n{}exit {}",
+            args.join(" "),
+            out.stdout,
+            out.code
+        );
+    }
+    out
 }
 
 /// The last attempt of a report.
