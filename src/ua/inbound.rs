@@ -52,6 +52,25 @@ impl<C: Connector> Agent<'_, C> {
         (arrived.is_some(), status)
     }
 
+    /// A final answer came before the forwarded request: a registrar that forks to another binding
+    /// (the user's real phone) can relay that one's answer first. Listen on our flow for 2·T1 more.
+    async fn linger(&mut self, link: &mut Link<C::Flow>) -> Result<(), Failure> {
+        let until = Instant::now() + self.cfg.timers.t1 * 2;
+        while self.probe_arrived.is_none() {
+            let Ok(frame) = tokio::time::timeout_at(until, link.flow.recv()).await else {
+                return Ok(());
+            };
+            if let Inbound::Reply(bytes) = self.inbound(frame?, Transport::Udp) {
+                link.flow.reply(&bytes).await?;
+            }
+        }
+        let same = link.flow.answered_from().is_none();
+        if let Some((at, t, None)) = self.probe_arrived {
+            self.probe_arrived = Some((at, t, Some(same)));
+        }
+        Ok(())
+    }
+
     /// The OPTIONS to our AOR, sent from `local`.
     fn probe_request(&self, transport: Transport, local: SocketAddr, call_id: &str) -> Request {
         let branch = new_branch();
@@ -112,6 +131,9 @@ impl<C: Connector> Agent<'_, C> {
                     let Frame::Message(bytes) = frame? else { continue };
                     let Ok(response) = Response::parse(&bytes) else { continue };
                     if tx.on_response(now(), &response) == Step::Final {
+                        if self.probe_arrived.is_none() && (200..300).contains(&response.status) {
+                            self.linger(link).await?;
+                        }
                         return Ok(response);
                     }
                 }

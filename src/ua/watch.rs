@@ -42,6 +42,9 @@ enum Hold {
     Stop,
     /// The binding is gone; the reason says how.
     Lost(String),
+    /// The binding is held, but the inbound check says requests through the registrar do not
+    /// reach us (or the registrar lost it): register again after the backoff.
+    Unreached(String),
 }
 
 /// The CRLFCRLF keep-alive (RFC 5626 §3.5.1): a ping on TCP/TLS, and on UDP the phone's periodic
@@ -120,6 +123,12 @@ impl<C: Connector> Agent<'_, C> {
                             failures = 0;
                             continue;
                         }
+                    }
+                    Hold::Unreached(reason) => {
+                        // Calls do not reach us: registering again may help (a new pinhole), but
+                        // it always waits the backoff, or a check that times out would loop.
+                        self.answering = false;
+                        self.emit(Event::RegistrationLost { reason });
                     }
                 }
             }
@@ -242,7 +251,7 @@ impl<C: Connector> Agent<'_, C> {
         plan.next_check = plan
             .every
             .and_then(|every| Instant::now().checked_add(every));
-        self.inbound_lost(checked).map_or(Ok(()), Err)
+        self.inbound_lost(checked, plan).map_or(Ok(()), Err)
     }
 
     /// The refresh when it is due, racing the stop and the end of the lifetime it extends; or the
@@ -329,8 +338,19 @@ impl<C: Connector> Agent<'_, C> {
     /// A failed inbound check ends the registration: a 404 says the registrar lost our binding
     /// (after a restart, which UDP cannot notice otherwise); any other failure means calls would
     /// not arrive. Either way the phone registers again.
-    fn inbound_lost(&mut self, (arrived, status): (bool, Option<u16>)) -> Option<Hold> {
+    fn inbound_lost(
+        &mut self,
+        (arrived, status): (bool, Option<u16>),
+        plan: &mut Schedule,
+    ) -> Option<Hold> {
         if arrived {
+            return None;
+        }
+        // A registrar that answers the OPTIONS itself or refuses to forward it cannot tell us
+        // anything: no more checks, and no registration counted as lost.
+        if matches!(status, Some(200..=299 | 403 | 405 | 501)) {
+            plan.next_check = None;
+            plan.every = None;
             return None;
         }
         let reason = match status {
@@ -349,7 +369,7 @@ impl<C: Connector> Agent<'_, C> {
                 reason
             }
         };
-        Some(Hold::Lost(reason.into()))
+        Some(Hold::Unreached(reason.into()))
     }
 
     fn flow_lost(&mut self, reason: String) -> Hold {
