@@ -59,7 +59,7 @@ _sipreg() {
 
     case "${cmd}" in
         sipreg)
-            opts="-4 -6 -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch completions man help"
+            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,22 @@ _sipreg() {
                     return 0
                     ;;
                 --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -309,7 +325,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__resolve)
-            opts="-4 -6 -v -q -h --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +407,22 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -419,7 +451,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__watch)
-            opts="-4 -6 -v -q -h --keepalive --refresh --duration --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -510,6 +542,22 @@ _sipreg() {
                     return 0
                     ;;
                 --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sipreg_global_optspecs
-    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep check-inbound= connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
+    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep check-inbound= connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 nagios w/warning= c/critical= json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
 end
 
 function __fish_sipreg_needs_command
@@ -43,6 +43,8 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l cert -d 'Device certifica
 complete -c sipreg -n "__fish_sipreg_needs_command" -l key -d 'Private key of the device certificate (PEM)' -r -F
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tls-server-name -d 'Verify the server certificate against this name instead of the SERVER host' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l dns-server -d 'Ask this DNS server (ADDR:PORT) instead of the system\'s resolver' -r
+complete -c sipreg -n "__fish_sipreg_needs_command" -s w -l warning -d '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)' -r
+complete -c sipreg -n "__fish_sipreg_needs_command" -s c -l critical -d '--nagios: CRITICAL when the registration time (seconds) is outside this range' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"
@@ -61,6 +63,7 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l strict-tls -d 'A server c
 complete -c sipreg -n "__fish_sipreg_needs_command" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s 4 -l ipv4 -d 'Use IPv4 only'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s 6 -l ipv6 -d 'Use IPv6 only'
+complete -c sipreg -n "__fish_sipreg_needs_command" -l nagios -d 'Print one line for Nagios/Icinga (Monitoring Plugins format, with perfdata) and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l json -d 'Print the report as one JSON document'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
 complete -c sipreg -n "__fish_sipreg_needs_command" -s q -l quiet -d 'Print only the verdict line'
@@ -93,6 +96,8 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l cert -d 'Devic
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l key -d 'Private key of the device certificate (PEM)' -r -F
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tls-server-name -d 'Verify the server certificate against this name instead of the SERVER host' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l dns-server -d 'Ask this DNS server (ADDR:PORT) instead of the system\'s resolver' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s w -l warning -d '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s c -l critical -d '--nagios: CRITICAL when the registration time (seconds) is outside this range' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"
@@ -111,6 +116,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l strict-tls -d 
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s 4 -l ipv4 -d 'Use IPv4 only'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s 6 -l ipv6 -d 'Use IPv6 only'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l nagios -d 'Print one line for Nagios/Icinga (Monitoring Plugins format, with perfdata) and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l json -d 'Print the report as one JSON document'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s q -l quiet -d 'Print only the verdict line'
@@ -137,6 +143,8 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l cert -d 'Device 
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l key -d 'Private key of the device certificate (PEM)' -r -F
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tls-server-name -d 'Verify the server certificate against this name instead of the SERVER host' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l dns-server -d 'Ask this DNS server (ADDR:PORT) instead of the system\'s resolver' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s w -l warning -d '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s c -l critical -d '--nagios: CRITICAL when the registration time (seconds) is outside this range' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"
@@ -155,6 +163,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l strict-tls -d 'A
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l no-srv -d 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s 4 -l ipv4 -d 'Use IPv4 only'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s 6 -l ipv6 -d 'Use IPv6 only'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l nagios -d 'Print one line for Nagios/Icinga (Monitoring Plugins format, with perfdata) and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l json -d 'Print the report as one JSON document'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s q -l quiet -d 'Print only the verdict line'

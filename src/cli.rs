@@ -205,6 +205,18 @@ pub struct RegisterArgs {
     #[arg(short = '6', long = "ipv6", help_heading = "DNS")]
     pub ipv6: bool,
 
+    /// Print one line for Nagios/Icinga (Monitoring Plugins format, with perfdata) and exit 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too).
+    #[arg(long, conflicts_with = "json", help_heading = "Monitoring")]
+    pub nagios: bool,
+    /// --nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5,
+    /// 1:5, @1:5).
+    #[arg(short, long, value_parser = nagios_range, value_name = "RANGE", allow_hyphen_values = true, help_heading = "Monitoring")]
+    pub warning: Option<crate::render::nagios::Range>,
+    /// --nagios: CRITICAL when the registration time (seconds) is outside this range.
+    #[arg(short, long, value_parser = nagios_range, value_name = "RANGE", allow_hyphen_values = true, help_heading = "Monitoring")]
+    pub critical: Option<crate::render::nagios::Range>,
+
     /// Print the report as one JSON document.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
@@ -277,6 +289,10 @@ fn refresh_policy(s: &str) -> Result<crate::model::RefreshPolicy, String> {
         };
     }
     duration(s).map(RefreshPolicy::Before)
+}
+
+fn nagios_range(s: &str) -> Result<crate::render::nagios::Range, String> {
+    crate::render::nagios::Range::parse(s)
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

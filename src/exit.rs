@@ -16,6 +16,9 @@ pub const UNAUTHORIZED: u8 = 4;
 pub const EXPECTATION: u8 = 5;
 /// `watch`: registered, but the registration dropped at least once.
 pub const DROPPED: u8 = 6;
+/// `--nagios`: UNKNOWN, the Monitoring Plugins code for a usage error or a check that could not run
+/// (0, 1 and 2 are OK, WARNING and CRITICAL in that mode).
+pub const NAGIOS_UNKNOWN: u8 = 3;
 /// sipreg itself failed: the runtime or the demo registrar could not start, the man page failed.
 pub const INTERNAL: u8 = 1;
 
@@ -28,7 +31,8 @@ Exit codes:
   3  unreachable: no transport got a final answer
   4  unauthorized: challenged again after credentials were sent, or challenged without a password
   5  registered, but not as --expect-transport or --max-time demanded
-  6  watch: registered, but the registration dropped at least once";
+  6  watch: registered, but the registration dropped at least once
+With --nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too).";
 
 impl Verdict {
     /// The documented exit code of the verdict.

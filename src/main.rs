@@ -59,6 +59,11 @@ fn eprint_line(text: &str) {
 }
 
 fn usage_error(message: &str, json: bool) -> ExitCode {
+    // A Nagios plugin's usage error is UNKNOWN (3), on stdout, where the monitoring reads it.
+    if std::env::args_os().any(|a| a == "--nagios") {
+        print(&render::nagios::unknown(message));
+        return ExitCode::from(exit::NAGIOS_UNKNOWN);
+    }
     if json {
         print(&render::json_error(message, exit::USAGE));
     } else {
@@ -97,6 +102,12 @@ fn palette(choice: ColorChoice) -> Palette {
 }
 
 fn show(report: &Report, args: &RegisterArgs) -> ExitCode {
+    if args.nagios {
+        let (line, code) =
+            render::nagios::line(report, args.warning.as_ref(), args.critical.as_ref());
+        print(&line);
+        return ExitCode::from(code);
+    }
     if args.json {
         print(&render::json(report));
     } else {
@@ -311,6 +322,9 @@ fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
         Progress::disabled()
     };
     if args.count > 1 {
+        if args.nagios {
+            return usage_error("--nagios checks one registration: drop --count", args.json);
+        }
         return repeat(rt, &config, args, &mut progress);
     }
     let resolver = Resolver::new(config.dns.clone());

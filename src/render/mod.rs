@@ -9,6 +9,7 @@ pub mod candidates;
 pub mod events;
 pub mod human;
 pub mod json;
+pub mod nagios;
 pub mod progress;
 pub mod status;
 

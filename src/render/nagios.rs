@@ -1,0 +1,168 @@
+//! `--nagios`: one line and an exit code as the Monitoring Plugins guidelines ask:
+//! `SIPREG OK - registered over TLS in 12 ms | time=0.012s;W;C;0 …`, 0 OK, 1 WARNING, 2 CRITICAL,
+//! 3 UNKNOWN, thresholds in the plugins' range syntax (`10`, `10:`, `~:10`, `10:20`, `@10:20`).
+
+use std::fmt::Write as _;
+
+use super::human_ms;
+use crate::observe::report::Report;
+
+/// A threshold range of the Monitoring Plugins guidelines, in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Range {
+    text: String,
+    start: f64,
+    end: f64,
+    inside: bool,
+}
+
+impl Range {
+    /// Parses `10` (0–10), `10:` (10–∞), `~:10` (−∞–10), `10:20`, and `@…` (alert inside).
+    ///
+    /// # Errors
+    /// One line naming the bad value.
+    pub fn parse(text: &str) -> Result<Range, String> {
+        let t = text.trim();
+        let (inside, body) = match t.strip_prefix('@') {
+            Some(rest) => (true, rest),
+            None => (false, t),
+        };
+        let number = |s: &str| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    format!("{text:?} is not a threshold range (examples: 5, 5:, ~:5, 1:5, @1:5)")
+                })
+        };
+        let (start, end) = match body.split_once(':') {
+            None => (0.0, number(body)?),
+            Some(("~", "")) => (f64::NEG_INFINITY, f64::INFINITY),
+            Some(("~", e)) => (f64::NEG_INFINITY, number(e)?),
+            Some((s, "")) => (number(s)?, f64::INFINITY),
+            Some((s, e)) => (number(s)?, number(e)?),
+        };
+        if start > end {
+            return Err(format!(
+                "{text:?}: the start of a range must not be above its end"
+            ));
+        }
+        Ok(Range {
+            text: t.to_string(),
+            start,
+            end,
+            inside,
+        })
+    }
+
+    /// True when `v` raises the alert.
+    #[must_use]
+    pub fn alerts(&self, v: f64) -> bool {
+        let within = v >= self.start && v <= self.end;
+        if self.inside { within } else { !within }
+    }
+}
+
+/// The plugin states and their exit codes.
+const STATES: [&str; 4] = ["OK", "WARNING", "CRITICAL", "UNKNOWN"];
+
+/// The plugin's line (with its newline) and exit code for a report.
+#[must_use]
+pub fn line(r: &Report, warning: Option<&Range>, critical: Option<&Range>) -> (String, u8) {
+    let took = r.registered_ms.unwrap_or(r.elapsed_ms) / 1000.0;
+    let (state, text) = if !r.registered {
+        (2, not_registered(r))
+    } else {
+        let t = r.transport.map_or("?", |t| t.via_name());
+        let mut text = format!("registered over {t} in {}", human_ms(took * 1000.0));
+        let state = if critical.is_some_and(|c| c.alerts(took)) {
+            2
+        } else if warning.is_some_and(|w| w.alerts(took)) {
+            1
+        } else {
+            u8::from(!r.expectations_failed.is_empty() || r.downgraded)
+        };
+        for e in &r.expectations_failed {
+            let _ = write!(text, "; {e}");
+        }
+        if r.downgraded {
+            text.push_str("; DOWNGRADED: TLS failed");
+        }
+        (state, text)
+    };
+    let perf = perfdata(r, took, warning, critical);
+    let name = STATES[usize::from(state)];
+    (format!("SIPREG {name} - {text} | {perf}\n"), state)
+}
+
+/// The line of a usage error: UNKNOWN (3).
+#[must_use]
+pub fn unknown(message: &str) -> String {
+    format!("SIPREG UNKNOWN - {message}\n")
+}
+
+fn not_registered(r: &Report) -> String {
+    let last = r.attempts.last();
+    let why = last.map_or_else(String::new, |a| {
+        format!(
+            ": {} {} ({})",
+            a.transport.via_name(),
+            a.outcome.as_str(),
+            a.reason
+        )
+    });
+    format!("not registered, {}{why}", r.verdict)
+}
+
+/// `time=0.012s;W;C;0` and a value per phase of the last attempt, in seconds.
+fn perfdata(r: &Report, took: f64, warning: Option<&Range>, critical: Option<&Range>) -> String {
+    let threshold = |t: Option<&Range>| t.map_or("", |r| r.text.as_str()).to_string();
+    let mut out = format!(
+        "time={took:.6}s;{};{};0",
+        threshold(warning),
+        threshold(critical)
+    );
+    if let Some(a) = r.attempts.last() {
+        let p = &a.phases;
+        for (label, value) in [
+            ("dns", p.dns_ms),
+            ("connect", p.connect_ms),
+            ("tls", p.tls_ms),
+            ("first_response", p.first_response_ms),
+            ("final", p.final_ms),
+        ] {
+            if let Some(ms) = value {
+                let _ = write!(out, " {label}={:.6}s;;;0", ms / 1000.0);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_as_the_guidelines_define_them() {
+        let cases: [(&str, &[(f64, bool)]); 5] = [
+            (
+                "10",
+                &[(-1.0, true), (0.0, false), (10.0, false), (10.5, true)],
+            ),
+            ("10:", &[(9.9, true), (10.0, false), (1e9, false)]),
+            ("~:10", &[(-1e9, false), (10.0, false), (10.1, true)]),
+            ("10:20", &[(9.0, true), (15.0, false), (21.0, true)]),
+            ("@10:20", &[(9.0, false), (15.0, true), (21.0, false)]),
+        ];
+        for (text, checks) in cases {
+            let r = Range::parse(text).unwrap();
+            for (v, alert) in checks {
+                assert_eq!(r.alerts(*v), *alert, "{text} at {v}");
+            }
+        }
+        for bad in ["", "x", "20:10", "1:2:3", "nan"] {
+            assert!(Range::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
