@@ -378,3 +378,32 @@ fn an_inbound_check_that_finds_no_binding_triggers_a_new_registration() {
     assert!(s["inbound_failures"].as_u64().unwrap_or(0) >= 1, "{s}");
     assert!(checks.load(std::sync::atomic::Ordering::SeqCst) >= 2);
 }
+
+#[test]
+fn a_retry_after_lengthens_the_backoff_and_never_registered_keeps_the_one_shot_code() {
+    let reg = registrar(Options {
+        behaviour: Behaviour::Script(vec![Canned::new(
+            503,
+            "Service Unavailable",
+            &["Retry-After: 2"],
+        )]),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&[
+        "--udp",
+        "--retry-interval",
+        "100ms",
+        "--duration",
+        "1s",
+        &server,
+    ]);
+    assert_eq!(code, 1, "never registered, rejected: {events:?}");
+    assert_eq!(events[0]["event"], "attempt_failed", "{events:?}");
+    assert_eq!(events[0]["status"], 503);
+    let waiting = named(&events, "waiting");
+    assert!(
+        waiting[0]["wait_ms"].as_f64().unwrap_or(0.0) >= 2000.0,
+        "at least the Retry-After: {events:?}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct Agent<'a, C: Connector> {
     pub(crate) granted: Option<u32>,
     /// The Flow-Timer of the last 2xx that registered us (RFC 5626 §4.4.1).
     pub(crate) flow_timer: Option<u32>,
+    /// Retry-After of the last attempt's answer (a 503): the watch waits at least that long.
+    pub(crate) retry_after: Option<Duration>,
     /// The Call-ID of the inbound check's OPTIONS, while it runs.
     pub(crate) probe: Option<String>,
     /// When and over which transport the inbound check's OPTIONS reached us.
@@ -60,6 +62,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             last_pong: None,
             granted: None,
             flow_timer: None,
+            retry_after: None,
             probe: None,
             probe_arrived: None,
         }
@@ -141,6 +144,7 @@ impl<'a, C: Connector> Agent<'a, C> {
                         .attempt(registration, cycle, candidate.clone(), then)
                         .await;
                     held = link;
+                    self.retry_after = end.retry_after;
                     action = plan.on_attempt(&end);
                 }
                 Action::Wait(wait) => {

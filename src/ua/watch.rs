@@ -133,12 +133,15 @@ impl<C: Connector> Agent<'_, C> {
                 }
             }
             failures += 1;
+            // The phone's backoff, but never shorter than a Retry-After the registrar asked for
+            // (bounded by --retry-max, as in the one-shot cycles).
             let wait = backoff(
                 self.cfg.retry_interval,
                 self.cfg.retry_max,
                 failures,
                 rand::random::<f64>(),
-            );
+            )
+            .max(self.retry_after.unwrap_or_default().min(self.cfg.retry_max));
             let then = self
                 .cfg
                 .order
