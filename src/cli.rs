@@ -212,10 +212,10 @@ pub struct RegisterArgs {
     /// --nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5,
     /// 1:5, @1:5).
     #[arg(short, long, value_parser = nagios_range, value_name = "RANGE", allow_hyphen_values = true, help_heading = "Monitoring")]
-    pub warning: Option<crate::render::nagios::Range>,
+    pub warning: Option<crate::threshold::Range>,
     /// --nagios: CRITICAL when the registration time (seconds) is outside this range.
     #[arg(short, long, value_parser = nagios_range, value_name = "RANGE", allow_hyphen_values = true, help_heading = "Monitoring")]
-    pub critical: Option<crate::render::nagios::Range>,
+    pub critical: Option<crate::threshold::Range>,
 
     /// Print the report as one JSON document.
     #[arg(long, help_heading = "Output")]
@@ -291,8 +291,8 @@ fn refresh_policy(s: &str) -> Result<crate::model::RefreshPolicy, String> {
     duration(s).map(RefreshPolicy::Before)
 }
 
-fn nagios_range(s: &str) -> Result<crate::render::nagios::Range, String> {
-    crate::render::nagios::Range::parse(s)
+fn nagios_range(s: &str) -> Result<crate::threshold::Range, String> {
+    crate::threshold::Range::parse(s)
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

@@ -13,6 +13,7 @@ pub mod oneshot;
 pub mod registrar;
 pub mod render;
 pub mod sip;
+pub mod threshold;
 pub mod ua;
 pub mod watching;
 

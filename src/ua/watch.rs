@@ -133,22 +133,7 @@ impl<C: Connector> Agent<'_, C> {
                 }
             }
             failures += 1;
-            // The phone's backoff, but never shorter than a Retry-After the registrar asked for
-            // (bounded by --retry-max, as in the one-shot cycles).
-            let wait = backoff(
-                self.cfg.retry_interval,
-                self.cfg.retry_max,
-                failures,
-                rand::random::<f64>(),
-            )
-            .max(self.retry_after.unwrap_or_default().min(self.cfg.retry_max));
-            let then = self
-                .cfg
-                .order
-                .first()
-                .map_or("", |t| t.via_name())
-                .to_string();
-            self.emit(Event::WaitStarted { wait, then });
+            let wait = self.backoff_wait(failures);
             tokio::select! {
                 biased;
                 () = asked(&mut stop, 1, deadline) => break,
@@ -157,6 +142,22 @@ impl<C: Connector> Agent<'_, C> {
         }
         self.emit(Event::Finished(verdict));
         verdict
+    }
+
+    /// The wait before the next try, announced: the phone's backoff, never shorter than a
+    /// Retry-After the registrar asked for (bounded by --retry-max, as in the one-shot cycles).
+    fn backoff_wait(&mut self, failures: u32) -> Duration {
+        let cfg = self.cfg;
+        let wait = backoff(
+            cfg.retry_interval,
+            cfg.retry_max,
+            failures,
+            rand::random::<f64>(),
+        )
+        .max(self.retry_after.unwrap_or_default().min(cfg.retry_max));
+        let then = cfg.order.first().map_or("", |t| t.via_name()).to_string();
+        self.emit(Event::WaitStarted { wait, then });
+        wait
     }
 
     /// Holds a binding on `link` until it is lost or a stop is asked for.
