@@ -3,7 +3,7 @@
 #
 # Needs: the Rust toolchain; for the Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and
 # kamailio-tls-modules, for the legacy-TLS servers (tests/tls_legacy.rs), openssl, and for the NAT tests
-# (tests/nat.rs: network namespaces, run as root), nftables, iproute2 and python3 (its probes): all
+# (tests/nat.rs: network namespaces, run as root), nftables, iproute2, procps (sysctl) and python3 (its probes): all
 # installed here when missing (as root, or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v sysctl >/dev/null 2>&1 || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
   sudo=""
