@@ -22,6 +22,8 @@ pub struct UdpFlow {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
     answered_from: Option<SocketAddr>,
+    /// The receive buffer of the second socket, kept between calls.
+    spare: Vec<u8>,
 }
 
 /// A UDP socket with SO_REUSEPORT bound to `addr`.
@@ -66,6 +68,7 @@ impl UdpFlow {
             local,
             remote,
             answered_from: None,
+            spare: Vec::new(),
         })
     }
 
@@ -110,12 +113,15 @@ impl UdpFlow {
     /// A [`Failure`] on an ICMP error.
     pub async fn recv(&mut self) -> Result<Vec<u8>, Failure> {
         let mut buf = vec![0u8; MAX_MESSAGE + 1];
-        let mut spare = vec![0u8; MAX_MESSAGE + 1];
+        if self.others.is_some() && self.spare.is_empty() {
+            self.spare = vec![0u8; MAX_MESSAGE + 1];
+        }
         loop {
+            let spare = &mut self.spare;
             let (n, from) = match &self.others {
                 Some(others) => tokio::select! {
-                    r = self.socket.recv(&mut buf) => (r.map_err(|e| self.error(&e))?, None),
-                    r = others.recv_from(&mut spare) => match r {
+                    r = self.socket.recv(&mut buf) => (r.map_err(|e| udp_error(self.remote, &e))?, None),
+                    r = others.recv_from(spare) => match r {
                         Ok((n, from)) => {
                             buf[..n].copy_from_slice(&spare[..n]);
                             (n, Some(from))
@@ -146,17 +152,22 @@ impl UdpFlow {
     }
 
     fn error(&self, e: &io::Error) -> Failure {
-        let peer = self.remote.to_string();
-        match e.kind() {
-            io::ErrorKind::ConnectionRefused => Failure {
-                port_unreachable: true,
-                ..Failure::new(
-                    Outcome::Unreachable,
-                    format!("ICMP port unreachable: nothing listens on UDP {peer}"),
-                )
-            },
-            _ => unreachable_error(e, Transport::Udp, &peer),
-        }
+        udp_error(self.remote, e)
+    }
+}
+
+/// An error on a UDP socket connected to `remote`: ICMP port unreachable, or another network error.
+fn udp_error(remote: SocketAddr, e: &io::Error) -> Failure {
+    let peer = remote.to_string();
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Failure {
+            port_unreachable: true,
+            ..Failure::new(
+                Outcome::Unreachable,
+                format!("ICMP port unreachable: nothing listens on UDP {peer}"),
+            )
+        },
+        _ => unreachable_error(e, Transport::Udp, &peer),
     }
 }
 

@@ -66,6 +66,16 @@ pub fn bracket_host(host: &str) -> String {
     }
 }
 
+/// `host:port` for a host that may be an address (IPv6 bracketed) or a name, as Via `received`
+/// gives it.
+#[must_use]
+pub fn addr_text(host: &str, port: u16) -> String {
+    match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(ip) => host_port(SocketAddr::new(ip, port)),
+        Err(_) => format!("{host}:{port}"),
+    }
+}
+
 /// `host:port` with IPv6 bracketed.
 #[must_use]
 pub fn host_port(addr: SocketAddr) -> String {

@@ -373,10 +373,7 @@ impl<'a, C: Connector> Agent<'a, C> {
                 Ok(frame) => frame?,
             };
             let inbound = self.inbound(frame, transport);
-            if let Some((at, t, None)) = self.probe_arrived {
-                // The probe came back on our flow unless it came from another address (UDP).
-                self.probe_arrived = Some((at, t, Some(flow.answered_from().is_none())));
-            }
+            self.probe_flow(flow.answered_from().is_none());
             let (response, bytes) = match inbound {
                 Inbound::Response(r, bytes) => (r, bytes),
                 Inbound::Reply(reply) => {
@@ -440,6 +437,13 @@ impl<'a, C: Connector> Agent<'a, C> {
                 });
                 Inbound::Nothing
             }
+        }
+    }
+
+    /// Notes, once, whether the inbound check's probe came on our flow (not from another address).
+    pub(crate) fn probe_flow(&mut self, same: bool) {
+        if let Some((at, t, None)) = self.probe_arrived {
+            self.probe_arrived = Some((at, t, Some(same)));
         }
     }
 

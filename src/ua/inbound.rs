@@ -60,14 +60,22 @@ impl<C: Connector> Agent<'_, C> {
             let Ok(frame) = tokio::time::timeout_at(until, link.flow.recv()).await else {
                 return Ok(());
             };
-            if let Inbound::Reply(bytes) = self.inbound(frame?, Transport::Udp) {
-                link.flow.reply(&bytes).await?;
-            }
+            self.heard_while_checking(link, frame?).await?;
         }
-        let same = link.flow.answered_from().is_none();
-        if let Some((at, t, None)) = self.probe_arrived {
-            self.probe_arrived = Some((at, t, Some(same)));
+        Ok(())
+    }
+
+    /// A frame on our flow while the check runs: answered when it asks for it (the forwarded
+    /// OPTIONS), and whether the probe came on our flow noted.
+    async fn heard_while_checking(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        frame: Frame,
+    ) -> Result<(), Failure> {
+        if let Inbound::Reply(bytes) = self.inbound(frame, Transport::Udp) {
+            link.flow.reply(&bytes).await?;
         }
+        self.probe_flow(link.flow.answered_from().is_none());
         Ok(())
     }
 
@@ -118,15 +126,7 @@ impl<C: Connector> Agent<'_, C> {
             // request, so when both are there, the forwarded request came first.
             tokio::select! {
                 biased;
-                frame = link.flow.recv() => {
-                    if let Inbound::Reply(bytes) = self.inbound(frame?, Transport::Udp) {
-                        link.flow.reply(&bytes).await?;
-                    }
-                    if let Some((at, t, None)) = self.probe_arrived {
-                        let same = link.flow.answered_from().is_none();
-                        self.probe_arrived = Some((at, t, Some(same)));
-                    }
-                }
+                frame = link.flow.recv() => self.heard_while_checking(link, frame?).await?,
                 frame = aside.recv() => {
                     let Frame::Message(bytes) = frame? else { continue };
                     let Ok(response) = Response::parse(&bytes) else { continue };

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::config::Secret;
 use crate::model::{Binding, BindingMatch, Retry, Transport};
 use crate::sip::digest::{self, Challenge, Credentials};
-use crate::sip::message::{AuthHeader, Register, host_port};
+use crate::sip::message::{AuthHeader, Register, addr_text, host_port};
 use crate::sip::response::{Contact, Response};
 use crate::sip::{new_branch, random_hex};
 use crate::ua::transaction::Key;
@@ -299,12 +299,7 @@ impl Registration {
 /// `host:port` from `received` and `rport` of the top Via, when the registrar filled both in.
 fn seen_host_port(response: &Response) -> Option<String> {
     let via = response.vias().into_iter().next()?;
-    let ip = via.received()?.trim_matches(['[', ']']).to_string();
-    let port = via.rport()?;
-    Some(match ip.parse::<std::net::IpAddr>() {
-        Ok(addr) => host_port(SocketAddr::new(addr, port)),
-        Err(_) => format!("{ip}:{port}"),
-    })
+    Some(addr_text(via.received()?, via.rport()?))
 }
 
 /// A fresh instance ID: a random (version 4) UUID URN (RFC 4122 §4.4).

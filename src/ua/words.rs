@@ -1,10 +1,11 @@
 //! How the server's answers and the timers become reasons in plain words: Timer F, rejections,
 //! the address the server saw.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use crate::config::Config;
 use crate::model::{Failure, Outcome};
+use crate::sip::message::addr_text;
 use crate::sip::response::Response;
 use crate::ua::transaction::Transaction;
 
@@ -58,9 +59,5 @@ pub(crate) fn seen_as(r: &Response, local: SocketAddr) -> Option<String> {
         return None;
     }
     let ip = received.unwrap_or_else(|| local.ip().to_string());
-    let port = rport.unwrap_or(local.port());
-    Some(match ip.parse::<IpAddr>() {
-        Ok(addr) => SocketAddr::new(addr, port).to_string(),
-        Err(_) => format!("{ip}:{port}"),
-    })
+    Some(addr_text(&ip, rport.unwrap_or(local.port())))
 }
