@@ -64,6 +64,7 @@ fn not_registered_is_critical_and_a_usage_error_unknown() {
         vec!["--nagios", "--udp", "--tls", "127.0.0.1"],
         vec!["--nagios", "-w", "20:10", "127.0.0.1"],
         vec!["--nagios", "--no-such-flag", "127.0.0.1"],
+        vec!["--nagios", "--count", "2", "127.0.0.1"],
     ] {
         let out = run(&args);
         assert_eq!(out.code, 3, "{args:?}: {}{}", out.stdout, out.stderr);

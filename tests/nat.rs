@@ -153,7 +153,6 @@ fn nat_note_names_the_public_address() {
     );
 }
 
-// needs --check-inbound (lead)
 #[test]
 fn inbound_check_fails_when_the_registrar_stores_the_private_contact() {
     let Some(t) = netns::topology_or_skip() else {
@@ -192,7 +191,6 @@ fn inbound_check_fails_when_the_registrar_stores_the_private_contact() {
     );
 }
 
-// needs --check-inbound (lead)
 #[test]
 fn inbound_check_passes_when_the_registrar_fixes_nat() {
     let Some(t) = netns::topology_or_skip() else {
@@ -219,7 +217,6 @@ fn inbound_check_passes_when_the_registrar_fixes_nat() {
     assert_eq!(inbound["transport"], "udp", "{inbound}");
 }
 
-// needs --check-inbound (lead)
 #[test]
 fn inbound_check_over_tcp_arrives_on_the_same_flow() {
     let Some(t) = netns::topology_or_skip() else {

@@ -407,3 +407,26 @@ fn a_retry_after_lengthens_the_backoff_and_never_registered_keeps_the_one_shot_c
         "at least the Retry-After: {events:?}"
     );
 }
+
+#[test]
+fn bad_watch_flags_are_usage_errors_naming_the_value() {
+    for (args, needle) in [
+        (
+            vec!["watch", "--keepalive", "30000d", "127.0.0.1"],
+            "--keepalive",
+        ),
+        (vec!["watch", "--refresh", "150%", "127.0.0.1"], "150%"),
+        (vec!["watch", "--check-inbound=soon", "127.0.0.1"], "soon"),
+        (vec!["watch", "--count", "2", "127.0.0.1"], "--count"),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let err = out.stderr.trim_end();
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("sipreg: error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
