@@ -46,6 +46,10 @@ pub enum Command {
     /// answers to the network, recovery with the phone's fallback, until --duration or a signal;
     /// then remove the binding and print a summary.
     Watch(Box<WatchArgs>),
+    /// Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration
+    /// with the module's flags and answers with `probe_*` metrics (as blackbox_exporter);
+    /// `/metrics` has the exporter's own metrics.
+    Exporter(ExporterArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -271,9 +275,37 @@ pub struct WatchArgs {
     /// SIGTERM.
     #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Watch")]
     pub duration: Option<Duration>,
+    /// Serve `/metrics` for the registration being held on this address (Prometheus text format:
+    /// sipreg_registered, drops, refreshes, keep-alive RTT, …).
+    #[arg(long, value_name = "ADDR:PORT", help_heading = "Watch")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// What to register and how.
     #[command(flatten)]
     pub register: RegisterArgs,
+}
+
+/// The flags of `sipreg exporter`.
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    /// Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Probes run at once; more wait for a slot until their scrape deadline (then 503).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub max_concurrent: u16,
+    /// A probe ends this long before Prometheus's scrape timeout
+    /// (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter's --timeout-offset.
+    #[arg(long, default_value = "500ms", value_parser = duration, value_name = "DURATION")]
+    pub timeout_offset: Duration,
+    /// Check the config file, print its modules and exit (0 valid, 2 not).
+    #[arg(long)]
+    pub check_config: bool,
+    /// Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// `90%` or a duration such as `5s`.

@@ -6,6 +6,8 @@ pub mod config;
 pub mod demo;
 pub mod event;
 pub mod exit;
+pub mod exporter;
+pub mod http;
 pub mod model;
 pub mod net;
 pub mod observe;

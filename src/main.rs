@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs, WatchArgs};
+use sipreg::cli::{Cli, ColorChoice, Command, ExporterArgs, RegisterArgs, WatchArgs};
 use sipreg::config::Config;
 use sipreg::exit;
 use sipreg::net::resolve::Resolver;
@@ -136,7 +136,9 @@ fn generate(command: &Command) -> Option<ExitCode> {
             }
             Some(print_bytes(&buf))
         }
-        Command::Demo { .. } | Command::Resolve(_) | Command::Watch(_) => None,
+        Command::Demo { .. } | Command::Resolve(_) | Command::Watch(_) | Command::Exporter(_) => {
+            None
+        }
     }
 }
 
@@ -303,10 +305,83 @@ fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
         } else {
             sipreg::render::status::WatchStatus::disabled()
         };
-        sipreg::watching::watch(&config, &settings, rx, args.json, &mut status).await
+        let mut shared = sipreg::observe::tally::Shared::default();
+        if let Some(addr) = w.metrics_listen {
+            if let Err(e) = metrics_server(addr, shared.clone()).await {
+                return Err(usage_error(&format!("--metrics-listen: {e:#}"), args.json));
+            }
+        }
+        let mut sinks = sipreg::event::Fanout(vec![&mut status, &mut shared]);
+        Ok(sipreg::watching::watch(&config, &settings, rx, args.json, &mut sinks).await)
     });
+    let summary = match summary {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     print(&render::events::summary(&summary, args.json));
     ExitCode::from(summary.exit_code)
+}
+
+/// Waits for the first SIGINT or SIGTERM (forever when they cannot be caught).
+async fn first_signal() {
+    let (tx, mut rx) = tokio::sync::watch::channel(0u32);
+    match signals(tx) {
+        Ok(counting) => {
+            tokio::spawn(counting);
+        }
+        Err(e) => eprint_line(&format!("sipreg: warning: no signal handling: {e}")),
+    }
+    let _ = rx.changed().await;
+}
+
+/// `sipreg exporter`: serve probes until a signal. Exit 0 after a signal, 2 on a bad config or an
+/// address that cannot be bound.
+fn exporter(rt: &tokio::runtime::Runtime, e: &ExporterArgs) -> ExitCode {
+    use sipreg::exporter::{Exporter, config};
+    let modules = match config::load(&e.config) {
+        Ok(m) => m,
+        Err(err) => return usage_error(&format!("{err:#}"), false),
+    };
+    if e.check_config {
+        print(&render::prometheus::modules(&modules));
+        return ExitCode::from(exit::OK);
+    }
+    let count = modules.len();
+    let exporter = std::sync::Arc::new(Exporter::new(
+        modules,
+        usize::from(e.max_concurrent),
+        e.timeout_offset,
+    ));
+    rt.block_on(async {
+        let listener = match sipreg::http::bind(e.listen).await {
+            Ok(l) => l,
+            Err(err) => return usage_error(&format!("{err:#}"), false),
+        };
+        let at = listener.local_addr().map_or(e.listen, |a| a);
+        eprint_line(&format!(
+            "sipreg exporter: listening on http://{at}/ ({count} modules)"
+        ));
+        tokio::select! {
+            () = sipreg::exporter::serve(listener, exporter) => {}
+            () = first_signal() => {}
+        }
+        ExitCode::from(exit::OK)
+    })
+}
+
+/// `watch --metrics-listen`: binds the address and serves the tally's metrics in the background.
+async fn metrics_server(
+    addr: std::net::SocketAddr,
+    shared: sipreg::observe::tally::Shared,
+) -> anyhow::Result<()> {
+    let listener = sipreg::http::bind(addr).await?;
+    let at = listener.local_addr().map_or(addr, |a| a);
+    eprint_line(&format!("sipreg watch: metrics on http://{at}/metrics"));
+    tokio::spawn(sipreg::http::serve(listener, move |get| {
+        let shared = shared.clone();
+        async move { sipreg::watching::metrics_page(&get, &shared) }
+    }));
+    Ok(())
 }
 
 /// The registration test itself: one run, or `--count` runs.
@@ -353,7 +428,10 @@ fn main() -> ExitCode {
         Some(Command::Watch(w)) => &w.register,
         _ => &cli.register,
     };
-    init_logging(args.verbose, args.quiet);
+    match &cli.command {
+        Some(Command::Exporter(e)) => init_logging(e.verbose, false),
+        _ => init_logging(args.verbose, args.quiet),
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -365,6 +443,7 @@ fn main() -> ExitCode {
         Some(Command::Resolve(_)) => resolve(&rt, args),
         Some(Command::Demo { json }) => demo(&rt, json, args.color),
         Some(Command::Watch(w)) => watch(&rt, &w),
+        Some(Command::Exporter(e)) => exporter(&rt, &e),
         _ => register(&rt, args),
     }
 }

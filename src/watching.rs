@@ -13,6 +13,23 @@ use crate::render::events::EventLines;
 use crate::ua::agent::Agent;
 use crate::ua::watch::WatchSettings;
 
+/// The `/metrics` page of `watch --metrics-listen` (404 elsewhere).
+#[must_use]
+pub fn metrics_page(
+    get: &crate::http::Get,
+    shared: &crate::observe::tally::Shared,
+) -> crate::http::Reply {
+    use crate::http::{PROMETHEUS_TEXT, Reply};
+    if get.path != "/metrics" {
+        return Reply::error(404, "not found: try /metrics");
+    }
+    let (summary, live) = shared.read(tokio::time::Instant::now().into_std());
+    Reply::ok(
+        PROMETHEUS_TEXT,
+        crate::render::prometheus::watch(&summary, &live),
+    )
+}
+
 /// Watches the registration of `cfg` until the duration ends or `stop` counts a signal, printing
 /// events as they happen (JSON lines with `json`) and feeding `status` (the live line); returns the
 /// summary.

@@ -112,6 +112,13 @@ impl ConfigBuilder {
         }
     }
 
+    /// The registrar (SERVER): `host[:port]`, `[v6][:port]`, `sip:` or `sips:`.
+    #[must_use]
+    pub fn server(mut self, server: impl Into<String>) -> Self {
+        self.server = server.into();
+        self
+    }
+
     /// Enables UDP (`--udp`). No transport enabled means the phone's default, UDP + TCP.
     #[must_use]
     pub fn udp(mut self, on: bool) -> Self {

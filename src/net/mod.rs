@@ -7,6 +7,7 @@ pub mod stream;
 pub mod tls;
 pub mod tls_probe;
 pub mod udp;
+pub mod x509;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,8 +16,16 @@ use std::time::Duration;
 use crate::model::{Failure, Transport};
 pub use crate::sip::framing::Frame;
 
-/// The negotiated TLS parameters of a flow: protocol version and cipher suite.
-pub type TlsParams = (String, String);
+/// The negotiated TLS parameters of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsParams {
+    /// Protocol version, such as `TLSv1_3`.
+    pub version: String,
+    /// Cipher suite, such as `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+    /// The earliest notAfter in the chain the server sent, Unix seconds.
+    pub earliest_cert_expiry: Option<i64>,
+}
 
 /// One open flow to the registrar (RFC 5626 §3: a UDP 5-tuple or a TCP/TLS connection).
 pub trait Flow: Send {

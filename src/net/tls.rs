@@ -182,7 +182,14 @@ pub fn params(io: &tokio_rustls::client::TlsStream<TcpStream>) -> Option<TlsPara
     let cipher = conn
         .negotiated_cipher_suite()
         .map(|c| format!("{:?}", c.suite()))?;
-    Some((version, cipher))
+    let earliest_cert_expiry = conn
+        .peer_certificates()
+        .and_then(|chain| chain.iter().filter_map(|c| super::x509::not_after(c)).min());
+    Some(TlsParams {
+        version,
+        cipher,
+        earliest_cert_expiry,
+    })
 }
 
 /// The rustls error inside an I/O error, if there is one.

@@ -285,9 +285,10 @@ impl Collector {
         if let Some(a) = self.attempt() {
             a.reconnects += u32::from(reconnect);
             a.local = Some(local.to_string());
-            a.tls = tls.cloned().map(|(version, cipher)| TlsInfo {
-                version,
-                cipher,
+            a.tls = tls.cloned().map(|p| TlsInfo {
+                version: p.version,
+                cipher: p.cipher,
+                earliest_cert_expiry: p.earliest_cert_expiry,
                 client_cert,
             });
         }

@@ -54,11 +54,14 @@ impl Sink for Narration {
                 elapsed,
                 ok: true,
             } => self.handshake = Some(*elapsed),
-            Event::Connected {
-                tls: Some((v, c)), ..
-            } => {
+            Event::Connected { tls: Some(p), .. } => {
                 let took = self.handshake.take().map_or(Duration::ZERO, |d| d);
-                info!("TLS handshake done in {}: {v} {c}", human_ms(ms(took)));
+                info!(
+                    "TLS handshake done in {}: {} {}",
+                    human_ms(ms(took)),
+                    p.version,
+                    p.cipher
+                );
             }
             Event::AttemptEnded(end) if end.failure.is_some() => {
                 let t = self.transport.map_or("", Transport::via_name);

@@ -78,6 +78,8 @@ pub struct TlsInfo {
     pub cipher: String,
     /// A device certificate was configured (rustls sends it only when the server asks).
     pub client_cert: bool,
+    /// The earliest notAfter in the server's chain, Unix seconds.
+    pub earliest_cert_expiry: Option<i64>,
 }
 
 /// The outcome of removing our binding after success.

@@ -67,6 +67,18 @@ pub struct Tally {
     unregistered: Option<bool>,
     verdict: Option<Verdict>,
     end: Option<Instant>,
+    last_success: Option<Instant>,
+}
+
+/// What a held registration looks like now (`watch --metrics-listen`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    /// Registered now.
+    pub registered: bool,
+    /// Seconds since the last successful REGISTER (since the watch began when none succeeded).
+    pub since_success_s: f64,
+    /// Round trip of the last answered keep-alive, ms.
+    pub last_rtt_ms: Option<f64>,
 }
 
 const DROPS: usize = 0;
@@ -123,6 +135,17 @@ impl Tally {
         }
     }
 
+    /// The state of the registration at `now`.
+    #[must_use]
+    pub fn live(&self, now: Instant) -> Live {
+        let from = self.last_success.or(self.start).unwrap_or(now);
+        Live {
+            registered: self.since.is_some(),
+            since_success_s: now.saturating_duration_since(from).as_secs_f64(),
+            last_rtt_ms: self.rtts.last().copied(),
+        }
+    }
+
     fn exit_code(&self) -> u8 {
         match (self.first_registered, self.counts[DROPS]) {
             (None, _) => self.verdict.unwrap_or(Verdict::Unreachable).exit_code(),
@@ -132,6 +155,7 @@ impl Tally {
     }
 
     fn registered(&mut self, at: Instant, refresh: bool) {
+        self.last_success = Some(at);
         if refresh {
             self.counts[REFRESHES] += 1;
             return;
@@ -149,6 +173,31 @@ impl Tally {
             self.counts[DROPS] += 1;
             self.lost_at = Some(at);
         }
+    }
+}
+
+/// A [`Tally`] that a metrics page reads while the watch feeds it.
+#[derive(Debug, Clone, Default)]
+pub struct Shared(pub std::sync::Arc<std::sync::Mutex<Tally>>);
+
+impl Shared {
+    /// The summary so far and the live state, at `now`.
+    #[must_use]
+    pub fn read(&self, now: Instant) -> (WatchSummary, Live) {
+        let tally = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (tally.summary(now), tally.live(now))
+    }
+}
+
+impl Sink for Shared {
+    fn event(&mut self, e: &Stamped) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .event(e);
     }
 }
 

@@ -11,6 +11,7 @@ pub mod human;
 pub mod json;
 pub mod nagios;
 pub mod progress;
+pub mod prometheus;
 pub mod status;
 
 pub use candidates::{candidates_json, candidates_text};
