@@ -73,6 +73,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary')
+            [CompletionResult]::new('exporter', 'exporter', [CompletionResultType]::ParameterValue, 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module''s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter''s own metrics')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -138,6 +139,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Keep-alive interval (the phone''s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it')
             [CompletionResult]::new('--refresh', '--refresh', [CompletionResultType]::ParameterName, 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM')
+            [CompletionResult]::new('--metrics-listen', '--metrics-listen', [CompletionResultType]::ParameterName, 'Serve `/metrics` for the registration being held on this address (Prometheus text format: sipreg_registered, drops, refreshes, keep-alive RTT, …)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
             [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
@@ -187,6 +189,18 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'sipreg;exporter' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README)')
+            [CompletionResult]::new('--max-concurrent', '--max-concurrent', [CompletionResultType]::ParameterName, 'Probes run at once; more wait for a slot until their scrape deadline (then 503)')
+            [CompletionResult]::new('--timeout-offset', '--timeout-offset', [CompletionResultType]::ParameterName, 'A probe ends this long before Prometheus''s scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter''s --timeout-offset')
+            [CompletionResult]::new('--check-config', '--check-config', [CompletionResultType]::ParameterName, 'Check the config file, print its modules and exit (0 valid, 2 not)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'sipreg;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -201,6 +215,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed')
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary')
+            [CompletionResult]::new('exporter', 'exporter', [CompletionResultType]::ParameterValue, 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module''s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter''s own metrics')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -213,6 +228,9 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             break
         }
         'sipreg;help;watch' {
+            break
+        }
+        'sipreg;help;exporter' {
             break
         }
         'sipreg;help;completions' {

@@ -22,6 +22,9 @@ _sipreg() {
             sipreg,demo)
                 cmd="sipreg__subcmd__demo"
                 ;;
+            sipreg,exporter)
+                cmd="sipreg__subcmd__exporter"
+                ;;
             sipreg,help)
                 cmd="sipreg__subcmd__help"
                 ;;
@@ -39,6 +42,9 @@ _sipreg() {
                 ;;
             sipreg__subcmd__help,demo)
                 cmd="sipreg__subcmd__help__subcmd__demo"
+                ;;
+            sipreg__subcmd__help,exporter)
+                cmd="sipreg__subcmd__help__subcmd__exporter"
                 ;;
             sipreg__subcmd__help,help)
                 cmd="sipreg__subcmd__help__subcmd__help"
@@ -59,7 +65,7 @@ _sipreg() {
 
     case "${cmd}" in
         sipreg)
-            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch completions man help"
+            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch exporter completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,8 +218,38 @@ _sipreg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sipreg__subcmd__exporter)
+            opts="-v -h --listen --config --max-concurrent --timeout-offset --check-config --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-concurrent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout-offset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sipreg__subcmd__help)
-            opts="demo resolve watch completions man help"
+            opts="demo resolve watch exporter completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +277,20 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__help__subcmd__exporter)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -451,7 +501,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__watch)
-            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --metrics-listen --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -466,6 +516,10 @@ _sipreg() {
                     return 0
                     ;;
                 --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

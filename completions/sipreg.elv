@@ -70,6 +70,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand demo 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed'
             cand resolve 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
             cand watch 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary'
+            cand exporter 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module''s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter''s own metrics'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -132,6 +133,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --keepalive 'Keep-alive interval (the phone''s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it'
             cand --refresh 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)'
             cand --duration 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM'
+            cand --metrics-listen 'Serve `/metrics` for the registration being held on this address (Prometheus text format: sipreg_registered, drops, refreshes, keep-alive RTT, …)'
             cand --user 'User part of the address of record sip:USER@DOMAIN'
             cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
             cand --auth-user 'Digest user name [default: --user]'
@@ -180,6 +182,17 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'sipreg;exporter'= {
+            cand --listen 'Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr)'
+            cand --config 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README)'
+            cand --max-concurrent 'Probes run at once; more wait for a slot until their scrape deadline (then 503)'
+            cand --timeout-offset 'A probe ends this long before Prometheus''s scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter''s --timeout-offset'
+            cand --check-config 'Check the config file, print its modules and exit (0 valid, 2 not)'
+            cand -v 'Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration'
+            cand --verbose 'Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'sipreg;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -192,6 +205,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand demo 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone''s default flags: shows a TCP to UDP fallback with nothing else installed'
             cand resolve 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
             cand watch 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary'
+            cand exporter 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module''s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter''s own metrics'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -201,6 +215,8 @@ set edit:completion:arg-completer[sipreg] = {|@words|
         &'sipreg;help;resolve'= {
         }
         &'sipreg;help;watch'= {
+        }
+        &'sipreg;help;exporter'= {
         }
         &'sipreg;help;completions'= {
         }

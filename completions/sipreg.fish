@@ -72,6 +72,7 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -s V -l version -d 'Print ve
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "watch" -d 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone\'s fallback, until --duration or a signal; then remove the binding and print a summary'
+complete -c sipreg -n "__fish_sipreg_needs_command" -a "exporter" -d 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module\'s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter\'s own metrics'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "man" -d 'Print the man page (roff)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -124,6 +125,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s h -l help -d '
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keepalive -d 'Keep-alive interval (the phone\'s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l refresh -d 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l duration -d 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l metrics-listen -d 'Serve `/metrics` for the registration being held on this address (Prometheus text format: sipreg_registered, drops, refreshes, keep-alive RTT, …)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l auth-user -d 'Digest user name [default: --user]' -r
@@ -168,11 +170,19 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l json -d 'Print t
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s q -l quiet -d 'Print only the verdict line'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l listen -d 'Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l config -d 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README)' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l max-concurrent -d 'Probes run at once; more wait for a slot until their scrape deadline (then 503)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l timeout-offset -d 'A probe ends this long before Prometheus\'s scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter\'s --timeout-offset' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l check-config -d 'Check the config file, print its modules and exit (0 valid, 2 not)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -s v -l verbose -d 'Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration'
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -s h -l help -d 'Print help'
 complete -c sipreg -n "__fish_sipreg_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c sipreg -n "__fish_sipreg_using_subcommand man" -s h -l help -d 'Print help'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "watch" -d 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone\'s fallback, until --duration or a signal; then remove the binding and print a summary'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch exporter completions man help" -f -a "demo" -d 'Start a registrar on loopback (TCP refused, UDP answering) and register at it with the phone\'s default flags: shows a TCP to UDP fallback with nothing else installed'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch exporter completions man help" -f -a "resolve" -d 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch exporter completions man help" -f -a "watch" -d 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone\'s fallback, until --duration or a signal; then remove the binding and print a summary'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch exporter completions man help" -f -a "exporter" -d 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module\'s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter\'s own metrics'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch exporter completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch exporter completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand help; and not __fish_seen_subcommand_from demo resolve watch exporter completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

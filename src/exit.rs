@@ -27,7 +27,8 @@ pub const TABLE: &str = "\
 Exit codes:
   0  registered
   1  rejected: the server answered with a final failure other than authentication
-  2  usage or configuration error (bad flag, unsupported transport set, unreadable file)
+  2  usage or configuration error (bad flag, unsupported transport set, unreadable file,
+     bad exporter config, an address that cannot be bound)
   3  unreachable: no transport got a final answer
   4  unauthorized: challenged again after credentials were sent, or challenged without a password
   5  registered, but not as --expect-transport or --max-time demanded

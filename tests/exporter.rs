@@ -360,3 +360,54 @@ fn watch_serves_the_held_registration_as_metrics() {
         "binding removed"
     );
 }
+
+#[test]
+fn a_tls_probe_reports_the_earliest_certificate_expiry() {
+    let pki = Pki::new();
+    let reg = registrar(Options {
+        tls: Some(pki.leaf_config(&["127.0.0.1"], (2020, 1, 1), (2031, 7, 15))),
+        ..Options::default()
+    });
+    let tls = reg.tls_addr.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[modules.tls]\ntls = true\nca_file = {:?}\n",
+        pki.ca_pem.display().to_string()
+    );
+    let e = exporter(dir.path(), &config, &[]);
+    let a = probe(&e, &format!("target={tls}&module=tls"));
+    assert_eq!(sample(&a.body, "probe_success"), Some(1.0), "{}", a.body);
+    assert_eq!(
+        sample(&a.body, "probe_sip_transport{transport=\"tls\"}"),
+        Some(1.0),
+        "{}",
+        a.body
+    );
+    // 2031-07-15T00:00:00Z: the leaf expires before the CA (rcgen's default, year 4096).
+    assert_eq!(
+        sample(&a.body, "probe_ssl_earliest_cert_expiry"),
+        Some(1_941_840_000.0),
+        "{}",
+        a.body
+    );
+    let version = a
+        .body
+        .lines()
+        .any(|l| l.starts_with("probe_tls_version_info{version=\"TLSv1_"));
+    assert!(version, "{}", a.body);
+    let tls_phase = sample(&a.body, "probe_sip_phase_duration_seconds{phase=\"tls\"}");
+    assert!(tls_phase.is_some_and(|s| s > 0.0), "{}", a.body);
+    assert_clean(&a.body);
+    // The one-shot JSON carries the same date.
+    let out = run(&[
+        "--json",
+        "--tls",
+        "--ca-file",
+        pki.ca_pem.to_str().unwrap(),
+        &tls.to_string(),
+    ]);
+    assert_eq!(
+        out.json()["attempts"][0]["tls"]["earliest_cert_expiry"],
+        1_941_840_000i64
+    );
+}

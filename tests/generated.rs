@@ -57,7 +57,12 @@ fn completions_know_the_flags() {
 fn the_readme_lists_every_long_flag() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let help = run(&["--help"]).stdout;
+    let help = [
+        run(&["--help"]).stdout,
+        run(&["watch", "--help"]).stdout,
+        run(&["exporter", "--help"]).stdout,
+    ]
+    .join("\n");
     let flags: Vec<&str> = help
         .split_whitespace()
         .map(|w| w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-')))

@@ -4,7 +4,8 @@
 # Needs: the Rust toolchain; for the Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and
 # kamailio-tls-modules, for the legacy-TLS servers (tests/tls_legacy.rs), openssl, and for the NAT tests
 # (tests/nat.rs: network namespaces, run as root), nftables, iproute2, procps (sysctl) and python3 (its probes): all
-# installed here when missing (as root, or with sudo).
+# installed here when missing (as root, or with sudo); for the monitoring tests (tests/exporter.rs, tests/prometheus.rs),
+# Debian's prometheus (prometheus and promtool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v sysctl >/dev/null 2>&1 || missing+=(procps)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
   sudo=""
@@ -30,6 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   have_kamailio || { echo "tests/run.sh: kamailio is still missing" >&2; exit 1; }
   command -v openssl >/dev/null 2>&1 || { echo "tests/run.sh: openssl is still missing" >&2; exit 1; }
   command -v nft >/dev/null 2>&1 || { echo "tests/run.sh: nft is still missing" >&2; exit 1; }
+  command -v promtool >/dev/null 2>&1 || { echo "tests/run.sh: promtool is still missing" >&2; exit 1; }
 fi
 
 # A quick smoke run of the benchmark script, so that it cannot rot (its figures mean nothing).

@@ -17,17 +17,22 @@ pub struct Answer {
 
 /// GET `path` from `addr` with extra header lines (`Name: value`).
 pub fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> Answer {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connects");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    try_get(addr, path, headers).unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"))
+}
+
+/// [`get`], or the error when nothing answers.
+pub fn try_get(addr: SocketAddr, path: &str, headers: &[&str]) -> std::io::Result<Answer> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for h in headers {
         req.push_str(h);
         req.push_str("\r\n");
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("reads the answer");
+    s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -43,11 +48,11 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> Answer {
                 .then(|| v.trim().to_string())
         })
         .unwrap_or_default();
-    Answer {
+    Ok(Answer {
         status,
         content_type,
         body: dechunk(head, body),
-    }
+    })
 }
 
 fn dechunk(head: &str, body: &str) -> String {
