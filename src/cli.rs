@@ -50,6 +50,9 @@ pub enum Command {
     /// with the module's flags and answers with `probe_*` metrics (as blackbox_exporter);
     /// `/metrics` has the exporter's own metrics.
     Exporter(ExporterArgs),
+    /// Register many accounts at once, as every phone of a building does after a power cut, and
+    /// measure the registrar: rates, latency percentiles, outcomes; every binding removed at the end.
+    Storm(Box<StormArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -306,6 +309,72 @@ pub struct ExporterArgs {
     /// Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Where a storm's requests leave from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SocketArg {
+    /// A UDP socket or TCP/TLS connection per account, as real phones have.
+    PerAccount,
+    /// One UDP socket or TCP connection for all accounts: the registrar's raw ceiling.
+    Shared,
+}
+
+/// The flags of `sipreg storm`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct StormArgs {
+    /// `sipreg storm merge`: combine the JSON results of shards.
+    #[command(subcommand)]
+    pub command: Option<StormCommand>,
+    /// The accounts: CSV with a header, columns user,password and optionally auth_user,domain.
+    #[arg(long, value_name = "FILE.csv", required = true, help_heading = "Storm")]
+    pub accounts: Option<PathBuf>,
+    /// Registrations started per second [default: all at once, within --concurrency].
+    #[arg(long, value_parser = rate, value_name = "N", help_heading = "Storm")]
+    pub rate: Option<f64>,
+    /// Registrations under way at once.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N", help_heading = "Storm")]
+    pub concurrency: u32,
+    /// Hold the bindings this long from the start, refreshing them as the phone does; then remove them.
+    #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Storm")]
+    pub duration: Option<Duration>,
+    /// A socket or connection per account (as real phones), or one shared by all.
+    #[arg(long, value_enum, default_value_t = SocketArg::PerAccount, value_name = "MODE", help_heading = "Storm")]
+    pub socket: SocketArg,
+    /// Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm.
+    #[arg(long, value_parser = shard, value_name = "K/N", help_heading = "Storm")]
+    pub shard: Option<crate::storm::Shard>,
+    /// The server and the one-shot flags.
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+/// `sipreg storm` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StormCommand {
+    /// Merge the `--json` results of shards into one: counts added, histograms merged exactly.
+    Merge {
+        /// The JSON results of `sipreg storm --json --shard K/N`.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Print the merged result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000_000.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a rate between 0 and 10000000 per second"
+        )),
+    }
+}
+
+fn shard(s: &str) -> Result<crate::storm::Shard, String> {
+    crate::storm::Shard::parse(s)
 }
 
 /// `90%` or a duration such as `5s`.

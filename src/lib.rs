@@ -15,6 +15,7 @@ pub mod oneshot;
 pub mod registrar;
 pub mod render;
 pub mod sip;
+pub mod storm;
 pub mod threshold;
 pub mod ua;
 pub mod watching;

@@ -4,7 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use sipreg::cli::{Cli, ColorChoice, Command, ExporterArgs, RegisterArgs, WatchArgs};
+use sipreg::cli::{
+    Cli, ColorChoice, Command, ExporterArgs, RegisterArgs, StormArgs, StormCommand, WatchArgs,
+};
 use sipreg::config::Config;
 use sipreg::exit;
 use sipreg::net::resolve::Resolver;
@@ -136,9 +138,11 @@ fn generate(command: &Command) -> Option<ExitCode> {
             }
             Some(print_bytes(&buf))
         }
-        Command::Demo { .. } | Command::Resolve(_) | Command::Watch(_) | Command::Exporter(_) => {
-            None
-        }
+        Command::Demo { .. }
+        | Command::Resolve(_)
+        | Command::Watch(_)
+        | Command::Exporter(_)
+        | Command::Storm(_) => None,
     }
 }
 
@@ -384,6 +388,115 @@ async fn metrics_server(
     Ok(())
 }
 
+/// `sipreg storm merge FILE...`: the shards' results as one.
+fn storm_merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
+    let mut parts = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => return usage_error(&format!("{}: {e}", f.display()), json),
+        };
+        match serde_json::from_str::<sipreg::observe::storm::StormSummary>(text.trim()) {
+            Ok(p) => parts.push(p),
+            Err(e) => {
+                let why = format!("{}: not a `sipreg storm --json` result ({e})", f.display());
+                return usage_error(&why, json);
+            }
+        }
+    }
+    match sipreg::observe::storm::StormSummary::merge(&parts) {
+        Ok(m) if json => print(&render::storm::json(&m)),
+        Ok(m) => {
+            let header = format!("storm: {} shards merged", parts.len());
+            print(&render::storm::human(&header, &m));
+        }
+        Err(e) => return usage_error(&e, json),
+    }
+    ExitCode::from(exit::OK)
+}
+
+/// Raises the open-file limit to its hard limit for a storm; a note when it changed or is short.
+fn open_files(needed: u64) -> Option<String> {
+    let (soft, hard) = rlimit::Resource::NOFILE.get().ok()?;
+    let raised = rlimit::increase_nofile_limit(hard).unwrap_or(soft);
+    if raised < needed {
+        return Some(format!(
+            "the open-file limit is {raised} (hard limit {hard}): fewer than the {needed} sockets of a socket per account; accounts beyond it fail (use --concurrency or --socket shared)"
+        ));
+    }
+    (raised > soft).then(|| format!("open-file limit raised from {soft} to {raised}"))
+}
+
+/// `sipreg storm`: the accounts at once, a live line on a terminal, then the summary. Exit 0 when
+/// every account registered, 5 when some did not, 3 when none did, 2 on a usage error.
+fn storm(s: &StormArgs) -> ExitCode {
+    if let Some(StormCommand::Merge { files, json }) = &s.command {
+        return storm_merge(files, *json);
+    }
+    let json = s.register.json;
+    let plan = match sipreg::storm::plan::plan(s) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e, json),
+    };
+    let accounts = plan.accounts.len() as u64;
+    if plan.socket == sipreg::storm::SocketMode::PerAccount {
+        if let Some(note) = open_files(accounts.min(u64::from(s.concurrency)).max(accounts) + 64) {
+            eprint_line(&format!("sipreg storm: {note}"));
+        }
+    }
+    let header = format!(
+        "storm: {accounts} accounts at {} ({}, {})",
+        plan.base.server_display(),
+        render::order(&plan.base.order),
+        match plan.socket {
+            sipreg::storm::SocketMode::PerAccount => "a socket per account",
+            sipreg::storm::SocketMode::Shared => "one shared socket",
+        }
+    );
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
+            return ExitCode::from(exit::INTERNAL);
+        }
+    };
+    let live = !json && !s.register.quiet && std::io::stderr().is_terminal();
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    let result = rt.block_on(async {
+        if let Ok(counting) = signals(tx) {
+            tokio::spawn(counting);
+        }
+        let mut tick = |snap: &sipreg::storm::Snapshot| {
+            if live {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[2K{}", render::storm::progress(snap));
+                let _ = err.flush();
+            }
+        };
+        sipreg::storm::run(plan, rx, &mut tick).await
+    });
+    if live {
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => return usage_error(&e, json),
+    };
+    if json {
+        print(&render::storm::json(&summary));
+    } else {
+        print(&render::storm::human(&header, &summary));
+    }
+    ExitCode::from(match (summary.registered, summary.failed) {
+        (_, 0) => exit::OK,
+        (0, _) => exit::UNREACHABLE,
+        _ => exit::EXPECTATION,
+    })
+}
+
 /// The registration test itself: one run, or `--count` runs.
 fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
     let config = match config(args) {
@@ -426,6 +539,7 @@ fn main() -> ExitCode {
     let args = match &cli.command {
         Some(Command::Resolve(sub)) => sub.as_ref(),
         Some(Command::Watch(w)) => &w.register,
+        Some(Command::Storm(s)) => &s.register,
         _ => &cli.register,
     };
     match &cli.command {
@@ -444,6 +558,7 @@ fn main() -> ExitCode {
         Some(Command::Demo { json }) => demo(&rt, json, args.color),
         Some(Command::Watch(w)) => watch(&rt, &w),
         Some(Command::Exporter(e)) => exporter(&rt, &e),
+        Some(Command::Storm(s)) => storm(&s),
         _ => register(&rt, args),
     }
 }

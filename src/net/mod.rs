@@ -3,6 +3,7 @@
 
 pub mod memory;
 pub mod resolve;
+pub mod shared;
 pub mod stream;
 pub mod tls;
 pub mod tls_probe;
@@ -162,13 +163,22 @@ impl Flow for Connection {
 #[derive(Clone)]
 pub struct Sockets {
     tls: Option<tls::Client>,
+    /// One UDP socket per flow, without the second one that catches answers from elsewhere.
+    lean: bool,
 }
 
 impl Sockets {
     /// A connector with the TLS client of a run (if TLS is enabled).
     #[must_use]
     pub fn new(tls: Option<tls::Client>) -> Self {
-        Self { tls }
+        Self { tls, lean: false }
+    }
+
+    /// A connector for storms: a UDP flow is one connected socket, so ten thousand accounts need
+    /// ten thousand descriptors, not twenty.
+    #[must_use]
+    pub fn lean(tls: Option<tls::Client>) -> Self {
+        Self { tls, lean: true }
     }
 }
 
@@ -182,7 +192,9 @@ impl Connector for Sockets {
         timeout: Duration,
     ) -> Result<Connection, Failure> {
         if transport == Transport::Udp {
-            return udp::UdpFlow::connect(remote).await.map(Connection::Udp);
+            return udp::UdpFlow::connect(remote, !self.lean)
+                .await
+                .map(Connection::Udp);
         }
         let tcp = stream::connect_tcp(remote, timeout).await?;
         stream::Stream::new(tcp, remote).map(Connection::Tcp)

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::{Connector, Flow, Frame};
 use crate::model::{Failure, Outcome, Transport};
 use crate::sip::MAX_MESSAGE;
-use crate::sip::framing::Framer;
+use crate::sip::framing::StreamFramer;
 
 /// The receive buffer asked for on a shared UDP socket (as SIPp's `-buff_size`); the kernel caps it
 /// at `net.core.rmem_max`.
@@ -80,7 +80,8 @@ impl Shared {
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
-        let fail = |e: std::io::Error| Failure::new(Outcome::Unreachable, format!("UDP socket: {e}"));
+        let fail =
+            |e: std::io::Error| Failure::new(Outcome::Unreachable, format!("UDP socket: {e}"));
         let socket = UdpSocket::bind(any).await.map_err(fail)?;
         let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECEIVE_BUFFER);
         socket.connect(remote).await.map_err(fail)?;
@@ -186,7 +187,7 @@ async fn read_udp(socket: Arc<UdpSocket>, inner: Arc<Inner>) {
 }
 
 async fn read_tcp(mut read: tokio::net::tcp::OwnedReadHalf, inner: Arc<Inner>) {
-    let mut framer = Framer::new();
+    let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match read.read(&mut buf).await {
@@ -320,7 +321,8 @@ mod tests {
 
     #[test]
     fn the_call_id_is_found_in_long_and_compact_form() {
-        let long = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP x\r\nCall-ID:  abc@h \r\nCSeq: 1 REGISTER\r\n\r\n";
+        let long =
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP x\r\nCall-ID:  abc@h \r\nCSeq: 1 REGISTER\r\n\r\n";
         assert_eq!(call_id(long), Some(&b"abc@h"[..]));
         let compact = b"SIP/2.0 200 OK\r\ni: xyz\r\n\r\nCall-ID: body";
         assert_eq!(call_id(compact), Some(&b"xyz"[..]));

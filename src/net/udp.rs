@@ -24,6 +24,8 @@ pub struct UdpFlow {
     answered_from: Option<SocketAddr>,
     /// The receive buffer of the second socket, kept between calls.
     spare: Vec<u8>,
+    /// The receive buffer of the connected socket, kept between calls.
+    inbox: Vec<u8>,
 }
 
 /// A UDP socket with SO_REUSEPORT bound to `addr`.
@@ -45,19 +47,21 @@ impl UdpFlow {
     ///
     /// # Errors
     /// A [`Failure`] of kind `Unreachable` when no route exists.
-    pub async fn connect(remote: SocketAddr) -> Result<Self, Failure> {
+    pub async fn connect(remote: SocketAddr, catch_others: bool) -> Result<Self, Failure> {
         let any: SocketAddr = if remote.is_ipv4() {
             (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let fail = |e: io::Error| unreachable_error(&e, Transport::Udp, &remote.to_string());
-        let socket = match reusable(any) {
-            Ok(s) => s,
-            Err(_) => UdpSocket::bind(any).await.map_err(fail)?,
+        let socket = match reusable(any).ok().filter(|_| catch_others) {
+            Some(s) => s,
+            None => UdpSocket::bind(any).await.map_err(fail)?,
         };
         let port = socket.local_addr().map_err(fail)?.port();
-        let others = reusable(SocketAddr::new(any.ip(), port)).ok();
+        let others = catch_others
+            .then(|| reusable(SocketAddr::new(any.ip(), port)).ok())
+            .flatten();
         socket.connect(remote).await.map_err(fail)?;
         let local = socket.local_addr().map_err(|e| {
             Failure::new(Outcome::Closed, format!("socket has no local address: {e}"))
@@ -69,6 +73,7 @@ impl UdpFlow {
             remote,
             answered_from: None,
             spare: Vec::new(),
+            inbox: Vec::new(),
         })
     }
 
@@ -112,7 +117,10 @@ impl UdpFlow {
     /// # Errors
     /// A [`Failure`] on an ICMP error.
     pub async fn recv(&mut self) -> Result<Vec<u8>, Failure> {
-        let mut buf = vec![0u8; MAX_MESSAGE + 1];
+        if self.inbox.is_empty() {
+            self.inbox = vec![0u8; MAX_MESSAGE + 1];
+        }
+        let buf = &mut self.inbox;
         if self.others.is_some() && self.spare.is_empty() {
             self.spare = vec![0u8; MAX_MESSAGE + 1];
         }
@@ -120,7 +128,7 @@ impl UdpFlow {
             let spare = &mut self.spare;
             let (n, from) = match &self.others {
                 Some(others) => tokio::select! {
-                    r = self.socket.recv(&mut buf) => (r.map_err(|e| udp_error(self.remote, &e))?, None),
+                    r = self.socket.recv(buf) => (r.map_err(|e| udp_error(self.remote, &e))?, None),
                     r = others.recv_from(spare) => match r {
                         Ok((n, from)) => {
                             buf[..n].copy_from_slice(&spare[..n]);
@@ -131,9 +139,9 @@ impl UdpFlow {
                 },
                 None => (
                     self.socket
-                        .recv(&mut buf)
+                        .recv(buf)
                         .await
-                        .map_err(|e| self.error(&e))?,
+                        .map_err(|e| udp_error(self.remote, &e))?,
                     None,
                 ),
             };
@@ -146,8 +154,7 @@ impl UdpFlow {
             }
             // A kernel may hand the registrar's own datagrams to the unconnected socket too.
             self.answered_from = from.filter(|f| *f != self.remote);
-            buf.truncate(n);
-            return Ok(buf);
+            return Ok(buf[..n].to_vec());
         }
     }
 

@@ -4,4 +4,5 @@ pub mod collect;
 pub mod hint;
 pub mod narration;
 pub mod report;
+pub mod storm;
 pub mod tally;

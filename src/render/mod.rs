@@ -13,6 +13,7 @@ pub mod nagios;
 pub mod progress;
 pub mod prometheus;
 pub mod status;
+pub mod storm;
 
 pub use candidates::{candidates_json, candidates_text};
 pub use human::{human, run_line, summary_line, verdict_line};
@@ -74,7 +75,8 @@ impl Palette {
 pub use crate::model::human_ms;
 
 /// The transports as `TLS, then TCP, then UDP`.
-fn order(transports: &[Transport]) -> String {
+#[must_use]
+pub fn order(transports: &[Transport]) -> String {
     transports
         .iter()
         .map(|t| t.via_name())

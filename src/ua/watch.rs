@@ -144,6 +144,38 @@ impl<C: Connector> Agent<'_, C> {
         verdict
     }
 
+    /// One account of a storm: register with Table 89's fallback (and `--retries`), hold the binding
+    /// with refreshes until `stop`, then remove it (a second stop skips that). A lost binding is not
+    /// registered again: the storm counts it. Returns the verdict of the registration.
+    pub async fn storm(&mut self, settings: &WatchSettings, mut stop: Receiver<u32>) -> Verdict {
+        self.started();
+        let candidates = self.resolve().await;
+        let mut registration = Registration::new(account(self.cfg));
+        let retries = self.cfg.retries;
+        // A registration under way is finished, not abandoned: its binding would be left behind.
+        let (verdict, link) = self.register(&mut registration, &candidates, retries).await;
+        if let Some(mut link) = link {
+            let held = self
+                .hold(&mut link, &mut registration, settings, &mut stop, None)
+                .await;
+            self.answering = false;
+            match held {
+                Hold::Stop if !self.cfg.keep => {
+                    tokio::select! {
+                        () = self.unregister(&mut link, &mut registration) => {}
+                        () = asked(&mut stop, 2, None) => {}
+                    }
+                }
+                Hold::Stop => {}
+                Hold::Lost(reason) | Hold::Unreached(reason) => {
+                    self.emit(Event::RegistrationLost { reason });
+                }
+            }
+        }
+        self.emit(Event::Finished(verdict));
+        verdict
+    }
+
     /// The wait before the next try, announced: the phone's backoff, never shorter than a
     /// Retry-After the registrar asked for (bounded by --retry-max, as in the one-shot cycles).
     fn backoff_wait(&mut self, failures: u32) -> Duration {

@@ -107,6 +107,11 @@ pub enum Behaviour {
         /// Its password.
         password: String,
     },
+    /// Challenge every user; the password of user U is this prefix followed by U.
+    ChallengeAll {
+        /// The password prefix.
+        prefix: String,
+    },
     /// Answer the n-th request with the n-th reply; the last one repeats.
     Script(Vec<Canned>),
     /// Answer each request with the steps the script gives.
@@ -680,10 +685,18 @@ impl Shared {
                 headers.extend(canned.headers.iter().cloned());
                 r.reply(canned.status, &canned.reason, &headers)
             }
-            Behaviour::Challenge { user, password } => {
+            Behaviour::Challenge { .. } | Behaviour::ChallengeAll { .. } => {
                 let authorized = r.request.header("authorization").is_some_and(|a| {
+                    let (user, password) = match &self.behaviour {
+                        Behaviour::ChallengeAll { prefix } => {
+                            let user = digest_username(a);
+                            (user.clone(), format!("{prefix}{user}"))
+                        }
+                        Behaviour::Challenge { user, password } => (user.clone(), password.clone()),
+                        _ => return false,
+                    };
                     let issued = self.nonces.lock().unwrap().clone();
-                    check_digest(a, &r.request, user, password, &issued)
+                    check_digest(a, &r.request, &user, &password, &issued)
                 });
                 if authorized {
                     r.ok()
@@ -699,6 +712,19 @@ impl Shared {
         };
         vec![Step::Send(reply)]
     }
+}
+
+/// The `username` of an Authorization value.
+fn digest_username(value: &str) -> String {
+    let body = value.trim().get(6..).unwrap_or_default();
+    split_top_level(body, ',')
+        .into_iter()
+        .find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("username"))
+                .then(|| v.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_default()
 }
 
 /// What identifies a request for retransmission detection: Call-ID, CSeq and top Via branch.

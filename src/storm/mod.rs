@@ -1,0 +1,361 @@
+//! `sipreg storm`: many accounts register at once, as every phone of a building does after a power
+//! cut. Each account is the phone of the one-shot command (Table 89 order and fallback, digest,
+//! `--retries`), paced by `--rate` and bounded by `--concurrency`; bindings are held (refreshed) for
+//! `--duration` and removed at the end, on a signal too.
+
+pub mod accounts;
+pub mod host;
+pub mod plan;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::sync::watch::{Receiver, Sender};
+use tokio::task::JoinSet;
+
+use crate::config::{Config, Secret};
+use crate::model::{RefreshPolicy, Transport};
+use crate::net::resolve::Resolver;
+use crate::net::shared::Shared;
+use crate::net::{Connector, Sockets};
+use crate::observe::storm::{AccountSink, StormSummary, Totals, Window};
+use crate::ua::agent::Agent;
+use crate::ua::watch::WatchSettings;
+pub use accounts::{Account, Shard};
+
+/// Where the accounts' requests leave from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketMode {
+    /// A UDP socket or TCP/TLS connection per account, as real phones have.
+    PerAccount,
+    /// One UDP socket or one TCP connection for all (the registrar's raw ceiling).
+    Shared,
+}
+
+/// A storm to run.
+#[derive(Debug)]
+pub struct Plan {
+    /// The one-shot flags; user, password, auth user and domain come from each account.
+    pub base: Config,
+    /// The accounts (this shard's).
+    pub accounts: Vec<Account>,
+    /// Registrations started per second; all at once without it.
+    pub rate: Option<f64>,
+    /// Registrations under way at once.
+    pub concurrency: usize,
+    /// Hold the bindings (refreshing them) this long from the start.
+    pub duration: Option<Duration>,
+    /// Socket per account or shared.
+    pub socket: SocketMode,
+}
+
+/// What the progress line shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Since the start.
+    pub elapsed: Duration,
+    /// Accounts in the storm.
+    pub accounts: u64,
+    /// Accounts started.
+    pub started: u64,
+    /// Registered.
+    pub registered: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Retransmissions.
+    pub retransmissions: u64,
+    /// Bindings removed.
+    pub unregistered: u64,
+    /// What the storm does now.
+    pub stage: &'static str,
+}
+
+impl Config {
+    /// This configuration for one account of a storm.
+    #[must_use]
+    pub fn for_account(&self, a: &Account) -> Config {
+        let mut c = self.clone();
+        c.user.clone_from(&a.user);
+        c.auth_user = a.auth_user.clone().unwrap_or_else(|| a.user.clone());
+        c.password = (!a.password.is_empty()).then(|| Secret::new(a.password.clone()));
+        if let Some(d) = &a.domain {
+            c.domain.clone_from(d);
+        }
+        c
+    }
+}
+
+/// How the storm's agents hold their bindings: refreshes at 90 %, no keep-alives, no checks.
+const HOLD: WatchSettings = WatchSettings {
+    keepalive: Duration::ZERO,
+    refresh: RefreshPolicy::Fraction(0.9),
+    duration: None,
+    inbound_every: None,
+};
+
+/// Runs the storm until its accounts registered and (after `--duration`) removed their bindings,
+/// or a signal came (`stop` counts them: the first ends the storm with removals, the second skips
+/// them). `tick` gets a snapshot four times a second.
+///
+/// # Errors
+/// One line when the shared socket cannot be opened.
+pub async fn run(
+    plan: Plan,
+    stop: Receiver<u32>,
+    tick: &mut (dyn FnMut(&Snapshot) + Send),
+) -> Result<StormSummary, String> {
+    let resolver = Arc::new(Resolver::new(plan.base.dns.clone()));
+    let host_before = host::Readings::take();
+    let (summary, shared) = match plan.socket {
+        SocketMode::PerAccount => {
+            let sockets = Arc::new(Sockets::lean(plan.base.tls_client()));
+            (storm(&plan, sockets, resolver, stop, tick).await, None)
+        }
+        SocketMode::Shared => {
+            let shared = Arc::new(open_shared(&plan.base, &resolver).await?);
+            let s = storm(&plan, shared.clone(), resolver, stop, tick).await;
+            (s, Some(shared))
+        }
+    };
+    let mut summary = summary;
+    summary.warnings = host::warnings(&plan, &summary, &host_before, shared.as_deref());
+    Ok(summary)
+}
+
+/// The one socket of `--socket shared`, to the first address of the one transport.
+async fn open_shared(base: &Config, resolver: &Resolver) -> Result<Shared, String> {
+    let transport = base.order.first().copied().unwrap_or(Transport::Udp);
+    let candidates = crate::net::resolve::candidates(&base.target(), resolver).await;
+    let remote = candidates
+        .iter()
+        .filter(|c| c.transport == transport)
+        .find_map(|c| c.addr.as_ref().ok().copied())
+        .ok_or_else(|| format!("no {transport} address for {}", base.server_display()))?;
+    Shared::open(transport, remote, base.timers.connect)
+        .await
+        .map_err(|f| format!("--socket shared: {}", f.reason))
+}
+
+/// The clock and the shared parts of one storm.
+struct Run<C> {
+    connector: Arc<C>,
+    resolver: Arc<Resolver>,
+    totals: Arc<Totals>,
+    slots: Arc<Semaphore>,
+    hold: Sender<u32>,
+    tasks: JoinSet<()>,
+    t0: Instant,
+    accounts: u64,
+    slot_waits: u64,
+}
+
+async fn storm<C: Connector + Send + Sync + 'static>(
+    plan: &Plan,
+    connector: Arc<C>,
+    resolver: Arc<Resolver>,
+    mut stop: Receiver<u32>,
+    tick: &mut (dyn FnMut(&Snapshot) + Send),
+) -> StormSummary {
+    let started_unix_ms = unix_ms();
+    let cpu0 = host::cpu_seconds();
+    let (hold, _) = tokio::sync::watch::channel(0u32);
+    let mut run = Run {
+        connector,
+        resolver,
+        totals: Arc::new(Totals::default()),
+        slots: Arc::new(Semaphore::new(plan.concurrency.max(1))),
+        hold,
+        tasks: JoinSet::new(),
+        t0: Instant::now(),
+        accounts: plan.accounts.len() as u64,
+        slot_waits: 0,
+    };
+    let mut every = tokio::time::interval(Duration::from_millis(250));
+    let started = run.start_all(plan, &mut stop, &mut every, tick).await;
+    run.accounts = started;
+    run.wait_registered(&mut stop, &mut every, tick).await;
+    if let Some(d) = plan.duration {
+        run.wait_until(run.t0 + d, &mut stop, &mut every, tick)
+            .await;
+    }
+    let _ = run.hold.send(1);
+    run.finish(&mut stop, &mut every, tick).await;
+    let window = Window {
+        started: run.t0,
+        started_unix_ms,
+        ended: Instant::now(),
+    };
+    let cpu = host::cpu_seconds().zip(cpu0).map_or(0.0, |(b, a)| b - a);
+    let mut summary = run
+        .totals
+        .summary(started, window, (cpu * 1000.0).round() / 1000.0);
+    if plan.rate.is_some() && run.slot_waits > 0 {
+        summary.warnings.push(format!(
+            "--concurrency {} was full {} times: it held the rate back",
+            plan.concurrency, run.slot_waits
+        ));
+    }
+    summary
+}
+
+/// True once a signal was counted.
+fn signalled(stop: &Receiver<u32>) -> bool {
+    *stop.borrow() >= 1
+}
+
+/// Resolves when the count of signals reaches `count` (never when the sender is gone).
+async fn signal(stop: &mut Receiver<u32>, count: u32) {
+    loop {
+        if *stop.borrow_and_update() >= count {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl<C: Connector + Send + Sync + 'static> Run<C> {
+    fn snapshot(&self, stage: &'static str) -> Snapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let live = &self.totals.live;
+        Snapshot {
+            elapsed: self.t0.elapsed(),
+            accounts: self.accounts,
+            started: live.started.load(Relaxed),
+            registered: live.registered.load(Relaxed),
+            failed: live.failed.load(Relaxed),
+            requests: live.requests.load(Relaxed),
+            retransmissions: live.retransmissions.load(Relaxed),
+            unregistered: live.unregistered.load(Relaxed),
+            stage,
+        }
+    }
+
+    /// Starts every account at its time; returns how many started (fewer after a signal).
+    async fn start_all(
+        &mut self,
+        plan: &Plan,
+        stop: &mut Receiver<u32>,
+        every: &mut tokio::time::Interval,
+        tick: &mut (dyn FnMut(&Snapshot) + Send),
+    ) -> u64 {
+        let mut started = 0u64;
+        for (i, account) in plan.accounts.iter().enumerate() {
+            if let Some(rate) = plan.rate {
+                let at = self.t0 + Duration::from_secs_f64(i as f64 / rate);
+                if !self.wait_until(at, stop, every, tick).await {
+                    break;
+                }
+            }
+            let Some(slot) = self.slot(stop, every, tick).await else {
+                break;
+            };
+            self.spawn(plan.base.for_account(account), slot);
+            started += 1;
+        }
+        started
+    }
+
+    /// A concurrency slot, or `None` after a signal.
+    async fn slot(
+        &mut self,
+        stop: &mut Receiver<u32>,
+        every: &mut tokio::time::Interval,
+        tick: &mut (dyn FnMut(&Snapshot) + Send),
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            return (!signalled(stop)).then_some(slot);
+        }
+        self.slot_waits += 1;
+        loop {
+            tokio::select! {
+                slot = self.slots.clone().acquire_owned() => return slot.ok().filter(|_| !signalled(stop)),
+                () = signal(stop, 1) => return None,
+                _ = every.tick() => tick(&self.snapshot("starting")),
+            }
+        }
+    }
+
+    fn spawn(&mut self, cfg: Config, slot: tokio::sync::OwnedSemaphorePermit) {
+        let connector = self.connector.clone();
+        let resolver = self.resolver.clone();
+        let totals = self.totals.clone();
+        let hold = self.hold.subscribe();
+        self.tasks.spawn(async move {
+            let mut sink = AccountSink::new(totals, Some(slot));
+            Agent::new(&cfg, connector.as_ref(), &resolver, &mut sink)
+                .storm(&HOLD, hold)
+                .await;
+        });
+    }
+
+    /// Waits until `at` (ticking); false when a signal came first.
+    async fn wait_until(
+        &mut self,
+        at: Instant,
+        stop: &mut Receiver<u32>,
+        every: &mut tokio::time::Interval,
+        tick: &mut (dyn FnMut(&Snapshot) + Send),
+    ) -> bool {
+        let stage = if self.totals.live.done() >= self.accounts {
+            "holding"
+        } else {
+            "starting"
+        };
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(at.into()) => return true,
+                () = signal(stop, 1) => return false,
+                _ = every.tick() => tick(&self.snapshot(stage)),
+            }
+        }
+    }
+
+    /// Waits until every started account registered or failed, or a signal.
+    async fn wait_registered(
+        &mut self,
+        stop: &mut Receiver<u32>,
+        every: &mut tokio::time::Interval,
+        tick: &mut (dyn FnMut(&Snapshot) + Send),
+    ) {
+        let mut poll = tokio::time::interval(Duration::from_millis(10));
+        while self.totals.live.done() < self.accounts {
+            tokio::select! {
+                _ = poll.tick() => {}
+                () = signal(stop, 1) => return,
+                _ = every.tick() => tick(&self.snapshot("registering")),
+            }
+        }
+    }
+
+    /// Lets every account remove its binding and end; a second signal skips the removals.
+    async fn finish(
+        &mut self,
+        stop: &mut Receiver<u32>,
+        every: &mut tokio::time::Interval,
+        tick: &mut (dyn FnMut(&Snapshot) + Send),
+    ) {
+        let mut skipped = false;
+        loop {
+            tokio::select! {
+                joined = self.tasks.join_next() => if joined.is_none() { break },
+                () = signal(stop, 2), if !skipped => {
+                    skipped = true;
+                    let _ = self.hold.send(2);
+                }
+                _ = every.tick() => tick(&self.snapshot("removing")),
+            }
+        }
+        tick(&self.snapshot("done"));
+    }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}

@@ -1,0 +1,354 @@
+//! `sipreg storm` with the real binary against the test server: many digest accounts at once, per
+//! account and shared sockets, holding with refreshes, nothing left behind (also on SIGINT), shards
+//! merged exactly, and bad input.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn accounts(dir: &std::path::Path, n: usize) -> String {
+    let mut text = String::from("user,password\n");
+    for i in 0..n {
+        text.push_str(&format!("u{i:04},pw-u{i:04}\n"));
+    }
+    let path = dir.join("accounts.csv");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn digest_server() -> Server {
+    registrar(Options {
+        behaviour: Behaviour::ChallengeAll {
+            prefix: "pw-".into(),
+        },
+        ..Options::default()
+    })
+}
+
+/// Per user: registered (a REGISTER with credentials and Expires > 0) and removed (Expires 0) last.
+fn bindings_left(seen: &[Seen]) -> Vec<String> {
+    let mut last: HashMap<String, Option<u32>> = HashMap::new();
+    for s in seen.iter().filter(|s| s.authorization.is_some()) {
+        let user = s
+            .contact
+            .split("sip:")
+            .nth(1)
+            .and_then(|r| r.split('@').next())
+            .unwrap_or_default()
+            .to_string();
+        last.insert(user, s.expires);
+    }
+    let mut left: Vec<String> = last
+        .into_iter()
+        .filter(|(_, e)| *e != Some(0))
+        .map(|(u, _)| u)
+        .collect();
+    left.sort();
+    left
+}
+
+#[test]
+fn a_storm_registers_every_account_and_removes_every_binding() {
+    let reg = digest_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 200);
+    let server = reg.sip_addr.to_string();
+    for (socket, transport) in [
+        ("per-account", "--udp"),
+        ("per-account", "--tcp"),
+        ("shared", "--udp"),
+        ("shared", "--tcp"),
+    ] {
+        let before = reg.seen().len();
+        let out = run(&[
+            "storm",
+            "--json",
+            "--accounts",
+            &file,
+            "--socket",
+            socket,
+            transport,
+            "--t1",
+            "100ms",
+            &server,
+        ]);
+        assert_eq!(
+            out.code, 0,
+            "{socket} {transport}: {}{}",
+            out.stdout, out.stderr
+        );
+        let j = out.json();
+        assert_eq!(j["registered"], 200, "{socket} {transport}: {j}");
+        assert_eq!(j["failed"], 0);
+        assert_eq!(j["unregistered"], 200);
+        // One challenge per account: the removal answers the same nonce with the next nc.
+        assert_eq!(j["statuses"]["401"], 200, "{j}");
+        assert_eq!(j["statuses"]["200"], 400, "{j}");
+        assert_eq!(j["outcomes"]["registered"], 200, "{j}");
+        assert!(j["registrations_per_s"].as_f64().unwrap() > 0.0);
+        assert!(
+            j["requests_per_s"].as_f64().unwrap() >= j["registrations_per_s"].as_f64().unwrap()
+        );
+        let l = &j["latency_ms"];
+        assert_eq!(l["count"], 200);
+        for (a, b) in [
+            ("p50", "p90"),
+            ("p90", "p99"),
+            ("p99", "p999"),
+            ("p999", "max"),
+        ] {
+            assert!(l[a].as_f64().unwrap() <= l[b].as_f64().unwrap(), "{l}");
+        }
+        assert!(j["phases_ms"]["final"]["count"] == 200, "{j}");
+        let seen = reg.seen()[before..].to_vec();
+        assert_eq!(
+            bindings_left(&seen),
+            Vec::<String>::new(),
+            "{socket} {transport}"
+        );
+        let peers: HashSet<_> = seen.iter().map(|s| s.peer).collect();
+        if socket == "shared" {
+            assert_eq!(peers.len(), 1, "one socket for all: {peers:?}");
+        } else {
+            assert!(peers.len() >= 200, "a socket per account: {}", peers.len());
+        }
+    }
+}
+
+#[test]
+fn a_held_storm_refreshes_and_the_human_summary_says_so() {
+    let reg = digest_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 20);
+    let out = run(&[
+        "storm",
+        "--accounts",
+        &file,
+        "--udp",
+        "--expires",
+        "2",
+        "--duration",
+        "3s",
+        "--rate",
+        "50",
+        &reg.sip_addr.to_string(),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.starts_with("storm: 20 accounts at "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("registered 20 of 20 accounts"),
+        "{}",
+        out.stdout
+    );
+    // Granted 2 s, refreshed at 90 %: at least one refresh each within 3 s.
+    let refreshes: u64 = out
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("held: ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(refreshes >= 20, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("bindings removed: 20 (0 removals failed)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(bindings_left(&reg.seen()), Vec::<String>::new());
+}
+
+#[test]
+fn sigint_ends_a_storm_with_every_binding_removed_and_the_summary() {
+    let reg = digest_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 50);
+    let mut child = sipreg()
+        .args([
+            "storm",
+            "--json",
+            "--accounts",
+            &file,
+            "--tcp",
+            "--duration",
+            "1h",
+            &reg.sip_addr.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sipreg runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reg
+        .seen()
+        .iter()
+        .filter(|s| s.authorization.is_some())
+        .count()
+        < 50
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the storm never registered everyone"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(0), "{stdout}");
+    let j: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(j["unregistered"], 50, "{j}");
+    assert_eq!(bindings_left(&reg.seen()), Vec::<String>::new());
+}
+
+#[test]
+fn shards_merge_into_the_whole_storm() {
+    let reg = digest_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 90);
+    let server = reg.sip_addr.to_string();
+    let mut files = Vec::new();
+    let mut users = HashSet::new();
+    for k in 0..3 {
+        let before = reg.seen().len();
+        let shard = format!("{k}/3");
+        let out = run(&[
+            "storm",
+            "--json",
+            "--udp",
+            "--accounts",
+            &file,
+            "--shard",
+            &shard,
+            &server,
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.json()["registered"], 30);
+        for s in &reg.seen()[before..] {
+            users.insert(
+                s.contact
+                    .clone()
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        let path = dir.path().join(format!("shard{k}.json"));
+        std::fs::write(&path, &out.stdout).unwrap();
+        files.push(path.display().to_string());
+    }
+    assert_eq!(users.len(), 90, "the shards took every account once");
+    let mut args = vec!["storm", "merge", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = run(&args);
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    let m = merged.json();
+    assert_eq!(m["registered"], 90);
+    assert_eq!(m["accounts"], 90);
+    assert_eq!(m["latency_ms"]["count"], 90);
+    assert_eq!(m["statuses"]["200"], 180, "registrations and removals: {m}");
+    let human = run(&["storm", "merge", &files[0], &files[1]]);
+    assert!(
+        human.stdout.contains("registered 60 of 60 accounts"),
+        "{}",
+        human.stdout
+    );
+    let bad = run(&["storm", "merge", &file]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("not a `sipreg storm --json` result"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn bad_storms_are_one_line_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = accounts(dir.path(), 3);
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "user,password\n1001,a\n1002\n").unwrap();
+    let bad = bad.display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--accounts", &bad],
+            "bad.csv line 3: 1 fields where the header has 2",
+        ),
+        (
+            vec!["--accounts", "/nonexistent.csv"],
+            "--accounts /nonexistent.csv",
+        ),
+        (
+            vec!["--accounts", &good, "--socket", "shared"],
+            "--socket shared needs exactly one of --udp or --tcp",
+        ),
+        (
+            vec!["--accounts", &good, "--password", "x"],
+            "each account's password comes from the accounts file",
+        ),
+        (
+            vec!["--accounts", &good, "--keep"],
+            "--keep does not apply to storm",
+        ),
+        (vec!["--accounts", &good, "--rate", "0"], "is not a rate"),
+        (vec!["--accounts", &good, "--shard", "3/3"], "is not K/N"),
+        (vec!["--accounts", &good, "--udp", "--tls"], "UDP + TLS"),
+    ];
+    for (args, words) in cases {
+        let mut all = vec!["storm"];
+        all.extend(args.iter().copied());
+        all.push("127.0.0.1:9");
+        let out = run(&all);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(words), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn accounts_that_fail_make_exit_5_and_are_counted() {
+    let reg = digest_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.csv");
+    std::fs::write(&path, "user,password\nu1,pw-u1\nu2,wrong\nu3,pw-u3\n").unwrap();
+    let out = run(&[
+        "storm",
+        "--json",
+        "--udp",
+        "--accounts",
+        path.to_str().unwrap(),
+        &reg.sip_addr.to_string(),
+    ]);
+    assert_eq!(out.code, 5, "{}", out.stdout);
+    let j = out.json();
+    assert_eq!(
+        (j["registered"].as_u64(), j["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(j["outcomes"]["unauthorized"], 1, "{j}");
+}
