@@ -74,6 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary')
             [CompletionResult]::new('exporter', 'exporter', [CompletionResultType]::ParameterValue, 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module''s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter''s own metrics')
+            [CompletionResult]::new('storm', 'storm', [CompletionResultType]::ParameterValue, 'Register many accounts at once, as every phone of a building does after a power cut, and measure the registrar: rates, latency percentiles, outcomes; every binding removed at the end')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -201,6 +202,81 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'sipreg;storm' {
+            [CompletionResult]::new('--accounts', '--accounts', [CompletionResultType]::ParameterName, 'The accounts: CSV with a header, columns user,password and optionally auth_user,domain')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Registrations started per second [default: all at once, within --concurrency]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Registrations under way at once')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Hold the bindings this long from the start, refreshing them as the phone does; then remove them')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'A socket or connection per account (as real phones), or one shared by all')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
+            [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
+            [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
+            [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'Digest password. Visible to other local users in the process list: prefer SIPREG_PASSWORD or --password-file')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the digest password from the first line of this file')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Requested registration lifetime in seconds')
+            [CompletionResult]::new('--check-inbound', '--check-inbound', [CompletionResultType]::ParameterName, 'After registering, send an OPTIONS to our own AOR through the registrar and report whether it reaches us (can calls reach the phone?); a failed check exits 5. In `watch`, repeat it every INTERVAL (`--check-inbound=2m`; 1m when no interval is given)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up a TCP or TLS connect after this long (the phone''s "approximately thirty seconds")')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Timer F: give up a transaction without final response after this long [default: 64 × T1 = 32s]')
+            [CompletionResult]::new('--t1', '--t1', [CompletionResultType]::ParameterName, 'RFC 3261 T1; scales Timer E, T2 (8 × T1) and the default Timer F')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Run up to this many more cycles after a failed one')
+            [CompletionResult]::new('--retry-interval', '--retry-interval', [CompletionResultType]::ParameterName, 'Wait before the next cycle; doubles per failed cycle (the phone''s Register Retry)')
+            [CompletionResult]::new('--retry-max', '--retry-max', [CompletionResultType]::ParameterName, 'Longest wait between cycles (the phone''s Register Max Retry)')
+            [CompletionResult]::new('--tls-port', '--tls-port', [CompletionResultType]::ParameterName, 'TLS port when TLS is one of several transports')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Trust only the CA certificates in this PEM file instead of the bundled public roots')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Device certificate (PEM chain), sent only when the server asks for one')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key of the device certificate (PEM)')
+            [CompletionResult]::new('--tls-server-name', '--tls-server-name', [CompletionResultType]::ParameterName, 'Verify the server certificate against this name instead of the SERVER host')
+            [CompletionResult]::new('--dns-server', '--dns-server', [CompletionResultType]::ParameterName, 'Ask this DNS server (ADDR:PORT) instead of the system''s resolver')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)')
+            [CompletionResult]::new('--warning', '--warning', [CompletionResultType]::ParameterName, '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, '--nagios: CRITICAL when the registration time (seconds) is outside this range')
+            [CompletionResult]::new('--critical', '--critical', [CompletionResultType]::ParameterName, '--nagios: CRITICAL when the registration time (seconds) is outside this range')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the human output')
+            [CompletionResult]::new('--expect-transport', '--expect-transport', [CompletionResultType]::ParameterName, 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Exit 5 when the registration took longer than this')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Register this many times, one line per run, then a summary; exit 0 only if every run registered')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Wait between runs of --count')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)')
+            [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Enable TCP')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)')
+            [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the binding after a successful registration (by default sipreg removes its own contact)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server certificate (shown loudly in every output)')
+            [CompletionResult]::new('--strict-tls', '--strict-tls', [CompletionResultType]::ParameterName, 'A server certificate that fails verification ends the cycle instead of falling back to TCP')
+            [CompletionResult]::new('--no-srv', '--no-srv', [CompletionResultType]::ParameterName, 'Skip the NAPTR and SRV lookups (RFC 3263): use the A/AAAA records of SERVER and the default ports')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('--ipv4', '--ipv4', [CompletionResultType]::ParameterName, 'Use IPv4 only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('--ipv6', '--ipv6', [CompletionResultType]::ParameterName, 'Use IPv6 only')
+            [CompletionResult]::new('--nagios', '--nagios', [CompletionResultType]::ParameterName, 'Print one line for Nagios/Icinga (Monitoring Plugins format, with perfdata) and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the report as one JSON document')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Narrate on stderr; -vv adds the SIP messages')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Narrate on stderr; -vv adds the SIP messages')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the verdict line')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the verdict line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Merge the `--json` results of shards into one: counts added, histograms merged exactly')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'sipreg;storm;merge' {
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the merged result as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'sipreg;storm;help' {
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Merge the `--json` results of shards into one: counts added, histograms merged exactly')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'sipreg;storm;help;merge' {
+            break
+        }
+        'sipreg;storm;help;help' {
+            break
+        }
         'sipreg;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -216,6 +292,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('resolve', 'resolve', [CompletionResultType]::ParameterValue, 'Print where the phone would go: the ordered candidates (transport, target, port, address) from NAPTR, SRV and A/AAAA, without sending any SIP')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Stay registered like the phone: refresh before the granted lifetime runs out, keep-alives, answers to the network, recovery with the phone''s fallback, until --duration or a signal; then remove the binding and print a summary')
             [CompletionResult]::new('exporter', 'exporter', [CompletionResultType]::ParameterValue, 'Serve Prometheus probes: `GET /probe?target=HOST[:PORT]&module=NAME` runs one registration with the module''s flags and answers with `probe_*` metrics (as blackbox_exporter); `/metrics` has the exporter''s own metrics')
+            [CompletionResult]::new('storm', 'storm', [CompletionResultType]::ParameterValue, 'Register many accounts at once, as every phone of a building does after a power cut, and measure the registrar: rates, latency percentiles, outcomes; every binding removed at the end')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -231,6 +308,13 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             break
         }
         'sipreg;help;exporter' {
+            break
+        }
+        'sipreg;help;storm' {
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Merge the `--json` results of shards into one: counts added, histograms merged exactly')
+            break
+        }
+        'sipreg;help;storm;merge' {
             break
         }
         'sipreg;help;completions' {

@@ -34,6 +34,9 @@ _sipreg() {
             sipreg,resolve)
                 cmd="sipreg__subcmd__resolve"
                 ;;
+            sipreg,storm)
+                cmd="sipreg__subcmd__storm"
+                ;;
             sipreg,watch)
                 cmd="sipreg__subcmd__watch"
                 ;;
@@ -55,8 +58,26 @@ _sipreg() {
             sipreg__subcmd__help,resolve)
                 cmd="sipreg__subcmd__help__subcmd__resolve"
                 ;;
+            sipreg__subcmd__help,storm)
+                cmd="sipreg__subcmd__help__subcmd__storm"
+                ;;
             sipreg__subcmd__help,watch)
                 cmd="sipreg__subcmd__help__subcmd__watch"
+                ;;
+            sipreg__subcmd__help__subcmd__storm,merge)
+                cmd="sipreg__subcmd__help__subcmd__storm__subcmd__merge"
+                ;;
+            sipreg__subcmd__storm,help)
+                cmd="sipreg__subcmd__storm__subcmd__help"
+                ;;
+            sipreg__subcmd__storm,merge)
+                cmd="sipreg__subcmd__storm__subcmd__merge"
+                ;;
+            sipreg__subcmd__storm__subcmd__help,help)
+                cmd="sipreg__subcmd__storm__subcmd__help__subcmd__help"
+                ;;
+            sipreg__subcmd__storm__subcmd__help,merge)
+                cmd="sipreg__subcmd__storm__subcmd__help__subcmd__merge"
                 ;;
             *)
                 ;;
@@ -65,7 +86,7 @@ _sipreg() {
 
     case "${cmd}" in
         sipreg)
-            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch exporter completions man help"
+            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch exporter storm completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,7 +270,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__help)
-            opts="demo resolve watch exporter completions man help"
+            opts="demo resolve watch exporter storm completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,6 +356,34 @@ _sipreg() {
         sipreg__subcmd__help__subcmd__resolve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__help__subcmd__storm)
+            opts="merge"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__help__subcmd__storm__subcmd__merge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -493,6 +542,212 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__storm)
+            opts="-4 -6 -w -c -v -q -h --accounts --rate --concurrency --duration --socket --shard --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help merge help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --accounts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -W "per-account shared" -- "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check-inbound)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --t1)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-server-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --expect-transport)
+                    COMPREPLY=($(compgen -W "udp tcp tls" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__storm__subcmd__help)
+            opts="merge help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__storm__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__storm__subcmd__help__subcmd__merge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipreg__subcmd__storm__subcmd__merge)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -33,6 +33,7 @@ Exit codes:
   4  unauthorized: challenged again after credentials were sent, or challenged without a password
   5  registered, but not as --expect-transport or --max-time demanded
   6  watch: registered, but the registration dropped at least once
+storm: 0 every account registered, 5 some did not, 3 none did.
 With --nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too).";
 
 impl Verdict {

@@ -61,6 +61,7 @@ fn the_readme_lists_every_long_flag() {
         run(&["--help"]).stdout,
         run(&["watch", "--help"]).stdout,
         run(&["exporter", "--help"]).stdout,
+        run(&["storm", "--help"]).stdout,
     ]
     .join("\n");
     let flags: Vec<&str> = help

@@ -297,3 +297,58 @@ impl Drop for Reap {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn a_storm_of_digest_accounts_registers_at_kamailio_and_leaves_nothing() {
+    let setup = common::kamailio::Setup {
+        defines: vec!["WITH_MANY_USERS".into()],
+        ..common::kamailio::Setup::loopback("MD5")
+    };
+    let Some(k) = Kamailio::start_with(setup) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.csv");
+    let mut text = String::from("user,password\n");
+    for i in 0..300 {
+        text.push_str(&format!("u{i},pw-u{i}\n"));
+    }
+    text.push_str("u999,wrong\n");
+    std::fs::write(&path, text).unwrap();
+    let accounts = path.to_str().unwrap();
+    for (socket, transport) in [
+        ("per-account", "--udp"),
+        ("shared", "--udp"),
+        ("per-account", "--tcp"),
+        ("shared", "--tcp"),
+    ] {
+        let out = run(&[
+            "storm",
+            "--json",
+            "--accounts",
+            accounts,
+            "--socket",
+            socket,
+            transport,
+            &k.udp_server(),
+        ]);
+        assert_eq!(
+            out.code, 5,
+            "{socket} {transport}: {}{}",
+            out.stdout, out.stderr
+        );
+        let j = out.json();
+        assert_eq!(j["registered"], 300, "{socket} {transport}: {j}");
+        assert_eq!(j["failed"], 1, "{socket} {transport}");
+        assert_eq!(
+            j["outcomes"]["unauthorized"], 1,
+            "{socket} {transport}: {j}"
+        );
+        assert_eq!(j["unregistered"], 300, "{socket} {transport}");
+        let left = k.ul_dump();
+        assert!(
+            !left.contains("Address: sip:u"),
+            "{socket} {transport}: bindings left:\n{left}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 # kamailio-tls-modules, for the legacy-TLS servers (tests/tls_legacy.rs), openssl, and for the NAT tests
 # (tests/nat.rs: network namespaces, run as root), nftables, iproute2, procps (sysctl) and python3 (its probes): all
 # installed here when missing (as root, or with sudo); for the monitoring tests (tests/exporter.rs, tests/prometheus.rs),
-# Debian's prometheus (prometheus and promtool).
+# Debian's prometheus (prometheus and promtool); for the storm benchmark's smoke run, sip-tester (SIPp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,7 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v sysctl >/dev/null 2>&1 || missing+=(procps)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
   sudo=""

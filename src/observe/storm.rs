@@ -359,6 +359,8 @@ pub struct StormSummary {
     pub ended_unix_ms: u64,
     /// CPU time sipreg used, seconds (summed over shards).
     pub cpu_s: f64,
+    /// CPU time until the registration phase ended (the last account registered or failed).
+    pub cpu_registration_s: f64,
     /// What limited the storm, in plain words (sipreg's own limits included).
     pub warnings: Vec<String>,
     /// The histograms as `[value_us, count]` pairs, for `sipreg storm merge`.
@@ -379,7 +381,7 @@ pub struct Window {
 impl Totals {
     /// The summary at the end of a storm of `accounts` accounts.
     #[must_use]
-    pub fn summary(&self, accounts: u64, window: Window, cpu_s: f64) -> StormSummary {
+    pub fn summary(&self, accounts: u64, window: Window, cpu: (f64, f64)) -> StormSummary {
         let m = self.merged.lock().unwrap_or_else(PoisonError::into_inner);
         let to_unix = |at: Instant| {
             window.started_unix_ms
@@ -408,7 +410,8 @@ impl Totals {
             started_unix_ms: window.started_unix_ms,
             registered_by_unix_ms: to_unix(registered_by),
             ended_unix_ms: to_unix(window.ended),
-            cpu_s,
+            cpu_s: cpu.0,
+            cpu_registration_s: cpu.1,
             warnings: Vec::new(),
             histograms: PHASES
                 .iter()
@@ -465,6 +468,7 @@ impl StormSummary {
             m.refresh_failures += p.refresh_failures;
             m.lost += p.lost;
             m.cpu_s += p.cpu_s;
+            m.cpu_registration_s += p.cpu_registration_s;
             add_counts(&mut m.outcomes, &p.outcomes);
             add_counts(&mut m.statuses, &p.statuses);
             m.started_unix_ms = m.started_unix_ms.min(p.started_unix_ms);
@@ -482,6 +486,7 @@ impl StormSummary {
             }
         }
         m.cpu_s = (m.cpu_s * 1000.0).round() / 1000.0;
+        m.cpu_registration_s = (m.cpu_registration_s * 1000.0).round() / 1000.0;
         m.derive();
         Ok(m)
     }
@@ -524,6 +529,7 @@ mod tests {
             registered_by_unix_ms: by,
             ended_unix_ms: by,
             cpu_s: 0.5,
+            cpu_registration_s: 0.25,
             warnings: Vec::new(),
             histograms: BTreeMap::from([("registration".to_string(), buckets(&h))]),
         };
@@ -545,6 +551,7 @@ mod tests {
         assert_eq!(merged.requests_per_s, 2000.0);
         assert_eq!(merged.statuses[&200], 4000);
         assert_eq!(merged.cpu_s, 1.0);
+        assert_eq!(merged.cpu_registration_s, 0.5);
         assert!(merged.latency_ms.p50 > 0.0 && merged.latency_ms.max >= merged.latency_ms.p999);
         assert!(StormSummary::merge(&[]).is_err());
     }

@@ -177,6 +177,7 @@ async fn storm<C: Connector + Send + Sync + 'static>(
     let started = run.start_all(plan, &mut stop, &mut every, tick).await;
     run.accounts = started;
     run.wait_registered(&mut stop, &mut every, tick).await;
+    let cpu_registered = host::cpu_seconds();
     if let Some(d) = plan.duration {
         run.wait_until(run.t0 + d, &mut stop, &mut every, tick)
             .await;
@@ -188,10 +189,12 @@ async fn storm<C: Connector + Send + Sync + 'static>(
         started_unix_ms,
         ended: Instant::now(),
     };
-    let cpu = host::cpu_seconds().zip(cpu0).map_or(0.0, |(b, a)| b - a);
-    let mut summary = run
-        .totals
-        .summary(started, window, (cpu * 1000.0).round() / 1000.0);
+    let used = |at: Option<f64>| {
+        at.zip(cpu0)
+            .map_or(0.0, |(b, a)| ((b - a) * 1000.0).round() / 1000.0)
+    };
+    let cpu = (used(host::cpu_seconds()), used(cpu_registered));
+    let mut summary = run.totals.summary(started, window, cpu);
     if plan.rate.is_some() && run.slot_waits > 0 {
         summary.warnings.push(format!(
             "--concurrency {} was full {} times: it held the rate back",

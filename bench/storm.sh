@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench/storm.sh BIN QUICK: `sipreg storm` against SIPp (Debian's sip-tester), mode by mode, on the same
+# Kamailio (fixtures/kamailio, -A WITH_MANY_USERS: user uN has the password pw-uN) with the same accounts.
+#
+#   shared UDP socket      sipreg --socket shared --udp        vs  sipp -t u1 -buff_size 1048576
+#   shared TCP connection  sipreg --socket shared --tcp        vs  sipp -t t1
+#   socket per account     sipreg --udp (default per-account)  vs  sipp -t un
+#   connection per account sipreg --tcp                        vs  sipp -t tn
+#
+# Each run gets a freshly started Kamailio (an empty location table). Both tools run with at most
+# BENCH_STORM_LIMIT (2000) registrations under way. Figures: registrations per second (sipreg: its
+# registration window from the JSON; SIPp: accounts / wall time), CPU seconds per 1,000 registrations
+# (sipreg: until its last registration, from the JSON; SIPp: user + system of the whole process), peak
+# RSS, failures. BENCH_STORM_ACCOUNTS (10000; 200 in the quick smoke run). Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=$1
+QUICK=${2:-0}
+N=${BENCH_STORM_ACCOUNTS:-10000}
+[ "$QUICK" = 1 ] && N=200
+LIMIT=${BENCH_STORM_LIMIT:-2000}
+WORK=$(mktemp -d)
+KPID=""
+stop_kamailio() {
+  if [ -n "$KPID" ]; then
+    kill -TERM "$KPID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$KPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$KPID" 2>/dev/null || true
+    KPID=""
+  fi
+}
+trap 'stop_kamailio; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"' EXIT
+
+if ! command -v sipp >/dev/null; then
+  echo "bench: installing sip-tester (SIPp)" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o Acquire::Retries=5 install -y -qq --no-install-recommends sip-tester >/dev/null
+fi
+
+python3 - "$N" "$WORK" <<'PY'
+import sys
+n, work = int(sys.argv[1]), sys.argv[2]
+with open(f"{work}/accounts.csv", "w") as f:
+    f.write("user,password\n")
+    for i in range(n):
+        f.write(f"u{i},pw-u{i}\n")
+with open(f"{work}/sipp.csv", "w") as f:
+    f.write("SEQUENTIAL\n")
+    for i in range(n):
+        f.write(f"u{i};[authentication username=u{i} password=pw-u{i}]\n")
+PY
+
+MODULES=$(dirname "$(compgen -G "/usr/lib/*/kamailio/modules/tls.so" | head -1)")
+read -r PORT PORT2 PORT3 PORT4 < <(python3 -c '
+import socket
+ps = []
+while len(ps) < 4:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p)); ps.append(p)
+    except OSError:
+        pass
+    t.close(); u.close()
+print(*ps)')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/server.key" \
+  -out "$WORK/server.pem" -days 30 -subj /CN=127.0.0.1 2>/dev/null
+sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN_IP@#127.0.0.1#g" -e "s#@PORT_UDP_ONLY@#$PORT4#g" -e "s#@PORT_UDP@#$PORT#g" \
+    -e "s#@PORT_TLS@#$PORT2#g" -e "s#@PORT_MTLS@#$PORT3#g" -e "s#@USER@#alice#g" -e "s#@PASSWORD@#secret#g" \
+    -e "s#@AUTH_ALGORITHM@#MD5#g" -e "s#@MIN_EXPIRES@#10#g" -e "s#@MODULES_DIR@#$MODULES#g" \
+    -e "s#@SERVER_CERT@#$WORK/server.pem#g" -e "s#@SERVER_KEY@#$WORK/server.key#g" -e "s#@CA_CERT@#$WORK/server.pem#g" \
+    -e "s#@TLS_METHOD@#TLSv1.2#g" fixtures/kamailio/kamailio.cfg.in > "$WORK/kamailio.cfg"
+sed -e "s#@DIR@#$WORK#g" -e "s#@SERVER_CERT@#$WORK/server.pem#g" -e "s#@SERVER_KEY@#$WORK/server.key#g" \
+    -e "s#@CA_CERT@#$WORK/server.pem#g" -e "s#@TLS_METHOD@#TLSv1.2#g" -e "s#@LISTEN_IP@#127.0.0.1#g" \
+    -e "s#@PORT_TLS@#$PORT2#g" -e "s#@PORT_MTLS@#$PORT3#g" fixtures/kamailio/tls.cfg.in > "$WORK/tls.cfg"
+sed -i -e "s/^debug=2/debug=0/" -e "s/\"max_contacts\", 10/\"max_contacts\", 0/" "$WORK/kamailio.cfg"
+
+start_kamailio() {
+  setsid kamailio -DD -E -m 256 -M 16 -A WITH_MANY_USERS -f "$WORK/kamailio.cfg" -Y "$WORK" \
+    -P "$WORK/kamailio.pid" 2>"$WORK/kamailio.log" &
+  KPID=$!
+  for _ in $(seq 100); do
+    python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+s.sendto(b'OPTIONS sip:127.0.0.1:$PORT SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bKb\r\nFrom: <sip:b@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: b\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n', ('127.0.0.1', $PORT))
+sys.exit(0 if s.recv(2000).startswith(b'SIP/2.0 200') else 1)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  cat "$WORK/kamailio.log" >&2
+  echo "bench: Kamailio did not start" >&2
+  exit 1
+}
+
+# run_sipreg NAME SOCKET TRANSPORT
+run_sipreg() {
+  start_kamailio
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/$1.time" "$BIN" storm --json --accounts "$WORK/accounts.csv" \
+    --concurrency "$LIMIT" --socket "$2" "--$3" "127.0.0.1:$PORT" > "$WORK/$1.json" || true
+  stop_kamailio
+}
+
+# run_sipp NAME MODE
+run_sipp() {
+  start_kamailio
+  local extra=()
+  [ "$2" = u1 ] && extra=(-buff_size 1048576)
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/$1.time" sipp "127.0.0.1:$PORT" -sf "$ROOT/bench/sipp/register.xml" \
+    -inf "$WORK/sipp.csv" -m "$N" -l "$LIMIT" -r 1000000 -rp 1000 -t "$2" -i 127.0.0.1 "${extra[@]}" -nostdin \
+    -timeout 300s -max_socket 16000 > "$WORK/$1.out" 2>&1 || true
+  stop_kamailio
+}
+
+for mode in "shared udp u1" "shared tcp t1" "per-account udp un" "per-account tcp tn"; do
+  read -r socket transport sippmode <<< "$mode"
+  run_sipreg "sipreg_${socket}_$transport" "$socket" "$transport"
+  run_sipp "sipp_${socket}_$transport" "$sippmode"
+done
+python3 "$ROOT/bench/storm_report.py" "$WORK" "$N" "$LIMIT"
