@@ -263,8 +263,13 @@ impl Flow for SharedFlow {
             Out::Tcp(w) => w.lock().await.write_all(bytes).await,
         };
         sent.map_err(|e| {
+            let outcome = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                Outcome::Unreachable
+            } else {
+                Outcome::Closed
+            };
             Failure::new(
-                Outcome::Closed,
+                outcome,
                 format!("the shared socket to {} failed: {e}", self.inner.remote),
             )
         })

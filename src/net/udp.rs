@@ -22,10 +22,6 @@ pub struct UdpFlow {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
     answered_from: Option<SocketAddr>,
-    /// The receive buffer of the second socket, kept between calls.
-    spare: Vec<u8>,
-    /// The receive buffer of the connected socket, kept between calls.
-    inbox: Vec<u8>,
 }
 
 /// A UDP socket with SO_REUSEPORT bound to `addr`.
@@ -54,7 +50,12 @@ impl UdpFlow {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let fail = |e: io::Error| unreachable_error(&e, Transport::Udp, &remote.to_string());
-        let socket = match reusable(any).ok().filter(|_| catch_others) {
+        let first = if catch_others {
+            reusable(any).ok()
+        } else {
+            None
+        };
+        let socket = match first {
             Some(s) => s,
             None => UdpSocket::bind(any).await.map_err(fail)?,
         };
@@ -72,8 +73,6 @@ impl UdpFlow {
             local,
             remote,
             answered_from: None,
-            spare: Vec::new(),
-            inbox: Vec::new(),
         })
     }
 
@@ -114,38 +113,41 @@ impl UdpFlow {
     /// Receives one datagram within the size limit, from the registrar or from any other address;
     /// larger ones are ignored. Cancel-safe.
     ///
+    /// The buffers are reserved, not filled: a flow waiting for an answer holds no resident 64 KiB,
+    /// which matters when a storm holds ten thousand flows.
+    ///
     /// # Errors
     /// A [`Failure`] on an ICMP error.
     pub async fn recv(&mut self) -> Result<Vec<u8>, Failure> {
-        if self.inbox.is_empty() {
-            self.inbox = vec![0u8; MAX_MESSAGE + 1];
-        }
-        let buf = &mut self.inbox;
-        if self.others.is_some() && self.spare.is_empty() {
-            self.spare = vec![0u8; MAX_MESSAGE + 1];
-        }
         loop {
-            let spare = &mut self.spare;
-            let (n, from) = match &self.others {
-                Some(others) => tokio::select! {
-                    r = self.socket.recv(buf) => (r.map_err(|e| udp_error(self.remote, &e))?, None),
-                    r = others.recv_from(spare) => match r {
-                        Ok((n, from)) => {
-                            buf[..n].copy_from_slice(&spare[..n]);
-                            (n, Some(from))
+            let mut buf = Vec::with_capacity(MAX_MESSAGE + 1);
+            let mut spare = Vec::new();
+            let from = match &self.others {
+                Some(others) => {
+                    spare.reserve(MAX_MESSAGE + 1);
+                    tokio::select! {
+                        r = self.socket.recv_buf(&mut buf) => {
+                            r.map_err(|e| udp_error(self.remote, &e))?;
+                            None
                         }
-                        Err(_) => continue,
-                    },
-                },
-                None => (
+                        r = others.recv_buf_from(&mut spare) => match r {
+                            Ok((_, from)) => {
+                                buf = spare;
+                                Some(from)
+                            }
+                            Err(_) => continue,
+                        },
+                    }
+                }
+                None => {
                     self.socket
-                        .recv(buf)
+                        .recv_buf(&mut buf)
                         .await
-                        .map_err(|e| udp_error(self.remote, &e))?,
-                    None,
-                ),
+                        .map_err(|e| udp_error(self.remote, &e))?;
+                    None
+                }
             };
-            if n > MAX_MESSAGE {
+            if buf.len() > MAX_MESSAGE {
                 tracing::debug!(
                     "ignoring a datagram over the {} KiB limit",
                     MAX_MESSAGE / 1024
@@ -154,7 +156,8 @@ impl UdpFlow {
             }
             // A kernel may hand the registrar's own datagrams to the unconnected socket too.
             self.answered_from = from.filter(|f| *f != self.remote);
-            return Ok(buf[..n].to_vec());
+            buf.shrink_to_fit();
+            return Ok(buf);
         }
     }
 

@@ -288,10 +288,11 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         let resolver = self.resolver.clone();
         let totals = self.totals.clone();
         let hold = self.hold.subscribe();
+        let slots = self.slots.clone();
         self.tasks.spawn(async move {
             let mut sink = AccountSink::new(totals, Some(slot));
             Agent::new(&cfg, connector.as_ref(), &resolver, &mut sink)
-                .storm(&HOLD, hold)
+                .storm(&HOLD, hold, &slots)
                 .await;
         });
     }

@@ -145,9 +145,15 @@ impl<C: Connector> Agent<'_, C> {
     }
 
     /// One account of a storm: register with Table 89's fallback (and `--retries`), hold the binding
-    /// with refreshes until `stop`, then remove it (a second stop skips that). A lost binding is not
-    /// registered again: the storm counts it. Returns the verdict of the registration.
-    pub async fn storm(&mut self, settings: &WatchSettings, mut stop: Receiver<u32>) -> Verdict {
+    /// with refreshes until `stop`, then remove it once `gate` gives a slot (the storm's
+    /// `--concurrency`; a second stop skips the removal). A lost binding is not registered again:
+    /// the storm counts it. Returns the verdict of the registration.
+    pub async fn storm(
+        &mut self,
+        settings: &WatchSettings,
+        mut stop: Receiver<u32>,
+        gate: &tokio::sync::Semaphore,
+    ) -> Verdict {
         self.started();
         let candidates = self.resolve().await;
         let mut registration = Registration::new(account(self.cfg));
@@ -162,7 +168,10 @@ impl<C: Connector> Agent<'_, C> {
             match held {
                 Hold::Stop if !self.cfg.keep => {
                     tokio::select! {
-                        () = self.unregister(&mut link, &mut registration) => {}
+                        () = async {
+                            let _slot = gate.acquire().await;
+                            self.unregister(&mut link, &mut registration).await;
+                        } => {}
                         () = asked(&mut stop, 2, None) => {}
                     }
                 }
