@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Makes the toolchain pinned in rust-toolchain.toml available to rustup; tests/run.sh and .ci/run call it before
-# their first cargo. Without network access to Rust's dist server, a `stable` toolchain of the same version is
-# linked under the pinned name (rustup's own `toolchain link` refuses names like 1.95.0, so the link is made the
-# way rustup lays out an installed toolchain); otherwise the pinned version is installed.
+# Makes the toolchain pinned in rust-toolchain.toml available to rustup; tests/run.sh, .ci/run and bench/run call
+# it before their first cargo. Without network access to Rust's dist server, a `stable` toolchain of the same
+# version is linked under the pinned name (rustup's own `toolchain link` refuses names like 1.95.0, so the link is
+# made the way rustup lays out an installed toolchain); otherwise the pinned version is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=$(sed -n 's/^channel *= *"\([^"]*\)".*/\1/p' rust-toolchain.toml)
@@ -15,7 +15,10 @@ if ! command -v rustup >/dev/null 2>&1; then
   exit 1
 fi
 
-works() { cargo "+$want" -V >/dev/null 2>&1 && cargo "+$want" clippy -V >/dev/null 2>&1 && cargo "+$want" fmt --version >/dev/null 2>&1; }
+works() {
+  cargo "+$want" -V >/dev/null 2>&1 && cargo "+$want" clippy -V >/dev/null 2>&1 &&
+    cargo "+$want" fmt --version >/dev/null 2>&1
+}
 works && exit 0
 
 if rustup toolchain list | grep -q "^$want-"; then
