@@ -121,7 +121,7 @@ for t in ["udp", "tcp", "tls"]:
     lines.append(f"| {t.upper()} | " + " | ".join(cells) + " |")
 dyn = [rss(f"sipregdyn_{t}") for t in ["udp", "tcp", "tls"]]
 if any(dyn):
-    lines += ["", "sipreg built the ordinary way (`cargo build --release`, glibc linked dynamically): "
+    lines += ["", "sipreg with glibc linked dynamically (`RUSTFLAGS=\"\" cargo build --release`): "
               + ", ".join(f"{t.upper()} {v:.1f} MiB" for t, v in zip(["udp", "tcp", "tls"], dyn) if v) + "."]
 
 lines += ["", "## sipreg itself", ""]

@@ -8,13 +8,17 @@ use clap::{Args, Parser, Subcommand};
 /// Exit codes, as documented in the README and in `--help` (the table lives in [`crate::exit`]).
 pub const EXIT_CODES: &str = crate::exit::TABLE;
 
+/// What `--version` prints after the name: the package version and, when the build knew it, the commit
+/// (`0.1.0 (abc123def456)`; set by build.rs).
+pub const VERSION: &str = env!("SIPREG_VERSION");
+
 /// Register at a SIP registrar the way a desk phone does, over UDP, TCP or TLS with the phone's
 /// fallback rules, and report which transport registered, how long each attempt took and why each
 /// failed attempt failed.
 #[derive(Debug, Parser)]
 #[command(
     name = "sipreg",
-    version,
+    version = VERSION,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     after_help = EXIT_CODES

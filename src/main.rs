@@ -132,7 +132,9 @@ fn generate(command: &Command) -> Option<ExitCode> {
         }
         Command::Man => {
             let mut buf = Vec::new();
-            if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+            // The package version only: the committed man page must not change with every commit.
+            let command = Cli::command().version(env!("CARGO_PKG_VERSION"));
+            if let Err(e) = clap_mangen::Man::new(command).render(&mut buf) {
                 eprint_line(&format!("sipreg: error: cannot render the man page: {e}"));
                 return Some(ExitCode::from(exit::INTERNAL));
             }

@@ -155,3 +155,55 @@ fn help_documents_the_exit_codes() {
         assert!(out.stdout.contains(code), "--help lacks {code:?}");
     }
 }
+
+/// The commit of this work tree as build.rs sees it, or None without git (or when the tree is not this crate's
+/// own repository, as for a packaged copy).
+fn head_commit() -> Option<String> {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let top = std::fs::canonicalize(git(&["rev-parse", "--show-toplevel"])?).ok()?;
+    (top == std::fs::canonicalize(dir).ok()?).then_some(())?;
+    git(&["rev-parse", "--short=12", "HEAD"])
+}
+
+#[test]
+fn version_names_the_commit_and_the_man_page_does_not() {
+    let out = run(&["--version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let package = format!("sipreg {}", env!("CARGO_PKG_VERSION"));
+    let line = out.stdout.trim_end();
+    let rest = line
+        .strip_prefix(&package)
+        .unwrap_or_else(|| panic!("--version printed {line:?}"));
+    let from_git = match std::env::var_os("SIPREG_COMMIT") {
+        None => head_commit(),
+        Some(_) => None,
+    };
+    if let Some(commit) = from_git {
+        assert_eq!(rest, format!(" ({commit})"), "--version printed {line:?}");
+    } else {
+        let commit = rest.trim_start_matches(" (").trim_end_matches(')');
+        assert!(
+            rest.is_empty()
+                || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+            "--version printed {line:?}"
+        );
+    }
+    assert_eq!(run(&["-V"]).stdout, out.stdout);
+    // The committed man page (tests/generated.rs) must not change with every commit.
+    let man = run(&["man"]).stdout;
+    assert!(man.contains(&format!("\"{package}\"")), "{man}");
+    if !rest.is_empty() {
+        assert!(!man.contains(rest.trim()), "the man page names the commit");
+    }
+}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md gives it: installs what the tests need, then runs them.
 #
-# Needs: the Rust toolchain; for the Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and
-# kamailio-tls-modules, for the legacy-TLS servers (tests/tls_legacy.rs), openssl, and for the NAT tests
-# (tests/nat.rs: network namespaces, run as root), nftables, iproute2, procps (sysctl) and python3 (its probes): all
-# installed here when missing (as root, or with sudo); for the monitoring tests (tests/exporter.rs, tests/prometheus.rs),
-# Debian's prometheus (prometheus and promtool); for the storm benchmark's smoke run, sip-tester (SIPp).
+# Needs: rustup, for the Rust that rust-toolchain.toml pins (tests/toolchain.sh links or installs it); for the
+# Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and kamailio-tls-modules, for the legacy-TLS servers
+# (tests/tls_legacy.rs), openssl, and for the NAT tests (tests/nat.rs: network namespaces, run as root), nftables,
+# iproute2, procps (sysctl) and python3 (its probes): all installed here when missing (as root, or with sudo); for
+# the monitoring tests (tests/exporter.rs, tests/prometheus.rs), Debian's prometheus (prometheus and promtool); for
+# the storm benchmark's smoke run, sip-tester (SIPp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   command -v nft >/dev/null 2>&1 || { echo "tests/run.sh: nft is still missing" >&2; exit 1; }
   command -v promtool >/dev/null 2>&1 || { echo "tests/run.sh: promtool is still missing" >&2; exit 1; }
 fi
+
+# The Rust that rust-toolchain.toml pins, before the first cargo.
+bash tests/toolchain.sh
 
 # A quick smoke run of the benchmark script, so that it cannot rot (its figures mean nothing).
 bash bench/run --quick > target/bench-smoke.md

@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(udp_errors("Tcp: x\nTcp: 1\n"), None);
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n  1: 0100007F:13C4 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 42\n";
         assert_eq!(socket_drops(table, 0x13C4), Some(42));
-        assert_eq!(socket_drops(table, 5060), None);
+        assert_eq!(socket_drops(table, 5061), None);
         assert!(cpu_seconds().is_some_and(|c| c >= 0.0));
     }
 }
