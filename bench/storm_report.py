@@ -77,6 +77,7 @@ print("|---|---|---|---|---|---|---|---|")
 notes = []
 for socket, transport, words, sippmode in MODES:
     for tool, res in (
+        ("sipreg --threads 1", sipreg(f"sipreg1_{socket}_{transport}")),
         ("sipreg", sipreg(f"sipreg_{socket}_{transport}")),
         (f"SIPp -t {sippmode}", sipp(f"sipp_{socket}_{transport}")),
     ):

@@ -184,6 +184,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l duration -d 'Hold the bindings this long from the start, refreshing them as the phone does; then remove them' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l socket -d 'A socket or connection per account (as real phones), or one shared by all' -r -f -a "per-account\t'A UDP socket or TCP/TLS connection per account, as real phones have'
 shared\t'One UDP socket or TCP connection for all accounts: the registrar\'s raw ceiling'"
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l threads -d 'Worker threads [default: one per core]; 1 runs the storm on a single thread' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l shard -d 'Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r

@@ -351,7 +351,7 @@ pub struct StormArgs {
     pub threads: Option<u16>,
     /// Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm.
     #[arg(long, value_parser = shard, value_name = "K/N", help_heading = "Storm")]
-    pub shard: Option<crate::storm::Shard>,
+    pub shard: Option<crate::model::Shard>,
     /// The server and the one-shot flags.
     #[command(flatten)]
     pub register: RegisterArgs,
@@ -380,8 +380,8 @@ fn rate(s: &str) -> Result<f64, String> {
     }
 }
 
-fn shard(s: &str) -> Result<crate::storm::Shard, String> {
-    crate::storm::Shard::parse(s)
+fn shard(s: &str) -> Result<crate::model::Shard, String> {
+    crate::model::Shard::parse(s)
 }
 
 /// `90%` or a duration such as `5s`.

@@ -349,7 +349,11 @@ fn exporter(rt: &tokio::runtime::Runtime, e: &ExporterArgs) -> ExitCode {
         Err(err) => return usage_error(&format!("{err:#}"), false),
     };
     if e.check_config {
-        print(&render::prometheus::modules(&modules));
+        let rows: Vec<render::prometheus::ModuleRow<'_>> = modules
+            .values()
+            .map(|m| (m.name.as_str(), m.targets.as_deref(), m.has_credentials))
+            .collect();
+        print(&render::prometheus::modules(&rows));
         return ExitCode::from(exit::OK);
     }
     let count = modules.len();

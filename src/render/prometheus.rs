@@ -337,21 +337,17 @@ fn process(p: &mut Page, s: &ExporterStats) {
     );
 }
 
+/// One module as `--check-config` lists it: name, its targets (`None`: any), a password or not.
+pub type ModuleRow<'a> = (&'a str, Option<&'a [String]>, bool);
+
 /// `sipreg exporter --check-config`: the modules and what they may probe.
 #[must_use]
-pub fn modules(modules: &BTreeMap<String, crate::exporter::Module>) -> String {
-    let mut out = format!("config OK: {} modules\n", modules.len());
-    for m in modules.values() {
-        let targets = m
-            .targets
-            .as_ref()
-            .map_or_else(|| "any target".to_string(), |t| t.join(", "));
-        let creds = if m.has_credentials {
-            ", with a password"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "  {}: {targets}{creds}", m.name);
+pub fn modules(rows: &[ModuleRow<'_>]) -> String {
+    let mut out = format!("config OK: {} modules\n", rows.len());
+    for (name, targets, password) in rows {
+        let targets = targets.map_or_else(|| "any target".to_string(), |t| t.join(", "));
+        let creds = if *password { ", with a password" } else { "" };
+        let _ = writeln!(out, "  {name}: {targets}{creds}");
     }
     out
 }
