@@ -4,15 +4,19 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use sipreg::cli::{
-    Cli, ColorChoice, Command, ExporterArgs, RegisterArgs, StormArgs, StormCommand, WatchArgs,
-};
+use sipreg::cli::{Cli, ColorChoice, Command, RegisterArgs, WatchArgs};
 use sipreg::config::Config;
 use sipreg::exit;
 use sipreg::net::resolve::Resolver;
 use sipreg::observe::report::{Report, Summary};
 use sipreg::render::progress::Progress;
 use sipreg::render::{self, Detail, Palette};
+
+mod serving;
+mod storming;
+
+use serving::{exporter, metrics_server};
+use storming::storm;
 
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
@@ -326,190 +330,6 @@ fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
     };
     print(&render::events::summary(&summary, args.json));
     ExitCode::from(summary.exit_code)
-}
-
-/// Waits for the first SIGINT or SIGTERM (forever when they cannot be caught).
-async fn first_signal() {
-    let (tx, mut rx) = tokio::sync::watch::channel(0u32);
-    match signals(tx) {
-        Ok(counting) => {
-            tokio::spawn(counting);
-        }
-        Err(e) => eprint_line(&format!("sipreg: warning: no signal handling: {e}")),
-    }
-    let _ = rx.changed().await;
-}
-
-/// `sipreg exporter`: serve probes until a signal. Exit 0 after a signal, 2 on a bad config or an
-/// address that cannot be bound.
-fn exporter(rt: &tokio::runtime::Runtime, e: &ExporterArgs) -> ExitCode {
-    use sipreg::exporter::{Exporter, config};
-    let modules = match config::load(&e.config) {
-        Ok(m) => m,
-        Err(err) => return usage_error(&format!("{err:#}"), false),
-    };
-    if e.check_config {
-        let rows: Vec<render::prometheus::ModuleRow<'_>> = modules
-            .values()
-            .map(|m| (m.name.as_str(), m.targets.as_deref(), m.has_credentials))
-            .collect();
-        print(&render::prometheus::modules(&rows));
-        return ExitCode::from(exit::OK);
-    }
-    let count = modules.len();
-    let exporter = std::sync::Arc::new(Exporter::new(
-        modules,
-        usize::from(e.max_concurrent),
-        e.timeout_offset,
-    ));
-    rt.block_on(async {
-        let listener = match sipreg::http::bind(e.listen).await {
-            Ok(l) => l,
-            Err(err) => return usage_error(&format!("{err:#}"), false),
-        };
-        let at = listener.local_addr().map_or(e.listen, |a| a);
-        eprint_line(&format!(
-            "sipreg exporter: listening on http://{at}/ ({count} modules)"
-        ));
-        tokio::select! {
-            () = sipreg::exporter::serve(listener, exporter) => {}
-            () = first_signal() => {}
-        }
-        ExitCode::from(exit::OK)
-    })
-}
-
-/// `watch --metrics-listen`: binds the address and serves the tally's metrics in the background.
-async fn metrics_server(
-    addr: std::net::SocketAddr,
-    shared: sipreg::observe::tally::Shared,
-) -> anyhow::Result<()> {
-    let listener = sipreg::http::bind(addr).await?;
-    let at = listener.local_addr().map_or(addr, |a| a);
-    eprint_line(&format!("sipreg watch: metrics on http://{at}/metrics"));
-    tokio::spawn(sipreg::http::serve(listener, move |get| {
-        let shared = shared.clone();
-        async move { sipreg::watching::metrics_page(&get, &shared) }
-    }));
-    Ok(())
-}
-
-/// `sipreg storm merge FILE...`: the shards' results as one.
-fn storm_merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
-    let mut parts = Vec::new();
-    for f in files {
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) => return usage_error(&format!("{}: {e}", f.display()), json),
-        };
-        match serde_json::from_str::<sipreg::observe::storm::StormSummary>(text.trim()) {
-            Ok(p) => parts.push(p),
-            Err(e) => {
-                let why = format!("{}: not a `sipreg storm --json` result ({e})", f.display());
-                return usage_error(&why, json);
-            }
-        }
-    }
-    match sipreg::observe::storm::StormSummary::merge(&parts) {
-        Ok(m) if json => print(&render::storm::json(&m)),
-        Ok(m) => {
-            let header = format!("storm: {} shards merged", parts.len());
-            print(&render::storm::human(&header, &m));
-        }
-        Err(e) => return usage_error(&e, json),
-    }
-    ExitCode::from(exit::OK)
-}
-
-/// Raises the open-file limit to its hard limit for a storm; a note when it changed or is short.
-fn open_files(needed: u64) -> Option<String> {
-    let (soft, hard) = rlimit::Resource::NOFILE.get().ok()?;
-    let raised = rlimit::increase_nofile_limit(hard).unwrap_or(soft);
-    if raised < needed {
-        return Some(format!(
-            "the open-file limit is {raised} (hard limit {hard}): fewer than the {needed} sockets of a socket per account; accounts beyond it fail (use --concurrency or --socket shared)"
-        ));
-    }
-    (raised > soft).then(|| format!("open-file limit raised from {soft} to {raised}"))
-}
-
-/// `sipreg storm`: the accounts at once, a live line on a terminal, then the summary. Exit 0 when
-/// every account registered, 5 when some did not, 3 when none did, 2 on a usage error.
-fn storm(s: &StormArgs) -> ExitCode {
-    if let Some(StormCommand::Merge { files, json }) = &s.command {
-        return storm_merge(files, *json);
-    }
-    let json = s.register.json;
-    let plan = match sipreg::storm::plan::plan(s) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e, json),
-    };
-    let accounts = plan.accounts.len() as u64;
-    if plan.socket == sipreg::storm::SocketMode::PerAccount {
-        if let Some(note) = open_files(accounts.min(u64::from(s.concurrency)).max(accounts) + 64) {
-            eprint_line(&format!("sipreg storm: {note}"));
-        }
-    }
-    let header = format!(
-        "storm: {accounts} accounts at {} ({}, {})",
-        plan.base.server_display(),
-        render::order(&plan.base.order),
-        match plan.socket {
-            sipreg::storm::SocketMode::PerAccount => "a socket per account",
-            sipreg::storm::SocketMode::Shared => "one shared socket",
-        }
-    );
-    let built = match s.threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(usize::from(n))
-            .enable_all()
-            .build(),
-        None => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
-    };
-    let rt = match built {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
-            return ExitCode::from(exit::INTERNAL);
-        }
-    };
-    let live = !json && !s.register.quiet && std::io::stderr().is_terminal();
-    let (tx, rx) = tokio::sync::watch::channel(0u32);
-    let result = rt.block_on(async {
-        if let Ok(counting) = signals(tx) {
-            tokio::spawn(counting);
-        }
-        let mut tick = |snap: &sipreg::storm::Snapshot| {
-            if live {
-                let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r\x1b[2K{}", render::storm::progress(snap));
-                let _ = err.flush();
-            }
-        };
-        sipreg::storm::run(plan, rx, &mut tick).await
-    });
-    if live {
-        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
-    }
-    let summary = match result {
-        Ok(s) => s,
-        Err(e) => return usage_error(&e, json),
-    };
-    if json {
-        print(&render::storm::json(&summary));
-    } else {
-        print(&render::storm::human(&header, &summary));
-    }
-    ExitCode::from(match (summary.registered, summary.failed) {
-        (_, 0) => exit::OK,
-        (0, _) => exit::UNREACHABLE,
-        _ => exit::EXPECTATION,
-    })
 }
 
 /// The registration test itself: one run, or `--count` runs.

@@ -244,6 +244,44 @@ fn the_scrape_timeout_ends_a_probe_and_probes_at_once_are_bounded() {
     assert!((1.4..1.9).contains(&duration), "{}", a.body);
     assert!(took < Duration::from_millis(1950), "{took:?}");
     assert_clean(&a.body);
+
+    // A probe that waits for the slot runs only for what is left of its deadline.
+    let first = {
+        let target = target.clone();
+        std::thread::spawn(move || get(addr, &target, &["X-Prometheus-Scrape-Timeout-Seconds: 2"]))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let waited = get(addr, &target, &["X-Prometheus-Scrape-Timeout-Seconds: 3"]);
+    let took = started.elapsed();
+    assert_eq!(waited.status, 200, "{}", waited.body);
+    assert!(
+        took < Duration::from_millis(2900),
+        "2.5 s deadline from its arrival: {took:?}"
+    );
+    let ran = sample(&waited.body, "probe_duration_seconds").unwrap_or(9.0);
+    assert!(ran < 1.7, "it ran {ran} s after waiting for the slot");
+    assert_eq!(first.join().unwrap().status, 200);
+
+    // A client that goes away mid-probe: the probe is counted and leaves the in-flight gauge.
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let req = format!(
+            "GET {target} HTTP/1.1\r\nHost: x\r\nX-Prometheus-Scrape-Timeout-Seconds: 1\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(900));
+    let own = get(addr, "/metrics", &[]).body;
+    assert_eq!(
+        sample(&own, "sipreg_exporter_probes_in_flight"),
+        Some(0.0),
+        "{own}"
+    );
+    let failures = "sipreg_exporter_probes_total{module=\"udp\",result=\"failure\"}";
+    assert_eq!(sample(&own, failures), Some(4.0), "{own}");
 }
 
 #[test]

@@ -352,3 +352,52 @@ fn accounts_that_fail_make_exit_5_and_are_counted() {
     );
     assert_eq!(j["outcomes"]["unauthorized"], 1, "{j}");
 }
+
+#[test]
+fn a_second_signal_abandons_registrations_under_way() {
+    let silent = registrar(Options {
+        behaviour: Behaviour::Silent,
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 20);
+    let started = Instant::now();
+    let mut child = sipreg()
+        .args([
+            "storm",
+            "--json",
+            "--accounts",
+            &file,
+            "--udp",
+            &silent.sip_addr.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sipreg runs");
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(400));
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let code = child.wait().unwrap().code();
+    // Timer F is 32 s: only abandoning the registrations ends the storm this soon.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, Some(3), "nothing registered: {stdout}");
+    let j: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(j["registered"], 0);
+    assert_eq!(j["accounts"], 20);
+}

@@ -22,16 +22,60 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 pub struct Exporter {
     modules: BTreeMap<String, Module>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     offset: Duration,
     stats: Mutex<ExporterStats>,
+    /// `-vv`: narrate each probe's SIP exchange.
+    narrate: bool,
+}
+
+/// A probe running: counted in `sipreg_exporter_probes_in_flight` until its task ends.
+struct InFlight(Arc<Exporter>);
+
+impl InFlight {
+    fn new(exporter: Arc<Exporter>) -> InFlight {
+        exporter.stats().in_flight += 1;
+        InFlight(exporter)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut stats = self.0.stats();
+        stats.in_flight = stats.in_flight.saturating_sub(1);
+    }
+}
+
+/// A probe's count in `sipreg_exporter_probes_total`: a failure unless it answered with success,
+/// also when the client went away before the answer.
+struct Tally {
+    exporter: Arc<Exporter>,
+    module: String,
+    success: bool,
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        let result = if self.success { "success" } else { "failure" };
+        *self
+            .exporter
+            .stats()
+            .probes
+            .entry((std::mem::take(&mut self.module), result))
+            .or_default() += 1;
+    }
 }
 
 impl Exporter {
     /// An exporter for these modules, running at most `max_concurrent` probes at once and ending each
     /// probe `offset` before Prometheus's scrape timeout.
     #[must_use]
-    pub fn new(modules: BTreeMap<String, Module>, max_concurrent: usize, offset: Duration) -> Self {
+    pub fn new(
+        modules: BTreeMap<String, Module>,
+        max_concurrent: usize,
+        offset: Duration,
+        narrate: bool,
+    ) -> Self {
         let stats = ExporterStats {
             max_concurrent,
             modules: modules.len(),
@@ -40,9 +84,10 @@ impl Exporter {
         };
         Exporter {
             modules,
-            slots: Semaphore::new(max_concurrent),
+            slots: Arc::new(Semaphore::new(max_concurrent)),
             offset,
             stats: Mutex::new(stats),
+            narrate,
         }
     }
 
@@ -87,12 +132,14 @@ impl Exporter {
         Reply::error(status, text)
     }
 
-    async fn probe(&self, get: &Get) -> Reply {
+    async fn probe(self: Arc<Self>, get: &Get) -> Reply {
+        let arrived = std::time::Instant::now();
         let request = match probe::Request::of(get, &self.modules, self.offset) {
             Ok(r) => r,
             Err(refusal) => return self.refuse(refusal.status, refusal.reason, &refusal.text),
         };
-        let Ok(permit) = tokio::time::timeout(request.deadline, self.slots.acquire()).await else {
+        let slot = self.slots.clone().acquire_owned();
+        let Ok(Ok(slot)) = tokio::time::timeout(request.deadline, slot).await else {
             return self.refuse(
                 503,
                 "busy",
@@ -102,9 +149,17 @@ impl Exporter {
                 ),
             );
         };
-        self.stats().in_flight += 1;
-        let done = probe::run(&request).await;
-        drop(permit);
+        // The wait for a slot counts against the scrape deadline.
+        let left = request.deadline.saturating_sub(arrived.elapsed());
+        let mut tally = Tally {
+            exporter: self.clone(),
+            module: request.module.name.clone(),
+            success: false,
+        };
+        let busy = (slot, InFlight::new(self.clone()));
+        let done = probe::run(&request, left, busy, self.narrate).await;
+        tally.success = done.success;
+        drop(tally);
         tracing::info!(
             "probe module={} target={} success={} took={}",
             request.module.name,
@@ -112,15 +167,6 @@ impl Exporter {
             u8::from(done.success),
             crate::render::human_ms(done.report.elapsed_ms)
         );
-        {
-            let mut stats = self.stats();
-            stats.in_flight -= 1;
-            let result = if done.success { "success" } else { "failure" };
-            *stats
-                .probes
-                .entry((request.module.name.clone(), result))
-                .or_default() += 1;
-        }
         if request.debug {
             Reply::ok(TEXT, probe::debug_text(&request, &done))
         } else {

@@ -2,6 +2,7 @@
 //! registration itself, cut at the scrape deadline.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{DEFAULT_TIMEOUT, Module};
@@ -71,7 +72,7 @@ impl Request {
             .clone()
             .server(target.clone())
             .build()
-            .map_err(|e| refusal(400, "bad_target", format!("target {target:?}: {e}")))?;
+            .map_err(|e| config_refusal(module, &target, &e))?;
         Ok(Request {
             module: module.clone(),
             target,
@@ -80,6 +81,28 @@ impl Request {
             debug: get.param("debug").is_some_and(|v| v == "true"),
         })
     }
+}
+
+/// A target the module's flags refuse is the client's error (400); a module that no longer builds
+/// at all (an unreadable password or CA file) is the exporter's (500), logged, not shown.
+fn config_refusal(module: &Module, target: &str, e: &crate::config::ConfigError) -> Refusal {
+    let placeholder = module
+        .targets
+        .as_ref()
+        .and_then(|t| t.first().cloned())
+        .unwrap_or_else(|| "localhost".into());
+    if module.builder.clone().server(placeholder).build().is_err() {
+        tracing::warn!("module {}: {e}", module.name);
+        return refusal(
+            500,
+            "config",
+            format!(
+                "module {} cannot be used now (a file it reads?): see the exporter's log",
+                module.name
+            ),
+        );
+    }
+    refusal(400, "bad_target", format!("target {:?}: {e}", clip(target)))
 }
 
 fn module<'a>(get: &Get, modules: &'a BTreeMap<String, Module>) -> Result<&'a Module, Refusal> {
@@ -189,26 +212,55 @@ pub struct Done {
     pub cut_short: bool,
 }
 
-/// Runs the registration of `req`, ended at its deadline.
-pub async fn run(req: &Request) -> Done {
-    let cfg = &req.config;
+/// The collector of a probe, shared between the registration's task and the request that waits.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<Collector>>);
+
+impl crate::event::Sink for Shared {
+    fn event(&mut self, e: &crate::event::Stamped) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .event(e);
+    }
+}
+
+/// Runs the registration of `req` in a task of its own, which holds `slot` until it ends; answers
+/// after `left` at the latest. At the deadline the task is stopped, unless a binding was made: then
+/// it runs on in the background until the binding is removed (so does it when the client goes away).
+pub async fn run<G: Send + 'static>(req: &Request, left: Duration, slot: G, narrate: bool) -> Done {
+    let cfg = req.config.clone();
     let started = Instant::now();
-    let resolver = Resolver::new(cfg.dns.clone());
-    let sockets = Sockets::new(cfg.tls_client());
-    let mut collector = Collector::new(cfg);
-    let mut narration = Narration::new(cfg);
-    let finished = {
-        let mut sinks = Fanout(vec![&mut collector, &mut narration]);
-        tokio::time::timeout(
-            req.deadline,
-            Agent::new(cfg, &sockets, &resolver, &mut sinks).run(),
-        )
-        .await
-        .is_ok()
+    let shared = Shared(Arc::new(Mutex::new(Collector::new(&cfg))));
+    let (ended, done) = tokio::sync::oneshot::channel();
+    let mut sink = shared.clone();
+    let task = tokio::spawn(async move {
+        let _slot = slot;
+        let resolver = Resolver::new(cfg.dns.clone());
+        let sockets = Sockets::new(cfg.tls_client());
+        let mut narration = Narration::new(&cfg);
+        let mut sinks: Vec<&mut dyn crate::event::Sink> = vec![&mut sink];
+        if narrate {
+            sinks.push(&mut narration);
+        }
+        let mut fan = Fanout(sinks);
+        Agent::new(&cfg, &sockets, &resolver, &mut fan).run().await;
+        let _ = ended.send(());
+    });
+    let mut guard = AbortUnlessBound {
+        task: Some(task),
+        shared: shared.clone(),
     };
-    let mut report = collector.finish(cfg);
+    let finished = matches!(tokio::time::timeout(left, done).await, Ok(Ok(())));
+    let collector = shared
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    guard.release();
+    let mut report = collector.finish(&req.config);
     if !finished {
-        cut_short(&mut report, req.deadline);
+        cut_short(&mut report, left);
     }
     let took = started.elapsed().as_secs_f64();
     let expiry = report
@@ -225,13 +277,45 @@ pub async fn run(req: &Request) -> Done {
     }
 }
 
+/// Stops a probe's task when the probe ends early (deadline, or the client went away), unless it
+/// holds a binding that it must still remove.
+struct AbortUnlessBound {
+    task: Option<tokio::task::JoinHandle<()>>,
+    shared: Shared,
+}
+
+impl AbortUnlessBound {
+    fn release(&mut self) {
+        let Some(task) = self.task.take() else {
+            return;
+        };
+        let bound = {
+            let c = self.shared.0.lock().unwrap_or_else(PoisonError::into_inner);
+            c.registered()
+        };
+        if !bound {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for AbortUnlessBound {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 /// Marks a report whose run the deadline ended.
 fn cut_short(report: &mut Report, deadline: Duration) {
     let why = format!(
-        "the probe ran out of time: the scrape deadline of {} ended it",
+        "the probe ran out of time: the scrape deadline of {} ended it (a binding made is still removed)",
         render::human_ms(crate::model::ms(deadline))
     );
-    if let Some(a) = report.attempts.last_mut().filter(|a| a.reason.is_empty()) {
+    if let Some(a) = report
+        .attempts
+        .last_mut()
+        .filter(|a| a.reason.is_empty() && a.outcome != crate::model::Outcome::Registered)
+    {
         a.reason.clone_from(&why);
     }
     report.exit_code = crate::exit::UNREACHABLE;

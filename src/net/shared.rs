@@ -22,7 +22,9 @@ use crate::sip::framing::StreamFramer;
 /// at `net.core.rmem_max`.
 const RECEIVE_BUFFER: usize = 4 << 20;
 
-type Routes = Mutex<HashMap<Vec<u8>, mpsc::UnboundedSender<Frame>>>;
+/// Call-ID → (the flow's number, its inbox). The routes hold the only sender of each inbox, so that
+/// clearing them (the shared connection closed) ends every flow's receive.
+type Routes = Mutex<HashMap<Vec<u8>, (u64, mpsc::UnboundedSender<Frame>)>>;
 
 enum Out {
     Udp(Arc<UdpSocket>),
@@ -37,6 +39,7 @@ struct Inner {
     out: Out,
     routes: Routes,
     strays: AtomicU64,
+    next_flow: AtomicU64,
 }
 
 /// The shared socket or connection, and the connector over it.
@@ -94,6 +97,7 @@ impl Shared {
             out: Out::Udp(socket.clone()),
             routes: Mutex::new(HashMap::new()),
             strays: AtomicU64::new(0),
+            next_flow: AtomicU64::new(0),
         });
         let reader = tokio::spawn(read_udp(socket, inner.clone()));
         Ok(Shared {
@@ -116,6 +120,7 @@ impl Shared {
             out: Out::Tcp(tokio::sync::Mutex::new(write)),
             routes: Mutex::new(HashMap::new()),
             strays: AtomicU64::new(0),
+            next_flow: AtomicU64::new(0),
         });
         let reader = tokio::spawn(read_tcp(read, inner.clone()));
         Ok(Shared {
@@ -158,7 +163,7 @@ impl Inner {
         let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
         let to = call_id(&message).and_then(|id| routes.get(id));
         match to {
-            Some(tx) if tx.send(Frame::Message(message)).is_ok() => {}
+            Some((_, tx)) if tx.send(Frame::Message(message)).is_ok() => {}
             _ => {
                 self.strays.fetch_add(1, Ordering::Relaxed);
             }
@@ -214,19 +219,49 @@ async fn read_tcp(mut read: tokio::net::tcp::OwnedReadHalf, inner: Arc<Inner>) {
 /// One account's flow over the shared socket.
 pub struct SharedFlow {
     inner: Arc<Inner>,
+    /// This flow's number, so that it removes only its own route.
+    id: u64,
     rx: mpsc::UnboundedReceiver<Frame>,
-    tx: mpsc::UnboundedSender<Frame>,
+    /// The inbox's sender until the first request gives the flow a route.
+    tx: Option<mpsc::UnboundedSender<Frame>>,
     call_id: Option<Vec<u8>>,
+}
+
+impl SharedFlow {
+    /// Routes answers with this Call-ID to this flow (moving its route when the Call-ID changed).
+    fn route(&mut self, id: &[u8]) {
+        if self.call_id.as_deref() == Some(id) {
+            return;
+        }
+        let mut routes = self
+            .inner
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let old = self
+            .call_id
+            .take()
+            .and_then(|old| routes.remove(&old))
+            .filter(|(owner, _)| *owner == self.id)
+            .map(|(_, tx)| tx);
+        if let Some(tx) = old.or_else(|| self.tx.take()) {
+            routes.insert(id.to_vec(), (self.id, tx));
+            self.call_id = Some(id.to_vec());
+        }
+    }
 }
 
 impl Drop for SharedFlow {
     fn drop(&mut self) {
         if let Some(id) = self.call_id.take() {
-            self.inner
+            let mut routes = self
+                .inner
                 .routes
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+                .unwrap_or_else(PoisonError::into_inner);
+            if routes.get(&id).is_some_and(|(owner, _)| *owner == self.id) {
+                routes.remove(&id);
+            }
         }
     }
 }
@@ -245,18 +280,8 @@ impl Flow for SharedFlow {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
-        if let Some(id) = call_id(bytes).filter(|id| self.call_id.as_deref() != Some(*id)) {
-            let id = id.to_vec();
-            let mut routes = self
-                .inner
-                .routes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(old) = self.call_id.take() {
-                routes.remove(&old);
-            }
-            routes.insert(id.clone(), self.tx.clone());
-            self.call_id = Some(id);
+        if let Some(id) = call_id(bytes) {
+            self.route(id);
         }
         let sent = match &self.inner.out {
             Out::Udp(s) => s.send(bytes).await.map(|_| ()),
@@ -305,9 +330,10 @@ impl Connector for Shared {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         Ok(SharedFlow {
+            id: self.inner.next_flow.fetch_add(1, Ordering::Relaxed),
             inner: self.inner.clone(),
             rx,
-            tx,
+            tx: Some(tx),
             call_id: None,
         })
     }

@@ -23,7 +23,7 @@ struct Marks {
 }
 
 /// A sink that folds events into a [`Report`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Collector {
     context: Context,
     start: Option<Instant>,
@@ -66,6 +66,12 @@ impl Collector {
             registered_at: None,
             user: cfg.user.clone(),
         }
+    }
+
+    /// A 2xx registered us (the binding may still be held).
+    #[must_use]
+    pub fn registered(&self) -> bool {
+        self.registered_at.is_some()
     }
 
     /// The report, with `--expect-transport` and `--max-time` applied.

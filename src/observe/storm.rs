@@ -219,6 +219,16 @@ impl AccountSink {
     }
 }
 
+impl Drop for AccountSink {
+    /// An account whose task ended without `Finished` (a panic, an abort) still counts, as failed.
+    fn drop(&mut self) {
+        if !self.ended {
+            self.totals.live.failed.fetch_add(1, Ordering::Relaxed);
+            self.ended = true;
+        }
+    }
+}
+
 impl Sink for AccountSink {
     fn event(&mut self, e: &Stamped) {
         let at = e.at;
@@ -319,6 +329,8 @@ fn from_buckets(pairs: &[[u64; 2]]) -> Histogram<u64> {
 pub struct StormSummary {
     /// Accounts this run (or these shards) took.
     pub accounts: u64,
+    /// Accounts started (fewer than `accounts` when a signal ended the storm early).
+    pub started: u64,
     /// Accounts registered.
     pub registered: u64,
     /// Accounts that did not register.
@@ -382,15 +394,18 @@ impl Totals {
     /// The summary at the end of a storm of `accounts` accounts.
     #[must_use]
     pub fn summary(&self, accounts: u64, window: Window, cpu: (f64, f64)) -> StormSummary {
+        use std::sync::atomic::Ordering::Relaxed;
         let m = self.merged.lock().unwrap_or_else(PoisonError::into_inner);
         let to_unix = |at: Instant| {
             window.started_unix_ms
                 + u64::try_from(at.saturating_duration_since(window.started).as_millis())
                     .unwrap_or(0)
         };
-        let registered_by = m.last_registration_end.unwrap_or(window.ended);
+        // Without a registration the window is empty: a merge must not stretch it to this end.
+        let registered_by = m.last_registration_end.unwrap_or(window.started);
         let mut s = StormSummary {
             accounts,
+            started: self.live.started.load(Relaxed),
             registered: self.live.registered.load(Ordering::Relaxed),
             failed: self.live.failed.load(Ordering::Relaxed),
             registrations_per_s: 0.0,
@@ -457,6 +472,7 @@ impl StormSummary {
         let mut m = first.clone();
         for p in rest {
             m.accounts += p.accounts;
+            m.started += p.started;
             m.registered += p.registered;
             m.failed += p.failed;
             m.requests += p.requests;
@@ -509,6 +525,7 @@ mod tests {
         }
         let mut s = StormSummary {
             accounts: values_us.len() as u64,
+            started: values_us.len() as u64,
             registered: values_us.len() as u64,
             failed: 0,
             registrations_per_s: 0.0,

@@ -80,13 +80,13 @@ pub fn human(header: &str, s: &StormSummary) -> String {
         s.unregistered, s.unregister_failed
     );
     let per = if s.registered > 0 {
-        s.cpu_s * 1e6 / s.registered as f64
+        s.cpu_registration_s * 1e6 / s.registered as f64
     } else {
         0.0
     };
     let _ = writeln!(
         out,
-        "  sipreg CPU {:.2} s ({per:.0} µs per registration)",
+        "  sipreg CPU {:.2} s ({per:.0} µs per registration until the last one)",
         s.cpu_s
     );
     for w in &s.warnings {

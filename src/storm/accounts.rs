@@ -106,6 +106,8 @@ fn columns(header: &str) -> Result<Columns, String> {
 /// One line naming the file and the line: a bad header, a line with the wrong number of fields, an
 /// empty user, a user twice.
 pub fn parse(name: &str, text: &str) -> Result<Vec<Account>, String> {
+    // A spreadsheet's UTF-8 byte-order mark is not part of the first column's name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text
         .lines()
         .enumerate()
@@ -119,7 +121,10 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Account>, String> {
     let mut accounts = Vec::new();
     for (n, line) in lines {
         let account = account(line, &cols).map_err(|e| format!("{name} line {n}: {e}"))?;
-        let key = (account.user.clone(), account.domain.clone());
+        let key = (
+            account.user.clone(),
+            account.domain.as_deref().map(str::to_ascii_lowercase),
+        );
         if let Some(first) = seen.insert(key, n) {
             return Err(format!(
                 "{name} line {n}: user {:?} is already on line {first}",
@@ -156,12 +161,34 @@ fn account(line: &str, cols: &Columns) -> Result<Account, String> {
         ));
     }
     let optional = |i: Option<usize>| i.map(|i| f[i].trim().to_string()).filter(|v| !v.is_empty());
+    let auth_user = optional(cols.auth_user);
+    let unquotable = |a: &&str| a.chars().any(|c| c.is_control() || c == '"' || c == '\\');
+    if let Some(a) = auth_user.as_deref().filter(unquotable) {
+        return Err(format!(
+            "auth_user {a:?} cannot be a digest user name (no quotes, backslashes or control characters)"
+        ));
+    }
+    let domain = optional(cols.domain);
+    if let Some(d) = domain.as_deref().filter(|d| !is_host(d)) {
+        return Err(format!("domain {d:?} is not a host name or IP address"));
+    }
     Ok(Account {
         user,
         password: f[cols.password].clone(),
-        auth_user: optional(cols.auth_user),
-        domain: optional(cols.domain),
+        auth_user,
+        domain,
     })
+}
+
+/// A host name, IPv4 address or bracketed IPv6 address, as a SIP URI's host part holds.
+fn is_host(d: &str) -> bool {
+    if let Some(v6) = d.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !d.is_empty()
+        && d.len() <= 253
+        && d.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 #[cfg(test)]
@@ -181,7 +208,7 @@ mod tests {
         );
         assert_eq!(a[1].auth_user.as_deref(), Some("a1002"));
         assert_eq!(a[1].domain.as_deref(), Some("example.com"));
-        let b = parse("b.csv", "password,user\npw,alice\n").unwrap();
+        let b = parse("b.csv", "\u{feff}password,user\npw,alice\n").unwrap();
         assert_eq!(
             (b[0].user.as_str(), b[0].password.as_str()),
             ("alice", "pw")
@@ -209,6 +236,18 @@ mod tests {
             (
                 "user,password\n1001,a\n1002,b\n1001,c\n",
                 "line 4: user \"1001\" is already on line 2",
+            ),
+            (
+                "user,password,domain\n1,a,ex ample.com\n",
+                "line 2: domain \"ex ample.com\" is not a host",
+            ),
+            (
+                "user,password,auth_user\n1,a,\"x\"\"y\"\n",
+                "line 2: auth_user \"x\\\"y\" cannot be",
+            ),
+            (
+                "user,password,domain\n1,a,X.com\n1,b,x.com\n",
+                "line 3: user \"1\" is already on line 2",
             ),
         ];
         for (text, expected) in cases {

@@ -174,6 +174,7 @@ async fn storm<C: Connector + Send + Sync + 'static>(
         slot_waits: 0,
     };
     let mut every = tokio::time::interval(Duration::from_millis(250));
+    let planned = run.accounts;
     let started = run.start_all(plan, &mut stop, &mut every, tick).await;
     run.accounts = started;
     run.wait_registered(&mut stop, &mut every, tick).await;
@@ -194,7 +195,12 @@ async fn storm<C: Connector + Send + Sync + 'static>(
             .map_or(0.0, |(b, a)| ((b - a) * 1000.0).round() / 1000.0)
     };
     let cpu = (used(host::cpu_seconds()), used(cpu_registered));
-    let mut summary = run.totals.summary(started, window, cpu);
+    let mut summary = run.totals.summary(planned, window, cpu);
+    if started < planned {
+        summary.warnings.push(format!(
+            "a signal ended the storm: {started} of {planned} accounts were started"
+        ));
+    }
     if plan.rate.is_some() && run.slot_waits > 0 {
         summary.warnings.push(format!(
             "--concurrency {} was full {} times: it held the rate back",

@@ -158,8 +158,16 @@ impl<C: Connector> Agent<'_, C> {
         let candidates = self.resolve().await;
         let mut registration = Registration::new(account(self.cfg));
         let retries = self.cfg.retries;
-        // A registration under way is finished, not abandoned: its binding would be left behind.
-        let (verdict, link) = self.register(&mut registration, &candidates, retries).await;
+        // A registration under way is finished, not abandoned, on the first stop: its binding would be
+        // left behind. The second stop abandons it.
+        let registered = tokio::select! {
+            r = self.register(&mut registration, &candidates, retries) => Some(r),
+            () = asked(&mut stop, 2, None) => None,
+        };
+        let Some((verdict, link)) = registered else {
+            self.emit(Event::Finished(Verdict::Unreachable));
+            return Verdict::Unreachable;
+        };
         if let Some(mut link) = link {
             let held = self
                 .hold(&mut link, &mut registration, settings, &mut stop, None)

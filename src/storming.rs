@@ -1,0 +1,148 @@
+//! `sipreg storm` and `sipreg storm merge`: the binary's front end for storms.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use sipreg::cli::{StormArgs, StormCommand};
+use sipreg::exit;
+use sipreg::render;
+
+use crate::{eprint_line, print, signals, usage_error};
+
+/// `sipreg storm merge FILE...`: the shards' results as one.
+fn storm_merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
+    let mut parts: Vec<sipreg::observe::storm::StormSummary> = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => return usage_error(&format!("{}: {e}", f.display()), json),
+        };
+        match serde_json::from_str::<sipreg::observe::storm::StormSummary>(text.trim()) {
+            Ok(p) if parts.contains(&p) => {
+                let why = format!(
+                    "{}: the same result twice (a shard given twice?)",
+                    f.display()
+                );
+                return usage_error(&why, json);
+            }
+            Ok(p) => parts.push(p),
+            Err(e) => {
+                let why = format!("{}: not a `sipreg storm --json` result ({e})", f.display());
+                return usage_error(&why, json);
+            }
+        }
+    }
+    match sipreg::observe::storm::StormSummary::merge(&parts) {
+        Ok(m) if json => print(&render::storm::json(&m)),
+        Ok(m) => {
+            let header = format!("storm: {} shards merged", parts.len());
+            print(&render::storm::human(&header, &m));
+        }
+        Err(e) => return usage_error(&e, json),
+    }
+    ExitCode::from(exit::OK)
+}
+
+/// Raises the open-file limit to its hard limit for a storm; a note when it changed or is short.
+fn open_files(needed: u64) -> Option<String> {
+    let (soft, hard) = rlimit::Resource::NOFILE.get().ok()?;
+    let raised = rlimit::increase_nofile_limit(hard).unwrap_or(soft);
+    if raised < needed {
+        return Some(format!(
+            "the open-file limit is {raised} (hard limit {hard}): fewer than the {needed} sockets of a socket per account; accounts beyond it fail (split the storm with --shard, or use --socket shared)"
+        ));
+    }
+    (raised > soft).then(|| format!("open-file limit raised from {soft} to {raised}"))
+}
+
+/// `sipreg storm`: the accounts at once, a live line on a terminal, then the summary. Exit 0 when
+/// every account registered, 5 when some did not, 3 when none did, 2 on a usage error.
+pub(crate) fn storm(s: &StormArgs) -> ExitCode {
+    if let Some(StormCommand::Merge { files, json }) = &s.command {
+        return storm_merge(files, *json);
+    }
+    let json = s.register.json;
+    let plan = match sipreg::storm::plan::plan(s) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e, json),
+    };
+    let accounts = plan.accounts.len() as u64;
+    if plan.socket == sipreg::storm::SocketMode::PerAccount {
+        // Every account keeps its socket until the end (its binding lives on it).
+        if let Some(note) = open_files(accounts + 64) {
+            eprint_line(&format!("sipreg storm: {note}"));
+        }
+    }
+    let header = format!(
+        "storm: {accounts} accounts at {} ({}, {})",
+        plan.base.server_display(),
+        render::order(&plan.base.order),
+        match plan.socket {
+            sipreg::storm::SocketMode::PerAccount => "a socket per account",
+            sipreg::storm::SocketMode::Shared => "one shared socket",
+        }
+    );
+    let built = match s.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(n))
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let rt = match built {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
+            return ExitCode::from(exit::INTERNAL);
+        }
+    };
+    let live = !json && !s.register.quiet && std::io::stderr().is_terminal();
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    let result = rt.block_on(async {
+        if let Ok(counting) = signals(tx) {
+            tokio::spawn(counting);
+        }
+        let mut tick = |snap: &sipreg::storm::Snapshot| {
+            if live {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[2K{}", render::storm::progress(snap));
+                let _ = err.flush();
+            }
+        };
+        sipreg::storm::run(plan, rx, &mut tick).await
+    });
+    if live {
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+    }
+    let summary = match result {
+        Ok(s) => s,
+        // The shared socket could not be opened: the registrar is unreachable, not the flags wrong.
+        Err(e) if json => {
+            print(&render::json_error(&e, exit::UNREACHABLE));
+            return ExitCode::from(exit::UNREACHABLE);
+        }
+        Err(e) => {
+            eprint_line(&format!("sipreg: error: {e}"));
+            return ExitCode::from(exit::UNREACHABLE);
+        }
+    };
+    if json {
+        print(&render::storm::json(&summary));
+    } else {
+        print(&render::storm::human(&header, &summary));
+    }
+    ExitCode::from(
+        if summary.registered == summary.accounts && summary.failed == 0 {
+            exit::OK
+        } else if summary.registered == 0 {
+            exit::UNREACHABLE
+        } else {
+            exit::EXPECTATION
+        },
+    )
+}
