@@ -55,6 +55,22 @@ fn open_files(needed: u64) -> Option<String> {
     (raised > soft).then(|| format!("open-file limit raised from {soft} to {raised}"))
 }
 
+/// The storm's runtime: one thread with `--threads 1`, else a worker per core (or `--threads`).
+fn runtime(threads: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(n))
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+}
+
 /// `sipreg storm`: the accounts at once, a live line on a terminal, then the summary. Exit 0 when
 /// every account registered, 5 when some did not, 3 when none did, 2 on a usage error.
 pub(crate) fn storm(s: &StormArgs) -> ExitCode {
@@ -82,19 +98,7 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
             sipreg::storm::SocketMode::Shared => "one shared socket",
         }
     );
-    let built = match s.threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(usize::from(n))
-            .enable_all()
-            .build(),
-        None => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
-    };
-    let rt = match built {
+    let rt = match runtime(s.threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
