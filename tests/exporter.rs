@@ -449,3 +449,66 @@ fn a_tls_probe_reports_the_earliest_certificate_expiry() {
         1_941_840_000i64
     );
 }
+
+#[test]
+fn a_binding_made_before_the_deadline_is_still_removed_after_it() {
+    // The removal's challenge arrives slowly, after the scrape deadline: only a probe that keeps
+    // running in the background answers it with an authorized removal.
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            let removal = r.request.header("expires") == Some("0");
+            let authorized = r.request.header("authorization").is_some();
+            if !removal || authorized {
+                return vec![Step::Send(r.ok())];
+            }
+            let challenge = "WWW-Authenticate: Digest realm=\"slow\", nonce=\"n1\", qop=\"auth\", algorithm=MD5";
+            let answer = r.reply(401, "Unauthorized", &[challenge.to_string()]);
+            vec![Step::Drip(answer, Duration::from_millis(4))]
+        }),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[modules.slow]\ntcp = true\npassword_env = \"SLOW_PW\"\ntargets = [\"{}\"]\n",
+        reg.sip_addr
+    );
+    let path = dir.path().join("slow.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = sipreg();
+    cmd.args(["exporter", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .env("SLOW_PW", "pw");
+    let e = Served::start(&mut cmd);
+    let a = get(
+        e.addr,
+        &format!("/probe?module=slow&target={}", reg.sip_addr),
+        &["X-Prometheus-Scrape-Timeout-Seconds: 1.5"],
+    );
+    assert_eq!(sample(&a.body, "probe_success"), Some(0.0), "{}", a.body);
+    assert_eq!(
+        sample(&a.body, "probe_sip_status_code"),
+        Some(200.0),
+        "registered: {}",
+        a.body
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let removed = || {
+        reg.seen()
+            .iter()
+            .any(|s| s.expires == Some(0) && s.authorization.is_some())
+    };
+    while !removed() {
+        assert!(
+            Instant::now() < deadline,
+            "the binding was left: {:?}",
+            reg.seen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let own = get(e.addr, "/metrics", &[]).body;
+    assert_eq!(
+        sample(&own, "sipreg_exporter_probes_in_flight"),
+        Some(0.0),
+        "{own}"
+    );
+}
