@@ -145,8 +145,11 @@ impl Shared {
 /// The Call-ID of a SIP message (`Call-ID:` or its compact form `i:`), trimmed.
 #[must_use]
 pub fn call_id(message: &[u8]) -> Option<&[u8]> {
-    let head_end = crate::sip::framing::header_end(message).map_or(message.len(), |(end, _)| end);
-    for line in message[..head_end].split(|&b| b == b'\n').skip(1) {
+    for line in message.split(|&b| b == b'\n').skip(1) {
+        if line.trim_ascii().is_empty() {
+            // The end of the headers: what follows is the body.
+            return None;
+        }
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };

@@ -22,18 +22,40 @@ pub enum FramingError {
 #[must_use]
 pub fn header_end(buf: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
-    while i < buf.len() {
-        if buf[i] == b'\n' {
-            if buf.get(i + 1) == Some(&b'\n') {
-                return Some((i + 1, i + 2));
-            }
-            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
-                return Some((i + 1, i + 3));
-            }
+    while let Some(at) = next_newline(buf, i) {
+        if buf.get(at + 1) == Some(&b'\n') {
+            return Some((at + 1, at + 2));
         }
-        i += 1;
+        if buf.get(at + 1) == Some(&b'\r') && buf.get(at + 2) == Some(&b'\n') {
+            return Some((at + 1, at + 3));
+        }
+        i = at + 1;
     }
     None
+}
+
+/// The next line feed at or after `from`, eight bytes at a time (a storm reads every answer twice).
+fn next_newline(buf: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let rest = buf.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = from;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // A byte of `x` is zero where the chunk holds a line feed.
+        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n'));
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            return chunk.iter().position(|&b| b == b'\n').map(|p| offset + p);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| offset + p)
 }
 
 /// Content-Length from a header block (`Content-Length` or compact `l`); `None` when absent.
@@ -207,6 +229,40 @@ impl StreamFramer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn newlines_are_found_at_every_offset_as_a_byte_loop_finds_them() {
+        for len in 0..40 {
+            for nl in 0..len {
+                let mut buf = vec![b'a'; len];
+                buf[nl] = b'\n';
+                for from in 0..=len {
+                    let naive = buf
+                        .iter()
+                        .skip(from)
+                        .position(|&b| b == b'\n')
+                        .map(|p| p + from);
+                    assert_eq!(
+                        next_newline(&buf, from),
+                        naive,
+                        "len {len} nl {nl} from {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(next_newline(b"ab", 5), None);
+        assert_eq!(
+            header_end(b"SIP/2.0 200 OK\r\nA: b\r\n\r\nbody"),
+            Some((22, 24))
+        );
+        assert_eq!(header_end(b"x\n\n"), Some((2, 3)));
+        // Bytes with the high bit set do not fool the word-at-a-time test.
+        assert_eq!(
+            next_newline(&[0x8a, 0x0b, 0x89, 0xff, 0x80, 0x0a, 1, 2, 3], 0),
+            Some(5)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -227,17 +227,28 @@ impl Response {
         let (head_len, _) = super::framing::header_end(bytes).ok_or(ParseError::Truncated)?;
         // Servers do send Latin-1 reason phrases; read what can be read. Control characters other
         // than tab are replaced, so no server text can drive the user's terminal.
-        let head: String = String::from_utf8_lossy(&bytes[..head_len])
-            .chars()
-            .map(|c| {
-                if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
-                    '\u{fffd}'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        let head = head.as_str();
+        let raw = &bytes[..head_len];
+        let plain = raw
+            .iter()
+            .all(|&b| matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7e));
+        let cleaned: String;
+        let head = match std::str::from_utf8(raw) {
+            // The common case, plain ASCII: nothing to replace.
+            Ok(text) if plain => text,
+            _ => {
+                cleaned = String::from_utf8_lossy(raw)
+                    .chars()
+                    .map(|c| {
+                        if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
+                            '\u{fffd}'
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                cleaned.as_str()
+            }
+        };
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let status_line = lines
             .by_ref()
@@ -270,8 +281,14 @@ impl Response {
         for line in unfolded {
             let (name, value) = line.split_once(':').ok_or(ParseError::HeaderLine)?;
             let name = expand_compact(name.trim());
-            let value = value.trim().replace('\r', "\u{fffd}");
-            let value = value.as_str();
+            let value = value.trim();
+            let replaced;
+            let value = if value.contains('\r') {
+                replaced = value.replace('\r', "\u{fffd}");
+                replaced.as_str()
+            } else {
+                value
+            };
             if is_list_header(&name) {
                 for part in split_top_level(value, ',') {
                     headers.push((name.clone(), part.trim().to_string()));
