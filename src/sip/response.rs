@@ -164,28 +164,36 @@ fn split_params(value: &str) -> impl Iterator<Item = &str> {
 /// Splits a header value at top-level `sep`, outside quotes and `<...>` (RFC 3261 §7.3.1).
 pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
     let mut out = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    let mut escaped = false;
-    let mut angle = false;
-    for (i, c) in value.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            c if c == sep && !quoted && !angle => {
-                out.push(&value[start..i]);
-                start = i + c.len_utf8();
+    // Every character that matters is ASCII, so a byte walk cuts only at character boundaries.
+    let sep = u8::try_from(sep)
+        .ok()
+        .filter(|s| s.is_ascii() && value.as_bytes().contains(s));
+    if let Some(sep) = sep {
+        let mut start = 0;
+        let mut quoted = false;
+        let mut escaped = false;
+        let mut angle = false;
+        for (i, &b) in value.as_bytes().iter().enumerate() {
+            if escaped {
+                escaped = false;
+                continue;
             }
-            _ => {}
+            match b {
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                b'<' if !quoted => angle = true,
+                b'>' if !quoted => angle = false,
+                b if b == sep && !quoted && !angle => {
+                    out.push(&value[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
         }
+        out.push(&value[start..]);
+    } else {
+        out.push(value);
     }
-    out.push(&value[start..]);
     out.into_iter().filter(|s| !s.trim().is_empty())
 }
 
@@ -257,7 +265,8 @@ impl Response {
         let (status, reason) = parse_status_line(status_line)?;
         let reason = reason.replace('\r', "\u{fffd}");
         // §7.3.1: a line that starts with whitespace continues the previous header value.
-        let mut unfolded: Vec<String> = Vec::new();
+        // Borrowed unless folded: most headers are one line.
+        let mut unfolded: Vec<std::borrow::Cow<'_, str>> = Vec::new();
         for line in lines {
             if line.is_empty() {
                 break;
@@ -265,6 +274,7 @@ impl Response {
             if line.starts_with([' ', '\t']) {
                 match unfolded.last_mut() {
                     Some(prev) => {
+                        let prev = prev.to_mut();
                         prev.push(' ');
                         prev.push_str(line.trim());
                     }
@@ -274,7 +284,7 @@ impl Response {
                 if unfolded.len() >= MAX_HEADERS {
                     return Err(ParseError::TooManyHeaders);
                 }
-                unfolded.push(line.to_string());
+                unfolded.push(std::borrow::Cow::Borrowed(line));
             }
         }
         let mut headers = Vec::with_capacity(unfolded.len());
