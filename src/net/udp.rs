@@ -22,6 +22,9 @@ pub struct UdpFlow {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
     answered_from: Option<SocketAddr>,
+    /// The receive buffers, reserved on first use and kept.
+    inbox: Vec<u8>,
+    spare: Vec<u8>,
 }
 
 /// A UDP socket with SO_REUSEPORT bound to `addr`.
@@ -73,6 +76,8 @@ impl UdpFlow {
             local,
             remote,
             answered_from: None,
+            inbox: Vec::new(),
+            spare: Vec::new(),
         })
     }
 
@@ -113,26 +118,28 @@ impl UdpFlow {
     /// Receives one datagram within the size limit, from the registrar or from any other address;
     /// larger ones are ignored. Cancel-safe.
     ///
-    /// The buffers are reserved, not filled: a flow waiting for an answer holds no resident 64 KiB,
-    /// which matters when a storm holds ten thousand flows.
+    /// The receive buffers are reserved once per flow and never filled in advance: a flow waiting for
+    /// an answer holds no resident 64 KiB, and a receive costs no allocation of that size, which
+    /// matters when a storm holds ten thousand flows.
     ///
     /// # Errors
     /// A [`Failure`] on an ICMP error.
     pub async fn recv(&mut self) -> Result<Vec<u8>, Failure> {
         loop {
-            let mut buf = Vec::with_capacity(MAX_MESSAGE + 1);
-            let mut spare = Vec::new();
+            self.inbox.clear();
+            self.inbox.reserve(MAX_MESSAGE + 1);
             let from = match &self.others {
                 Some(others) => {
-                    spare.reserve(MAX_MESSAGE + 1);
+                    self.spare.clear();
+                    self.spare.reserve(MAX_MESSAGE + 1);
                     tokio::select! {
-                        r = self.socket.recv_buf(&mut buf) => {
+                        r = self.socket.recv_buf(&mut self.inbox) => {
                             r.map_err(|e| udp_error(self.remote, &e))?;
                             None
                         }
-                        r = others.recv_buf_from(&mut spare) => match r {
+                        r = others.recv_buf_from(&mut self.spare) => match r {
                             Ok((_, from)) => {
-                                buf = spare;
+                                std::mem::swap(&mut self.inbox, &mut self.spare);
                                 Some(from)
                             }
                             Err(_) => continue,
@@ -141,13 +148,13 @@ impl UdpFlow {
                 }
                 None => {
                     self.socket
-                        .recv_buf(&mut buf)
+                        .recv_buf(&mut self.inbox)
                         .await
                         .map_err(|e| udp_error(self.remote, &e))?;
                     None
                 }
             };
-            if buf.len() > MAX_MESSAGE {
+            if self.inbox.len() > MAX_MESSAGE {
                 tracing::debug!(
                     "ignoring a datagram over the {} KiB limit",
                     MAX_MESSAGE / 1024
@@ -156,8 +163,7 @@ impl UdpFlow {
             }
             // A kernel may hand the registrar's own datagrams to the unconnected socket too.
             self.answered_from = from.filter(|f| *f != self.remote);
-            buf.shrink_to_fit();
-            return Ok(buf);
+            return Ok(self.inbox.clone());
         }
     }
 
