@@ -401,3 +401,38 @@ fn a_second_signal_abandons_registrations_under_way() {
     assert_eq!(j["registered"], 0);
     assert_eq!(j["accounts"], 20);
 }
+
+#[test]
+fn the_rate_is_judged_by_the_starts_not_by_slow_answers() {
+    // Every answer takes about 0.2 s (dripped a byte every half millisecond over TCP).
+    let slow = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            vec![Step::Drip(r.ok(), Duration::from_micros(500))]
+        }),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 5);
+    let server = slow.sip_addr.to_string();
+    let storm = |extra: &[&str]| {
+        let mut args = vec!["storm", "--json", "--tcp", "--accounts", &file];
+        args.extend_from_slice(extra);
+        args.push(&server);
+        let out = run(&args);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out.json()["warnings"].to_string()
+    };
+    // Five starts in 40 ms keep a rate of 100/s, however slowly the registrar answers.
+    let kept = storm(&["--rate", "100"]);
+    assert!(!kept.contains("was not reached"), "{kept}");
+    // One at a time, each start waits for the previous registration: the rate falls behind.
+    let held_back = storm(&["--rate", "100", "--concurrency", "1"]);
+    assert!(
+        held_back.contains("--rate 100/s was not reached"),
+        "{held_back}"
+    );
+    assert!(
+        held_back.contains("--concurrency 1 was full"),
+        "{held_back}"
+    );
+}

@@ -121,7 +121,7 @@ pub async fn run(
         }
     };
     let mut summary = summary;
-    summary.warnings = host::warnings(&plan, &summary, &host_before, shared.as_deref());
+    summary.warnings = host::warnings(&summary, &host_before, shared.as_deref());
     Ok(summary)
 }
 
@@ -150,6 +150,8 @@ struct Run<C> {
     t0: Instant,
     accounts: u64,
     slot_waits: u64,
+    /// When the last account was started.
+    last_start: Option<Instant>,
 }
 
 async fn storm<C: Connector + Send + Sync + 'static>(
@@ -172,6 +174,7 @@ async fn storm<C: Connector + Send + Sync + 'static>(
         t0: Instant::now(),
         accounts: plan.accounts.len() as u64,
         slot_waits: 0,
+        last_start: None,
     };
     let mut every = tokio::time::interval(Duration::from_millis(250));
     let planned = run.accounts;
@@ -206,6 +209,9 @@ async fn storm<C: Connector + Send + Sync + 'static>(
             "--concurrency {} was full {} times: it held the rate back",
             plan.concurrency, run.slot_waits
         ));
+    }
+    if let Some(note) = plan.rate.and_then(|r| run.rate_not_reached(r, started)) {
+        summary.warnings.push(note);
     }
     summary
 }
@@ -242,6 +248,20 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
             unregistered: live.unregistered.load(Relaxed),
             stage,
         }
+    }
+
+    /// The starts (not the answers) against `--rate`: a note when they fell behind by more than 10 %.
+    fn rate_not_reached(&self, rate: f64, started: u64) -> Option<String> {
+        let span = self
+            .last_start?
+            .saturating_duration_since(self.t0)
+            .as_secs_f64();
+        let reached = started.saturating_sub(1) as f64 / span.max(0.001);
+        (started > 1 && reached < 0.9 * rate).then(|| {
+            format!(
+                "--rate {rate}/s was not reached: {started} accounts were started in {span:.2} s, {reached:.0}/s"
+            )
+        })
     }
 
     /// Starts every account at its time; returns how many started (fewer after a signal).
@@ -290,6 +310,7 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
     }
 
     fn spawn(&mut self, cfg: Config, slot: tokio::sync::OwnedSemaphorePermit) {
+        self.last_start = Some(Instant::now());
         let connector = self.connector.clone();
         let resolver = self.resolver.clone();
         let totals = self.totals.clone();
