@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -177,7 +176,7 @@ fn sigint_ends_a_storm_with_every_binding_removed_and_the_summary() {
     let reg = digest_server();
     let dir = tempfile::tempdir().unwrap();
     let file = accounts(dir.path(), 50);
-    let mut child = sipreg()
+    let child = sipreg()
         .args([
             "storm",
             "--json",
@@ -206,19 +205,8 @@ fn sigint_ends_a_storm_with_every_binding_removed_and_the_summary() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let code = child.wait().unwrap().code();
+    signal(&child, "INT");
+    let (stdout, code) = finish(child);
     assert_eq!(code, Some(0), "{stdout}");
     let j: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(j["unregistered"], 50, "{j}");
@@ -362,7 +350,7 @@ fn a_second_signal_abandons_registrations_under_way() {
     let dir = tempfile::tempdir().unwrap();
     let file = accounts(dir.path(), 20);
     let started = Instant::now();
-    let mut child = sipreg()
+    let child = sipreg()
         .args([
             "storm",
             "--json",
@@ -376,20 +364,9 @@ fn a_second_signal_abandons_registrations_under_way() {
         .expect("sipreg runs");
     for _ in 0..2 {
         std::thread::sleep(Duration::from_millis(400));
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        signal(&child, "INT");
     }
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let code = child.wait().unwrap().code();
+    let (stdout, code) = finish(child);
     // Timer F is 32 s: only abandoning the registrations ends the storm this soon.
     assert!(
         started.elapsed() < Duration::from_secs(10),

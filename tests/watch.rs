@@ -233,11 +233,7 @@ fn sigterm_removes_the_binding_and_prints_the_summary() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(first.contains("\"registered\""), "{first}");
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    signal(&child, "TERM");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let code = child.wait().expect("sipreg ends").code();
     assert_eq!(code, Some(0), "{rest:?}");
@@ -278,17 +274,10 @@ fn a_second_sigint_skips_the_removal_and_still_prints_the_summary() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(first.contains("\"registered\""), "{first}");
-    let pid = child.id().to_string();
-    let interrupt = || {
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status();
-        assert!(sent.is_ok_and(|s| s.success()));
-    };
-    interrupt();
+    signal(&child, "INT");
     std::thread::sleep(Duration::from_millis(300));
     let second = Instant::now();
-    interrupt();
+    signal(&child, "INT");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let code = child.wait().expect("sipreg ends").code();
     assert!(second.elapsed() < Duration::from_secs(5), "exits at once");

@@ -197,6 +197,29 @@ pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
     out.into_iter().filter(|s| !s.trim().is_empty())
 }
 
+/// The header block as text. Servers do send Latin-1 reason phrases: read what can be read, and
+/// replace control characters other than tab, CR and LF, so no server text can drive the user's
+/// terminal. Plain ASCII, the common case, is borrowed as it is.
+fn head_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+    let plain = raw
+        .iter()
+        .all(|&b| matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7e));
+    match std::str::from_utf8(raw) {
+        Ok(text) if plain => std::borrow::Cow::Borrowed(text),
+        _ => String::from_utf8_lossy(raw)
+            .chars()
+            .map(|c| {
+                if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect::<String>()
+            .into(),
+    }
+}
+
 /// Full header name for an RFC 3261 §7.3.3 compact form, lowercase.
 pub(crate) fn expand_compact(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
@@ -233,30 +256,7 @@ impl Response {
         }
         // §7: the headers end with an empty line; a datagram without it was cut short.
         let (head_len, _) = super::framing::header_end(bytes).ok_or(ParseError::Truncated)?;
-        // Servers do send Latin-1 reason phrases; read what can be read. Control characters other
-        // than tab are replaced, so no server text can drive the user's terminal.
-        let raw = &bytes[..head_len];
-        let plain = raw
-            .iter()
-            .all(|&b| matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7e));
-        let cleaned: String;
-        let head = match std::str::from_utf8(raw) {
-            // The common case, plain ASCII: nothing to replace.
-            Ok(text) if plain => text,
-            _ => {
-                cleaned = String::from_utf8_lossy(raw)
-                    .chars()
-                    .map(|c| {
-                        if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
-                            '\u{fffd}'
-                        } else {
-                            c
-                        }
-                    })
-                    .collect();
-                cleaned.as_str()
-            }
-        };
+        let head = head_text(&bytes[..head_len]);
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let status_line = lines
             .by_ref()

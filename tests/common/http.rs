@@ -118,9 +118,7 @@ impl Served {
 
     /// Stops the process with SIGTERM and returns the rest of its stderr.
     pub fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        super::signal(&self.child, "TERM");
         let _ = self.child.wait();
         let mut rest = String::new();
         let _ = self.stderr.read_to_string(&mut rest);

@@ -65,6 +65,25 @@ pub fn run_cmd(cmd: &mut Command) -> Run {
     }
 }
 
+/// Sends `signal` (`INT`, `TERM`) to a child process, as a user's Ctrl-C or a service manager would.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} failed");
+}
+
+/// Waits for a child whose stdout is piped: everything it printed, and its exit code.
+pub fn finish(mut child: std::process::Child) -> (String, Option<i32>) {
+    use std::io::Read;
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    let code = child.wait().expect("the child ends").code();
+    (stdout, code)
+}
+
 /// Starts the test server as a registrar on loopback.
 pub fn registrar(opts: Options) -> Server {
     Server::start(opts).expect("the test server binds loopback ports")
