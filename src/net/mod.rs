@@ -3,6 +3,7 @@
 
 pub mod memory;
 pub mod resolve;
+mod scratch;
 pub mod shared;
 pub mod stream;
 pub mod tls;

@@ -4,13 +4,20 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::Frame;
+use super::scratch::with_scratch;
 use super::udp::unreachable_error;
 use crate::model::{Failure, Outcome, Transport};
 use crate::sip::framing::StreamFramer;
+
+/// The most one read takes from a stream.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// A byte stream plus the framer that cuts it into SIP messages and keep-alives.
 pub struct Stream<S> {
@@ -78,7 +85,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream<S> {
     /// # Errors
     /// A `Closed` (or TLS) [`Failure`] on close, reset, a broken limit or a TLS alert.
     pub async fn recv(&mut self, transport: Transport) -> Result<Frame, Failure> {
-        let mut chunk = [0u8; 8192];
         loop {
             match self.framer.next_frame() {
                 Ok(Some(frame)) => return Ok(frame),
@@ -91,8 +97,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream<S> {
                 }
             }
             let n = self
-                .io
-                .read(&mut chunk)
+                .read_some()
                 .await
                 .map_err(|e| stream_error(&e, transport, self.remote))?;
             if n == 0 {
@@ -101,8 +106,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream<S> {
                     format!("the server closed the {transport} connection before a final response"),
                 ));
             }
-            self.framer.push(&chunk[..n]);
         }
+    }
+
+    /// Reads what has arrived into the framer through the thread's scratch buffer
+    /// ([`super::scratch`]): a waiting flow holds no read buffer. Cancel-safe. 0 at the end.
+    async fn read_some(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| {
+            with_scratch(|buf| {
+                let mut read = ReadBuf::new(&mut buf[..READ_CHUNK]);
+                match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+                    Poll::Ready(Ok(())) => {
+                        self.framer.push(read.filled());
+                        Poll::Ready(Ok(read.filled().len()))
+                    }
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+        })
+        .await
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 
 use super::Frame;
+use super::scratch::with_scratch;
 use crate::model::{Failure, Outcome, Transport};
 use crate::sip::MAX_MESSAGE;
 
@@ -22,9 +23,6 @@ pub struct UdpFlow {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
     answered_from: Option<SocketAddr>,
-    /// The receive buffers, reserved on first use and kept.
-    inbox: Vec<u8>,
-    spare: Vec<u8>,
 }
 
 /// A UDP socket with SO_REUSEPORT bound to `addr`.
@@ -76,8 +74,6 @@ impl UdpFlow {
             local,
             remote,
             answered_from: None,
-            inbox: Vec::new(),
-            spare: Vec::new(),
         })
     }
 
@@ -118,43 +114,33 @@ impl UdpFlow {
     /// Receives one datagram within the size limit, from the registrar or from any other address;
     /// larger ones are ignored. Cancel-safe.
     ///
-    /// The receive buffers are reserved once per flow and never filled in advance: a flow waiting for
-    /// an answer holds no resident 64 KiB, and a receive costs no allocation of that size, which
-    /// matters when a storm holds ten thousand flows.
+    /// A flow holds no receive buffer: it waits for readiness and then reads into the thread's
+    /// scratch buffer ([`super::scratch`]), copying out only the bytes that came.
     ///
     /// # Errors
     /// A [`Failure`] on an ICMP error.
     pub async fn recv(&mut self) -> Result<Vec<u8>, Failure> {
         loop {
-            self.inbox.clear();
-            self.inbox.reserve(MAX_MESSAGE + 1);
-            let from = match &self.others {
-                Some(others) => {
-                    self.spare.clear();
-                    self.spare.reserve(MAX_MESSAGE + 1);
-                    tokio::select! {
-                        r = self.socket.recv_buf(&mut self.inbox) => {
-                            r.map_err(|e| udp_error(self.remote, &e))?;
-                            None
-                        }
-                        r = others.recv_buf_from(&mut self.spare) => match r {
-                            Ok((_, from)) => {
-                                std::mem::swap(&mut self.inbox, &mut self.spare);
-                                Some(from)
-                            }
-                            Err(_) => continue,
-                        },
-                    }
-                }
+            let read = match &self.others {
+                Some(others) => tokio::select! {
+                    r = self.socket.readable() => r.and_then(|()| take(&self.socket)),
+                    r = others.readable() => match r.and_then(|()| take_from(others)) {
+                        Ok(got) => Ok(got),
+                        // The unconnected socket's errors are not the registrar's.
+                        Err(_) => continue,
+                    },
+                },
                 None => {
-                    self.socket
-                        .recv_buf(&mut self.inbox)
-                        .await
-                        .map_err(|e| udp_error(self.remote, &e))?;
-                    None
+                    let ready = self.socket.readable().await;
+                    ready.and_then(|()| take(&self.socket))
                 }
             };
-            if self.inbox.len() > MAX_MESSAGE {
+            let (bytes, from) = match read {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(udp_error(self.remote, &e)),
+            };
+            if bytes.len() > MAX_MESSAGE {
                 tracing::debug!(
                     "ignoring a datagram over the {} KiB limit",
                     MAX_MESSAGE / 1024
@@ -163,13 +149,27 @@ impl UdpFlow {
             }
             // A kernel may hand the registrar's own datagrams to the unconnected socket too.
             self.answered_from = from.filter(|f| *f != self.remote);
-            return Ok(self.inbox.clone());
+            return Ok(bytes);
         }
     }
 
     fn error(&self, e: &io::Error) -> Failure {
         udp_error(self.remote, e)
     }
+}
+
+/// One datagram from the connected socket, if one is there.
+fn take(socket: &UdpSocket) -> io::Result<(Vec<u8>, Option<SocketAddr>)> {
+    with_scratch(|buf| socket.try_recv(buf).map(|n| (buf[..n].to_vec(), None)))
+}
+
+/// One datagram and its source from the unconnected socket, if one is there.
+fn take_from(socket: &UdpSocket) -> io::Result<(Vec<u8>, Option<SocketAddr>)> {
+    with_scratch(|buf| {
+        socket
+            .try_recv_from(buf)
+            .map(|(n, from)| (buf[..n].to_vec(), Some(from)))
+    })
 }
 
 /// An error on a UDP socket connected to `remote`: ICMP port unreachable, or another network error.

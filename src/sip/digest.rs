@@ -78,11 +78,22 @@ impl Algorithm {
     }
 
     /// Lowercase hex of the hash of `data` (the `H(data)` of RFC 7616 §3.4.1).
-    fn hash(&self, data: &str) -> String {
+    /// The hash of `parts` joined by colons, as lowercase hex; the joined text is never built.
+    fn hash(&self, parts: &[&str]) -> String {
+        fn run<D: Digest>(parts: &[&str]) -> String {
+            let mut hasher = D::new();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b":");
+                }
+                hasher.update(part.as_bytes());
+            }
+            hex(&hasher.finalize())
+        }
         match self {
-            Self::Md5 | Self::Md5Sess => hex(&Md5::digest(data.as_bytes())),
-            Self::Sha256 | Self::Sha256Sess => hex(&Sha256::digest(data.as_bytes())),
-            Self::Sha512_256 | Self::Sha512_256Sess => hex(&Sha512_256::digest(data.as_bytes())),
+            Self::Md5 | Self::Md5Sess => run::<Md5>(parts),
+            Self::Sha256 | Self::Sha256Sess => run::<Sha256>(parts),
+            Self::Sha512_256 | Self::Sha512_256Sess => run::<Sha512_256>(parts),
         }
     }
 }
@@ -300,19 +311,15 @@ pub fn response(
     cnonce: &str,
 ) -> String {
     let alg = ch.algorithm;
-    let mut ha1 = alg.hash(&format!("{}:{}:{}", cred.username, ch.realm, cred.password));
+    let mut ha1 = alg.hash(&[cred.username, &ch.realm, cred.password]);
     if alg.is_sess() {
-        ha1 = alg.hash(&format!("{ha1}:{}:{cnonce}", ch.nonce));
+        ha1 = alg.hash(&[&ha1, &ch.nonce, cnonce]);
     }
-    let ha2 = alg.hash(&format!("{method}:{uri}"));
+    let ha2 = alg.hash(&[method, uri]);
     if ch.qop_auth {
-        alg.hash(&format!(
-            "{ha1}:{}:{}:{cnonce}:auth:{ha2}",
-            ch.nonce,
-            format_nc(nc)
-        ))
+        alg.hash(&[&ha1, &ch.nonce, &format_nc(nc), cnonce, "auth", &ha2])
     } else {
-        alg.hash(&format!("{ha1}:{}:{ha2}", ch.nonce))
+        alg.hash(&[&ha1, &ch.nonce, &ha2])
     }
 }
 

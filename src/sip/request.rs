@@ -43,8 +43,8 @@ impl Incoming {
                 continue;
             };
             let name = expand_compact(name.trim());
-            if matches!(name.as_str(), "via" | "from" | "to" | "call-id" | "cseq") {
-                echo.push((name, value.trim().to_string()));
+            if matches!(&*name, "via" | "from" | "to" | "call-id" | "cseq") {
+                echo.push((name.into_owned(), value.trim().to_string()));
             }
         }
         Some(Incoming {

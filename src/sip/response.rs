@@ -1,6 +1,8 @@
 //! A tolerant reader for SIP responses (RFC 3261 §7.2, §7.3): compact names, folded lines, bare LF,
 //! comma-separated values and IPv6 hosts, which rsip 0.4 rejects or misreads.
 
+use std::borrow::Cow;
+
 use super::{MAX_HEADERS, MAX_MESSAGE};
 
 /// Why a message could not be read as a SIP response.
@@ -30,7 +32,10 @@ pub struct Response {
     pub status: u16,
     /// Reason phrase exactly as the server wrote it.
     pub reason: String,
-    headers: Vec<(String, String)>,
+    headers: Vec<(Cow<'static, str>, String)>,
+    /// The first Via value that parses, read once: the transaction, the registration and the report
+    /// each look at it.
+    top_via: Option<Via>,
 }
 
 /// One value of a Via header (RFC 3261 §20.42).
@@ -220,23 +225,46 @@ fn head_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Full header name for an RFC 3261 §7.3.3 compact form, lowercase.
-pub(crate) fn expand_compact(name: &str) -> String {
-    let lower = name.to_ascii_lowercase();
-    let full = match lower.as_str() {
-        "i" => "call-id",
-        "m" => "contact",
-        "e" => "content-encoding",
-        "l" => "content-length",
-        "c" => "content-type",
-        "f" => "from",
-        "s" => "subject",
-        "k" => "supported",
-        "t" => "to",
-        "v" => "via",
-        _ => return lower,
-    };
-    full.to_string()
+/// Full header name for an RFC 3261 §7.3.3 compact form, lowercase. The names a registrar sends
+/// come without an allocation.
+pub(crate) fn expand_compact(name: &str) -> Cow<'static, str> {
+    const COMPACT: [(&str, &str); 10] = [
+        ("i", "call-id"),
+        ("m", "contact"),
+        ("e", "content-encoding"),
+        ("l", "content-length"),
+        ("c", "content-type"),
+        ("f", "from"),
+        ("s", "subject"),
+        ("k", "supported"),
+        ("t", "to"),
+        ("v", "via"),
+    ];
+    const KNOWN: [&str; 16] = [
+        "via",
+        "from",
+        "to",
+        "call-id",
+        "cseq",
+        "contact",
+        "content-length",
+        "www-authenticate",
+        "proxy-authenticate",
+        "expires",
+        "min-expires",
+        "server",
+        "date",
+        "allow",
+        "supported",
+        "retry-after",
+    ];
+    if let Some((_, full)) = COMPACT.iter().find(|(c, _)| c.eq_ignore_ascii_case(name)) {
+        return Cow::Borrowed(full);
+    }
+    match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name.to_ascii_lowercase()),
+    }
 }
 
 /// Headers whose values may be comma lists (RFC 3261 §7.3.1). Authentication headers are not among
@@ -307,10 +335,15 @@ impl Response {
                 headers.push((name, value.to_string()));
             }
         }
+        let top_via = headers
+            .iter()
+            .filter(|(n, _)| *n == "via")
+            .find_map(|(_, v)| Via::parse(v));
         Ok(Response {
             status,
             reason,
             headers,
+            top_via,
         })
     }
 
@@ -335,6 +368,12 @@ impl Response {
         self.headers_named("via").filter_map(Via::parse).collect()
     }
 
+    /// The top Via value, the one that names us (the first that parses).
+    #[must_use]
+    pub fn top_via(&self) -> Option<&Via> {
+        self.top_via.as_ref()
+    }
+
     /// How many Via values the response carries, parseable or not (RFC 3261 §8.1.3.3).
     #[must_use]
     pub fn via_count(&self) -> usize {
@@ -349,6 +388,17 @@ impl Response {
         let num = it.next()?.parse().ok()?;
         let method = it.next()?.to_ascii_uppercase();
         Some((num, method))
+    }
+
+    /// Whether the CSeq is `number method` (method case-insensitive), without copying it.
+    #[must_use]
+    pub fn cseq_is(&self, number: u32, method: &str) -> bool {
+        let Some(value) = self.header("cseq") else {
+            return false;
+        };
+        let mut it = value.split_whitespace();
+        it.next().and_then(|n| n.parse::<u32>().ok()) == Some(number)
+            && it.next().is_some_and(|m| m.eq_ignore_ascii_case(method))
     }
 
     /// A header holding a number of seconds (Expires, Min-Expires, Retry-After), comments ignored.
@@ -441,6 +491,7 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(r.status, 200);
         assert_eq!(r.reason, "OK");
         assert_eq!(r.cseq(), Some((2, "REGISTER".into())));
+        assert!(r.cseq_is(2, "register") && !r.cseq_is(1, "REGISTER") && !r.cseq_is(2, "INVITE"));
         let via = &r.vias()[0];
         assert_eq!(via.branch(), Some("z9hG4bKabc"));
         assert_eq!(via.received(), Some("192.0.2.9"));

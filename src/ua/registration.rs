@@ -298,7 +298,7 @@ impl Registration {
 
 /// `host:port` from `received` and `rport` of the top Via, when the registrar filled both in.
 fn seen_host_port(response: &Response) -> Option<String> {
-    let via = response.vias().into_iter().next()?;
+    let via = response.top_via()?;
     Some(addr_text(via.received()?, via.rport()?))
 }
 

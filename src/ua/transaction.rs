@@ -117,15 +117,15 @@ impl Transaction {
     }
 
     fn matches(&self, response: &Response) -> Result<(), Step> {
-        let vias = response.vias();
-        if response.via_count() != 1 || vias.len() != 1 {
+        let top = response.top_via().filter(|_| response.via_count() == 1);
+        let Some(via) = top else {
             return Err(Step::Ignore(format!(
                 "a response with {} Via values (§8.1.3.3)",
                 response.via_count()
             )));
-        }
-        let ours = vias[0].branch() == Some(self.key.branch.as_str())
-            && response.cseq() == Some((self.key.cseq, self.key.method.to_string()))
+        };
+        let ours = via.branch() == Some(self.key.branch.as_str())
+            && response.cseq_is(self.key.cseq, self.key.method)
             && response.header("call-id") == Some(self.key.call_id.as_str());
         if ours {
             Ok(())

@@ -161,7 +161,7 @@ impl<C: Connector> Agent<'_, C> {
         // A registration under way is finished, not abandoned, on the first stop: its binding would be
         // left behind. The second stop abandons it.
         let registered = tokio::select! {
-            r = self.register(&mut registration, &candidates, retries) => Some(r),
+            r = Box::pin(self.register(&mut registration, &candidates, retries)) => Some(r),
             () = asked(&mut stop, 2, None) => None,
         };
         let Some((verdict, link)) = registered else {
@@ -169,16 +169,15 @@ impl<C: Connector> Agent<'_, C> {
             return Verdict::Unreachable;
         };
         if let Some(mut link) = link {
-            let held = self
-                .hold(&mut link, &mut registration, settings, &mut stop, None)
-                .await;
+            let held =
+                Box::pin(self.hold(&mut link, &mut registration, settings, &mut stop, None)).await;
             self.answering = false;
             match held {
                 Hold::Stop if !self.cfg.keep => {
                     tokio::select! {
                         () = async {
                             let _slot = gate.acquire().await;
-                            self.unregister(&mut link, &mut registration).await;
+                            Box::pin(self.unregister(&mut link, &mut registration)).await;
                         } => {}
                         () = asked(&mut stop, 2, None) => {}
                     }

@@ -52,7 +52,7 @@ pub(crate) fn rejection_reason(r: &Response) -> String {
 /// The address the server saw, from `received` and `rport` in the top Via (RFC 3261 §18.2.1,
 /// RFC 3581 §4), when it says anything.
 pub(crate) fn seen_as(r: &Response, local: SocketAddr) -> Option<String> {
-    let via = r.vias().into_iter().next()?;
+    let via = r.top_via()?;
     let received = via.received().map(str::to_string);
     let rport = via.rport();
     if received.is_none() && rport.is_none() {
