@@ -25,6 +25,24 @@ pub struct UdpFlow {
     answered_from: Option<SocketAddr>,
 }
 
+/// A non-blocking UDP socket connected to `remote`, bound by the kernel at connect.
+fn connected(remote: SocketAddr) -> io::Result<UdpSocket> {
+    // Linux sets O_NONBLOCK in socket(2) itself; elsewhere it takes a call of its own.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let kind = socket2::Type::DGRAM.nonblocking();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let kind = socket2::Type::DGRAM;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(remote),
+        kind,
+        Some(socket2::Protocol::UDP),
+    )?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    socket.set_nonblocking(true)?;
+    socket.connect(&remote.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 /// A UDP socket with SO_REUSEPORT bound to `addr`.
 fn reusable(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = socket2::Socket::new(
@@ -51,20 +69,28 @@ impl UdpFlow {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let fail = |e: io::Error| unreachable_error(&e, Transport::Udp, &remote.to_string());
-        let first = if catch_others {
-            reusable(any).ok()
-        } else {
-            None
-        };
-        let socket = match first {
+        if !catch_others {
+            // The kernel picks the port and source address at connect: no bind, no second lookup
+            // (a storm opens thousands of these).
+            let socket = connected(remote).map_err(fail)?;
+            return Self::ready(socket, None, remote);
+        }
+        let socket = match reusable(any).ok() {
             Some(s) => s,
             None => UdpSocket::bind(any).await.map_err(fail)?,
         };
         let port = socket.local_addr().map_err(fail)?.port();
-        let others = catch_others
-            .then(|| reusable(SocketAddr::new(any.ip(), port)).ok())
-            .flatten();
+        let others = reusable(SocketAddr::new(any.ip(), port)).ok();
         socket.connect(remote).await.map_err(fail)?;
+        Self::ready(socket, others, remote)
+    }
+
+    /// The flow over a connected socket, with its local address.
+    fn ready(
+        socket: UdpSocket,
+        others: Option<UdpSocket>,
+        remote: SocketAddr,
+    ) -> Result<Self, Failure> {
         let local = socket.local_addr().map_err(|e| {
             Failure::new(Outcome::Closed, format!("socket has no local address: {e}"))
         })?;
