@@ -98,6 +98,9 @@ pub enum Frame {
 #[derive(Debug, Default)]
 pub struct StreamFramer {
     buf: Vec<u8>,
+    /// Bytes at the front of `buf` already returned: taking a message moves nothing, so a read that
+    /// brings a hundred answers (a shared connection in a storm) costs no copying per message.
+    start: usize,
     /// Bytes of `buf` already searched for the end of the headers.
     scanned: usize,
     /// Line feeds among the scanned bytes.
@@ -115,14 +118,37 @@ impl StreamFramer {
 
     /// Adds bytes read from the stream.
     pub fn push(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            // What is left is at most one unfinished message.
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(data);
+    }
+
+    /// The bytes not yet returned.
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Marks `n` more bytes as returned.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start >= self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
     }
 
     /// Bytes buffered and not yet returned as a message.
     #[must_use]
     pub fn buffered(&self) -> usize {
         // A lone CR waiting for its LF is not an unfinished message.
-        if self.buf == b"\r" { 0 } else { self.buf.len() }
+        if self.data() == b"\r" {
+            0
+        } else {
+            self.data().len()
+        }
     }
 
     /// The next whole message, if the buffer holds one; keep-alives are skipped.
@@ -153,7 +179,7 @@ impl StreamFramer {
             if let Some(frame) = self.keepalive() {
                 return Ok(Some(frame));
             }
-            if self.buf.is_empty() || self.buf == b"\r" {
+            if self.data().is_empty() || self.data() == b"\r" {
                 // Nothing, or the first half of a CRLF: wait for more.
                 return Ok(None);
             }
@@ -167,20 +193,20 @@ impl StreamFramer {
     /// is not held back waiting for a second one.
     fn keepalive(&mut self) -> Option<Frame> {
         loop {
-            if self.buf.starts_with(b"\r\n\r\n") {
-                self.buf.drain(..4);
+            if self.data().starts_with(b"\r\n\r\n") {
+                self.consume(4);
                 return Some(Frame::Ping);
             }
-            if self.buf.starts_with(b"\r\n") {
-                self.buf.drain(..2);
+            if self.data().starts_with(b"\r\n") {
+                self.consume(2);
                 return Some(Frame::Pong);
             }
             // A stray LF, or a CR that is not the start of a CRLF, belongs to nothing.
-            let stray = match self.buf.as_slice() {
+            let stray = match self.data() {
                 [b'\n', ..] | [b'\r', _, ..] => 1,
                 _ => return None,
             };
-            self.buf.drain(..stray);
+            self.consume(stray);
         }
     }
 
@@ -189,11 +215,11 @@ impl StreamFramer {
             Some((_, total)) => total,
             None => {
                 let start = self.scanned.saturating_sub(3);
-                let Some((head_end, body_start)) = header_end(&self.buf[start..]) else {
-                    let fresh = &self.buf[self.scanned..];
+                let Some((head_end, body_start)) = header_end(&self.data()[start..]) else {
+                    let fresh = &self.data()[self.scanned..];
                     self.newlines += fresh.iter().filter(|b| **b == b'\n').count();
-                    self.scanned = self.buf.len();
-                    if self.buf.len() > MAX_MESSAGE {
+                    self.scanned = self.data().len();
+                    if self.data().len() > MAX_MESSAGE {
                         return Err(FramingError::TooLarge);
                     }
                     if self.newlines > MAX_HEADERS + 1 {
@@ -203,7 +229,7 @@ impl StreamFramer {
                 };
                 let (head_end, body_start) = (head_end + start, body_start + start);
                 // A message without Content-Length on a stream breaks §18.3; read it as an empty body.
-                let body_len = content_length(&self.buf[..head_end])?.unwrap_or(0);
+                let body_len = content_length(&self.data()[..head_end])?.unwrap_or(0);
                 let total = body_start
                     .checked_add(body_len)
                     .ok_or(FramingError::TooLarge)?;
@@ -211,15 +237,15 @@ impl StreamFramer {
                     return Err(FramingError::TooLarge);
                 }
                 self.head = Some((head_end, total));
-                self.scanned = self.buf.len();
+                self.scanned = self.data().len();
                 total
             }
         };
-        if self.buf.len() < total {
+        if self.data().len() < total {
             return Ok(None);
         }
-        let rest = self.buf.split_off(total);
-        let message = std::mem::replace(&mut self.buf, rest);
+        let message = self.data()[..total].to_vec();
+        self.consume(total);
         self.scanned = 0;
         self.newlines = 0;
         self.head = None;
