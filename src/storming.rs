@@ -55,20 +55,67 @@ fn open_files(needed: u64) -> Option<String> {
     (raised > soft).then(|| format!("open-file limit raised from {soft} to {raised}"))
 }
 
-/// The storm's runtime: one thread with `--threads 1`, else a worker per core (or `--threads`).
-fn runtime(threads: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
-    match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
+/// How a storm runs: `--threads 1`, and by default `--socket shared` (one socket, one reader), on one
+/// thread; a socket per account on a lane per core (or `--threads`): threads each running a
+/// single-threaded runtime with their share of the accounts; a shared socket with `--threads N` on a
+/// runtime of N workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// One single-threaded runtime.
+    Single,
+    /// Threads each with a single-threaded runtime and every N-th account.
+    Lanes(usize),
+    /// One runtime with this many worker threads.
+    Workers(usize),
+}
+
+fn engine(threads: Option<u16>, socket: sipreg::storm::SocketMode) -> Engine {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    match (threads.map(usize::from), socket) {
+        (Some(1), _) | (None, sipreg::storm::SocketMode::Shared) => Engine::Single,
+        (Some(n), sipreg::storm::SocketMode::Shared) => Engine::Workers(n),
+        (None, _) if cores == 1 => Engine::Single,
+        (n, _) => Engine::Lanes(n.unwrap_or(cores)),
+    }
+}
+
+/// Runs the storm as `engine` says, with the signal counter and the live line.
+fn run(
+    plan: sipreg::storm::Plan,
+    engine: Engine,
+    live: bool,
+) -> Result<sipreg::observe::storm::StormSummary, String> {
+    let rt = match engine {
+        Engine::Workers(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
             .enable_all()
             .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(usize::from(n))
-            .enable_all()
-            .build(),
-        None => tokio::runtime::Builder::new_multi_thread()
+        Engine::Single | Engine::Lanes(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
     }
+    .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    let mut tick = move |snap: &sipreg::storm::Snapshot| {
+        if live {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{}", render::storm::progress(snap));
+            let _ = err.flush();
+        }
+    };
+    rt.block_on(async move {
+        if let Ok(counting) = signals(tx) {
+            tokio::spawn(counting);
+        }
+        match engine {
+            Engine::Lanes(n) => tokio::task::spawn_blocking(move || {
+                sipreg::storm::run_lanes(plan, n, &rx, &mut tick)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the storm's threads failed: {e}"))),
+            Engine::Single | Engine::Workers(_) => sipreg::storm::run(plan, rx, &mut tick).await,
+        }
+    })
 }
 
 /// `sipreg storm`: the accounts at once, a live line on a terminal, then the summary. Exit 0 when
@@ -83,6 +130,7 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
         Err(e) => return usage_error(&e, json),
     };
     let accounts = plan.accounts.len() as u64;
+    let plan_socket = plan.socket;
     if plan.socket == sipreg::storm::SocketMode::PerAccount {
         // Every account keeps its socket until the end (its binding lives on it).
         if let Some(note) = open_files(accounts + 64) {
@@ -98,28 +146,8 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
             sipreg::storm::SocketMode::Shared => "one shared socket",
         }
     );
-    let rt = match runtime(s.threads) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprint_line(&format!("sipreg: error: cannot start the runtime: {e}"));
-            return ExitCode::from(exit::INTERNAL);
-        }
-    };
     let live = !json && !s.register.quiet && std::io::stderr().is_terminal();
-    let (tx, rx) = tokio::sync::watch::channel(0u32);
-    let result = rt.block_on(async {
-        if let Ok(counting) = signals(tx) {
-            tokio::spawn(counting);
-        }
-        let mut tick = |snap: &sipreg::storm::Snapshot| {
-            if live {
-                let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r\x1b[2K{}", render::storm::progress(snap));
-                let _ = err.flush();
-            }
-        };
-        sipreg::storm::run(plan, rx, &mut tick).await
-    });
+    let result = run(plan, engine(s.threads, plan_socket), live);
     if live {
         let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }

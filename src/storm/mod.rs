@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod host;
+mod lanes;
 pub mod plan;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::observe::storm::{AccountSink, StormSummary, Totals, Window};
 use crate::ua::agent::Agent;
 use crate::ua::watch::WatchSettings;
 pub use accounts::{Account, Shard};
+pub use lanes::run_lanes;
 
 /// Where the accounts' requests leave from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,22 +109,86 @@ pub async fn run(
     stop: Receiver<u32>,
     tick: &mut (dyn FnMut(&Snapshot) + Send),
 ) -> Result<StormSummary, String> {
-    let resolver = Arc::new(Resolver::new(plan.base.dns.clone()));
     let host_before = host::Readings::take();
-    let (summary, shared) = match plan.socket {
+    let (mut summary, starts, shared) = lane(&plan, stop, tick).await?;
+    summary
+        .warnings
+        .extend(pacing_warnings(plan.rate, plan.concurrency, &starts));
+    summary.warnings = host::warnings(&summary, &host_before, shared.as_deref());
+    Ok(summary)
+}
+
+/// One runtime's part of a storm: its accounts, its socket(s); no warnings about the host yet.
+async fn lane(
+    plan: &Plan,
+    stop: Receiver<u32>,
+    tick: &mut (dyn FnMut(&Snapshot) + Send),
+) -> Result<(StormSummary, Starts, Option<Arc<Shared>>), String> {
+    let resolver = Arc::new(Resolver::new(plan.base.dns.clone()));
+    Ok(match plan.socket {
         SocketMode::PerAccount => {
             let sockets = Arc::new(Sockets::lean(plan.base.tls_client()));
-            (storm(&plan, sockets, resolver, stop, tick).await, None)
+            let (summary, starts) = storm(plan, sockets, resolver, stop, tick).await;
+            (summary, starts, None)
         }
         SocketMode::Shared => {
             let shared = Arc::new(open_shared(&plan.base, &resolver).await?);
-            let s = storm(&plan, shared.clone(), resolver, stop, tick).await;
-            (s, Some(shared))
+            let (summary, starts) = storm(plan, shared.clone(), resolver, stop, tick).await;
+            (summary, starts, Some(shared))
         }
-    };
-    let mut summary = summary;
-    summary.warnings = host::warnings(&summary, &host_before, shared.as_deref());
-    Ok(summary)
+    })
+}
+
+/// How the starts went: what the warnings about `--rate` and `--concurrency` are judged by.
+#[derive(Debug, Default, Clone, Copy)]
+struct Starts {
+    planned: u64,
+    started: u64,
+    /// Times a start waited for a `--concurrency` slot.
+    slot_waits: u64,
+    /// The last start, from the beginning of the storm.
+    last_start: Option<Duration>,
+}
+
+impl Starts {
+    /// The starts of lanes that ran side by side, as one storm's.
+    fn add(self, other: Starts) -> Starts {
+        Starts {
+            planned: self.planned + other.planned,
+            started: self.started + other.started,
+            slot_waits: self.slot_waits + other.slot_waits,
+            last_start: self.last_start.max(other.last_start),
+        }
+    }
+}
+
+/// Warnings about the pacing: a signal that cut the starts short, `--concurrency` holding `--rate`
+/// back, a rate not reached (judged by the starts, not by slow answers: more than 10 % behind).
+fn pacing_warnings(rate: Option<f64>, concurrency: usize, s: &Starts) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.started < s.planned {
+        out.push(format!(
+            "a signal ended the storm: {} of {} accounts were started",
+            s.started, s.planned
+        ));
+    }
+    if rate.is_some() && s.slot_waits > 0 {
+        out.push(format!(
+            "--concurrency {concurrency} was full {} times: it held the rate back",
+            s.slot_waits
+        ));
+    }
+    if let (Some(rate), Some(last)) = (rate, s.last_start) {
+        let span = last.as_secs_f64();
+        let reached = s.started.saturating_sub(1) as f64 / span.max(0.001);
+        if s.started > 1 && reached < 0.9 * rate {
+            out.push(format!(
+                "--rate {rate}/s was not reached: {} accounts were started in {span:.2} s, {reached:.0}/s",
+                s.started
+            ));
+        }
+    }
+    out
 }
 
 /// The one socket of `--socket shared`, to the first address of the one transport.
@@ -160,7 +226,7 @@ async fn storm<C: Connector + Send + Sync + 'static>(
     resolver: Arc<Resolver>,
     mut stop: Receiver<u32>,
     tick: &mut (dyn FnMut(&Snapshot) + Send),
-) -> StormSummary {
+) -> (StormSummary, Starts) {
     let started_unix_ms = unix_ms();
     let cpu0 = host::cpu_seconds();
     let (hold, _) = tokio::sync::watch::channel(0u32);
@@ -198,22 +264,14 @@ async fn storm<C: Connector + Send + Sync + 'static>(
             .map_or(0.0, |(b, a)| ((b - a) * 1000.0).round() / 1000.0)
     };
     let cpu = (used(host::cpu_seconds()), used(cpu_registered));
-    let mut summary = run.totals.summary(planned, window, cpu);
-    if started < planned {
-        summary.warnings.push(format!(
-            "a signal ended the storm: {started} of {planned} accounts were started"
-        ));
-    }
-    if plan.rate.is_some() && run.slot_waits > 0 {
-        summary.warnings.push(format!(
-            "--concurrency {} was full {} times: it held the rate back",
-            plan.concurrency, run.slot_waits
-        ));
-    }
-    if let Some(note) = plan.rate.and_then(|r| run.rate_not_reached(r, started)) {
-        summary.warnings.push(note);
-    }
-    summary
+    let summary = run.totals.summary(planned, window, cpu);
+    let starts = Starts {
+        planned,
+        started,
+        slot_waits: run.slot_waits,
+        last_start: run.last_start.map(|at| at.saturating_duration_since(run.t0)),
+    };
+    (summary, starts)
 }
 
 /// True once a signal was counted.
@@ -248,20 +306,6 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
             unregistered: live.unregistered.load(Relaxed),
             stage,
         }
-    }
-
-    /// The starts (not the answers) against `--rate`: a note when they fell behind by more than 10 %.
-    fn rate_not_reached(&self, rate: f64, started: u64) -> Option<String> {
-        let span = self
-            .last_start?
-            .saturating_duration_since(self.t0)
-            .as_secs_f64();
-        let reached = started.saturating_sub(1) as f64 / span.max(0.001);
-        (started > 1 && reached < 0.9 * rate).then(|| {
-            format!(
-                "--rate {rate}/s was not reached: {started} accounts were started in {span:.2} s, {reached:.0}/s"
-            )
-        })
     }
 
     /// Starts every account at its time; returns how many started (fewer after a signal).
