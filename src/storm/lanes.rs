@@ -40,7 +40,10 @@ pub fn run_lanes(
             })
             .collect();
         let mut waited = 0u32;
-        while !handles.iter().all(std::thread::ScopedJoinHandle::is_finished) {
+        while !handles
+            .iter()
+            .all(std::thread::ScopedJoinHandle::is_finished)
+        {
             std::thread::sleep(Duration::from_millis(25));
             waited += 1;
             if waited % 10 == 0 {
@@ -49,7 +52,10 @@ pub fn run_lanes(
         }
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a storm thread failed".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a storm thread failed".into()))
+            })
             .collect::<Result<Vec<_>, String>>()
     })?;
     tick(&sum(&latest));
@@ -94,10 +100,7 @@ fn run_one(
 
 /// The lanes' plans: account `i` goes to lane `i % n`; `--rate` and `--concurrency` are shared out.
 fn split(plan: Plan, lanes: usize) -> Vec<Plan> {
-    let n = lanes
-        .min(plan.accounts.len())
-        .min(plan.concurrency)
-        .max(1);
+    let n = lanes.min(plan.accounts.len()).min(plan.concurrency).max(1);
     let mut shares: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
     for (i, account) in plan.accounts.into_iter().enumerate() {
         shares[i % n].push(account);
@@ -219,13 +222,25 @@ mod tests {
             unregistered: 0,
             stage,
         };
-        let latest = Mutex::new(vec![Some(snap(10, "holding")), Some(snap(4, "registering"))]);
+        let latest = Mutex::new(vec![
+            Some(snap(10, "holding")),
+            Some(snap(4, "registering")),
+        ]);
         let s = sum(&latest);
         assert_eq!(
-            (s.accounts, s.started, s.registered, s.requests, s.retransmissions),
+            (
+                s.accounts,
+                s.started,
+                s.registered,
+                s.requests,
+                s.retransmissions
+            ),
             (20, 14, 7, 28, 2)
         );
-        assert_eq!((s.elapsed, s.stage), (Duration::from_millis(100), "registering"));
+        assert_eq!(
+            (s.elapsed, s.stage),
+            (Duration::from_millis(100), "registering")
+        );
         let latest = Mutex::new(vec![Some(snap(10, "done")), None]);
         assert_eq!(sum(&latest).stage, "starting");
     }

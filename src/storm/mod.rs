@@ -269,7 +269,9 @@ async fn storm<C: Connector + Send + Sync + 'static>(
         planned,
         started,
         slot_waits: run.slot_waits,
-        last_start: run.last_start.map(|at| at.saturating_duration_since(run.t0)),
+        last_start: run
+            .last_start
+            .map(|at| at.saturating_duration_since(run.t0)),
     };
     (summary, starts)
 }

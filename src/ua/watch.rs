@@ -298,7 +298,8 @@ impl<C: Connector> Agent<'_, C> {
         let checked = tokio::select! {
             biased;
             () = asked(stop, 1, deadline) => return Err(Hold::Stop),
-            r = self.check_inbound(link) => r,
+            // Boxed, as the refresh: a held binding's waiting future stays small.
+            r = Box::pin(self.check_inbound(link)) => r,
         };
         plan.next_check = plan
             .every
@@ -328,7 +329,9 @@ impl<C: Connector> Agent<'_, C> {
             () = sleep_until(expiry) => {
                 return Err(Hold::Lost("the granted lifetime ran out during the refresh".into()));
             }
-            r = self.refresh(link, registration) => r,
+            // Boxed: a storm holds ten thousand of these futures waiting, and the refresh's
+            // transaction would otherwise make each of them its size.
+            r = Box::pin(self.refresh(link, registration)) => r,
         };
         match refreshed {
             Ok(granted) => {
