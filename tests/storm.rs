@@ -57,14 +57,17 @@ fn a_storm_registers_every_account_and_removes_every_binding() {
     let dir = tempfile::tempdir().unwrap();
     let file = accounts(dir.path(), 200);
     let server = reg.sip_addr.to_string();
-    for (socket, transport) in [
-        ("per-account", "--udp"),
-        ("per-account", "--tcp"),
-        ("shared", "--udp"),
-        ("shared", "--tcp"),
+    // Every engine: lanes (a socket per account, by default on this machine's cores, or 3), one
+    // thread, one shared socket on one thread, and on a runtime of 2 workers.
+    for (socket, transport, threads) in [
+        ("per-account", "--udp", None),
+        ("per-account", "--tcp", Some("3")),
+        ("per-account", "--udp", Some("1")),
+        ("shared", "--udp", None),
+        ("shared", "--tcp", Some("2")),
     ] {
         let before = reg.seen().len();
-        let out = run(&[
+        let mut args = vec![
             "storm",
             "--json",
             "--accounts",
@@ -75,7 +78,11 @@ fn a_storm_registers_every_account_and_removes_every_binding() {
             "--t1",
             "100ms",
             &server,
-        ]);
+        ];
+        if let Some(n) = threads {
+            args.extend(["--threads", n]);
+        }
+        let out = run(&args);
         assert_eq!(
             out.code, 0,
             "{socket} {transport}: {}{}",
