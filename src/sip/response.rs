@@ -45,15 +45,16 @@ pub struct Via {
     pub transport: String,
     /// `host[:port]` as written.
     pub sent_by: String,
-    params: Vec<(String, Option<String>)>,
+    /// The parameters as written (`branch=…;rport`), read when asked for.
+    params: String,
 }
 
 impl Via {
     /// Parses one Via value such as `SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=[::1];rport=5`.
     #[must_use]
     pub fn parse(value: &str) -> Option<Via> {
-        let mut parts = split_params(value.trim());
-        let head = parts.next()?;
+        // The sent-protocol and sent-by hold no quote or bracket: the first `;` ends them.
+        let (head, params) = value.trim().split_once(';').unwrap_or((value.trim(), ""));
         let mut words = head.split_whitespace();
         let proto = words.next()?;
         let sent_by = words.collect::<String>();
@@ -61,21 +62,20 @@ impl Via {
         if sent_by.is_empty() {
             return None;
         }
-        let params = parts.map(param).collect();
         Some(Via {
             transport,
             sent_by,
-            params,
+            params: params.to_string(),
         })
     }
 
     /// A parameter by name (case-insensitive); `Some(None)` for a flag such as a bare `rport`.
     #[must_use]
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
+        split_params(&self.params)
+            .map(param)
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+            .map(|(_, v)| v)
     }
 
     /// The `branch` parameter.
@@ -97,13 +97,11 @@ impl Via {
     }
 }
 
-fn param(raw: &str) -> (String, Option<String>) {
+/// One parameter as name and value (quotes removed); `None` for a flag.
+fn param(raw: &str) -> (&str, Option<&str>) {
     match raw.split_once('=') {
-        Some((n, v)) => (
-            n.trim().to_ascii_lowercase(),
-            Some(v.trim().trim_matches('"').to_string()),
-        ),
-        None => (raw.trim().to_ascii_lowercase(), None),
+        Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+        None => (raw.trim(), None),
     }
 }
 
@@ -112,7 +110,8 @@ fn param(raw: &str) -> (String, Option<String>) {
 pub struct Contact {
     /// The URI as written, without angle brackets.
     pub uri: String,
-    params: Vec<(String, Option<String>)>,
+    /// The header parameters as written, read when asked for.
+    params: String,
 }
 
 impl Contact {
@@ -135,7 +134,7 @@ impl Contact {
         }
         Some(Contact {
             uri: uri.to_string(),
-            params: split_params(params).map(param).collect(),
+            params: params.to_string(),
         })
     }
 
@@ -148,10 +147,10 @@ impl Contact {
     /// A header parameter by name (case-insensitive), quotes removed.
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
+        split_params(&self.params)
+            .map(param)
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_deref())
+            .and_then(|(_, v)| v)
     }
 
     /// The `expires` parameter (§10.2.4).
@@ -166,19 +165,37 @@ fn split_params(value: &str) -> impl Iterator<Item = &str> {
     split_top_level(value, ';')
 }
 
-/// Splits a header value at top-level `sep`, outside quotes and `<...>` (RFC 3261 §7.3.1).
+/// Splits a header value at top-level `sep`, outside quotes and `<...>` (RFC 3261 §7.3.1); empty
+/// parts are skipped. Lazy: nothing is collected.
 pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
-    let mut out = Vec::new();
-    // Every character that matters is ASCII, so a byte walk cuts only at character boundaries.
-    let sep = u8::try_from(sep)
-        .ok()
-        .filter(|s| s.is_ascii() && value.as_bytes().contains(s));
-    if let Some(sep) = sep {
-        let mut start = 0;
-        let mut quoted = false;
-        let mut escaped = false;
-        let mut angle = false;
-        for (i, &b) in value.as_bytes().iter().enumerate() {
+    TopLevel {
+        value,
+        // Every character that matters is ASCII, so a byte walk cuts only at character boundaries.
+        sep: u8::try_from(sep).ok().filter(u8::is_ascii),
+        pos: Some(0),
+    }
+    .filter(|s| !s.trim().is_empty())
+}
+
+/// The iterator of [`split_top_level`].
+struct TopLevel<'a> {
+    value: &'a str,
+    sep: Option<u8>,
+    /// Where the next part starts; `None` once the last part was given.
+    pos: Option<usize>,
+}
+
+impl<'a> Iterator for TopLevel<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let start = self.pos?;
+        let Some(sep) = self.sep else {
+            self.pos = None;
+            return self.value.get(start..);
+        };
+        let (mut quoted, mut escaped, mut angle) = (false, false, false);
+        for (i, &b) in self.value.as_bytes().iter().enumerate().skip(start) {
             if escaped {
                 escaped = false;
                 continue;
@@ -189,17 +206,15 @@ pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
                 b'<' if !quoted => angle = true,
                 b'>' if !quoted => angle = false,
                 b if b == sep && !quoted && !angle => {
-                    out.push(&value[start..i]);
-                    start = i + 1;
+                    self.pos = Some(i + 1);
+                    return self.value.get(start..i);
                 }
                 _ => {}
             }
         }
-        out.push(&value[start..]);
-    } else {
-        out.push(value);
+        self.pos = None;
+        self.value.get(start..)
     }
-    out.into_iter().filter(|s| !s.trim().is_empty())
 }
 
 /// The header block as text. Servers do send Latin-1 reason phrases: read what can be read, and
@@ -425,7 +440,7 @@ impl Response {
                 let after_uri = c.rsplit_once('>').map_or(c, |(_, rest)| rest);
                 split_params(after_uri)
                     .map(param)
-                    .find(|(n, _)| n == "expires")
+                    .find(|(n, _)| n.eq_ignore_ascii_case("expires"))
                     .and_then(|(_, v)| v?.parse().ok())
             })
     }
@@ -474,6 +489,22 @@ fn parse_status_line(line: &str) -> Result<(u16, String), ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_level_splits_skip_quotes_brackets_and_empty_parts() {
+        let split = |v, sep| split_top_level(v, sep).collect::<Vec<_>>();
+        assert_eq!(
+            split(r#"<sip:a;x=1>;q="a;b\";c";;e"#, ';'),
+            ["<sip:a;x=1>", r#"q="a;b\";c""#, "e"]
+        );
+        assert_eq!(
+            split("a, <sip:b,c>, \"d,e\",", ','),
+            ["a", " <sip:b,c>", " \"d,e\""]
+        );
+        assert_eq!(split("plain", ';'), ["plain"]);
+        assert_eq!(split("", ';'), Vec::<&str>::new());
+        assert_eq!(split("a;b", 'é'), ["a;b"]);
+    }
 
     const OK: &str = "SIP/2.0 200 OK\r\n\
 Via: SIP/2.0/UDP 10.0.0.5:40000;branch=z9hG4bKabc;rport=40001;received=192.0.2.9\r\n\
