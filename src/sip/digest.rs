@@ -270,24 +270,30 @@ pub fn authorization(
     cnonce: &str,
 ) -> String {
     let resp = response(ch, cred, method, uri, nc, cnonce);
-    // RFC 3261 §25.1 `digest-response`; qop, algorithm and nc are unquoted tokens.
-    let mut out = format!(
-        "Digest username={}, realm={}, nonce={}, uri={}, response=\"{}\", algorithm={}",
-        quote(cred.username),
-        quote(&ch.realm),
-        quote(&ch.nonce),
-        quote(uri),
-        resp,
-        ch.algorithm.as_str(),
+    // RFC 3261 §25.1 `digest-response`; qop, algorithm and nc are unquoted tokens. One buffer.
+    let mut out = String::with_capacity(
+        160 + cred.username.len() + ch.realm.len() + ch.nonce.len() + uri.len() + resp.len(),
     );
+    out.push_str("Digest username=");
+    quote_into(&mut out, cred.username);
+    out.push_str(", realm=");
+    quote_into(&mut out, &ch.realm);
+    out.push_str(", nonce=");
+    quote_into(&mut out, &ch.nonce);
+    out.push_str(", uri=");
+    quote_into(&mut out, uri);
+    out.push_str(", response=\"");
+    out.push_str(&resp);
+    out.push_str("\", algorithm=");
+    out.push_str(ch.algorithm.as_str());
     if ch.qop_auth || ch.algorithm.is_sess() {
         out.push_str(", cnonce=");
-        out.push_str(&quote(cnonce));
+        quote_into(&mut out, cnonce);
     }
     // RFC 2617 §3.2.2: opaque is echoed unchanged when the challenge carried one.
     if let Some(opaque) = &ch.opaque {
         out.push_str(", opaque=");
-        out.push_str(&quote(opaque));
+        quote_into(&mut out, opaque);
     }
     if ch.qop_auth {
         out.push_str(", qop=auth, nc=");
@@ -346,9 +352,8 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Renders `s` as a quoted-string, escaping `"` and `\` (RFC 3261 §25.1 `quoted-pair`).
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// Appends `s` as a quoted-string, escaping `"` and `\` (RFC 3261 §25.1 `quoted-pair`).
+fn quote_into(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {
@@ -357,7 +362,6 @@ fn quote(s: &str) -> String {
         out.push(c);
     }
     out.push('"');
-    out
 }
 
 /// At most [`MAX_ERROR_TEXT`] characters of `s`, for error messages.

@@ -73,7 +73,14 @@ pub fn addr_text(host: &str, port: u16) -> String {
 /// `host:port` with IPv6 bracketed.
 #[must_use]
 pub fn host_port(addr: SocketAddr) -> String {
-    format!("{}:{}", uri_host(addr.ip()), addr.port())
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(48);
+    // Writing into a String cannot fail.
+    let _ = match addr.ip() {
+        IpAddr::V4(v4) => write!(out, "{v4}:{}", addr.port()),
+        IpAddr::V6(v6) => write!(out, "[{v6}]:{}", addr.port()),
+    };
+    out
 }
 
 impl Register<'_> {
