@@ -173,6 +173,8 @@ pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
         // Every character that matters is ASCII, so a byte walk cuts only at character boundaries.
         sep: u8::try_from(sep).ok().filter(u8::is_ascii),
         pos: Some(0),
+        // Most values (a Via, a plain parameter list) hold no quote or bracket: a plain search.
+        plain: !value.bytes().any(|b| b == b'"' || b == b'<'),
     }
     .filter(|s| !s.trim().is_empty())
 }
@@ -183,6 +185,8 @@ struct TopLevel<'a> {
     sep: Option<u8>,
     /// Where the next part starts; `None` once the last part was given.
     pos: Option<usize>,
+    /// No quote or bracket anywhere: every `sep` is top-level.
+    plain: bool,
 }
 
 impl<'a> Iterator for TopLevel<'a> {
@@ -194,6 +198,19 @@ impl<'a> Iterator for TopLevel<'a> {
             self.pos = None;
             return self.value.get(start..);
         };
+        if self.plain {
+            let rest = self.value.get(start..)?;
+            return Some(match rest.find(char::from(sep)) {
+                Some(i) => {
+                    self.pos = Some(start + i + 1);
+                    &rest[..i]
+                }
+                None => {
+                    self.pos = None;
+                    rest
+                }
+            });
+        }
         let (mut quoted, mut escaped, mut angle) = (false, false, false);
         for (i, &b) in self.value.as_bytes().iter().enumerate().skip(start) {
             if escaped {
