@@ -32,7 +32,10 @@ pub struct Response {
     pub status: u16,
     /// Reason phrase exactly as the server wrote it.
     pub reason: String,
-    headers: Vec<(Cow<'static, str>, String)>,
+    /// The header values one after another: one buffer, not a string per value.
+    values: String,
+    /// Each header's full lowercase name and the span of its value in `values`.
+    headers: Vec<(Cow<'static, str>, usize, usize)>,
     /// The first Via value that parses, read once: the transaction, the registration and the report
     /// each look at it.
     top_via: Option<Via>,
@@ -348,6 +351,12 @@ impl Response {
             }
         }
         let mut headers = Vec::with_capacity(unfolded.len());
+        let mut values = String::with_capacity(head_len);
+        let mut add = |name: Cow<'static, str>, value: &str| {
+            let start = values.len();
+            values.push_str(value);
+            headers.push((name, start, values.len()));
+        };
         for line in unfolded {
             let (name, value) = line.split_once(':').ok_or(ParseError::HeaderLine)?;
             let name = expand_compact(name.trim());
@@ -361,22 +370,22 @@ impl Response {
             };
             if is_list_header(&name) {
                 for part in split_top_level(value, ',') {
-                    headers.push((name.clone(), part.trim().to_string()));
+                    add(name.clone(), part.trim());
                 }
             } else {
-                headers.push((name, value.to_string()));
+                add(name, value);
             }
         }
-        let top_via = headers
-            .iter()
-            .filter(|(n, _)| *n == "via")
-            .find_map(|(_, v)| Via::parse(v));
-        Ok(Response {
+        let mut response = Response {
             status,
             reason,
+            values,
             headers,
-            top_via,
-        })
+            top_via: None,
+        };
+        let top_via = response.headers_named("via").find_map(Via::parse);
+        response.top_via = top_via;
+        Ok(response)
     }
 
     /// The first value of a header, by full or compact name, case-insensitive.
@@ -390,8 +399,8 @@ impl Response {
         let name = expand_compact(name);
         self.headers
             .iter()
-            .filter(move |(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+            .filter(move |(n, _, _)| *n == name)
+            .map(|(_, start, end)| self.values.get(*start..*end).unwrap_or_default())
     }
 
     /// The Via values that parse, top first.
