@@ -54,7 +54,13 @@ with open(f"{work}/sipp.csv", "w") as f:
 PY
 
 MODULES=$(dirname "$(compgen -G "/usr/lib/*/kamailio/modules/tls.so" | head -1)")
-read -r PORT PORT2 PORT3 PORT4 < <(python3 -c '
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/server.key" \
+  -out "$WORK/server.pem" -days 30 -subj /CN=127.0.0.1 2>/dev/null
+
+# configure: fresh free ports and a Kamailio config for them. Called before every start: a storm's
+# thousands of connections leave local ports in TIME_WAIT, and one of them may be a port picked before.
+configure() {
+  read -r PORT PORT2 PORT3 PORT4 < <(python3 -c '
 import socket
 ps = []
 while len(ps) < 4:
@@ -66,23 +72,35 @@ while len(ps) < 4:
         pass
     t.close(); u.close()
 print(*ps)')
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/server.key" \
-  -out "$WORK/server.pem" -days 30 -subj /CN=127.0.0.1 2>/dev/null
-sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN_IP@#127.0.0.1#g" -e "s#@PORT_UDP_ONLY@#$PORT4#g" -e "s#@PORT_UDP@#$PORT#g" \
-    -e "s#@PORT_TLS@#$PORT2#g" -e "s#@PORT_MTLS@#$PORT3#g" -e "s#@USER@#alice#g" -e "s#@PASSWORD@#secret#g" \
-    -e "s#@AUTH_ALGORITHM@#MD5#g" -e "s#@MIN_EXPIRES@#10#g" -e "s#@MODULES_DIR@#$MODULES#g" \
-    -e "s#@SERVER_CERT@#$WORK/server.pem#g" -e "s#@SERVER_KEY@#$WORK/server.key#g" -e "s#@CA_CERT@#$WORK/server.pem#g" \
-    -e "s#@TLS_METHOD@#TLSv1.2#g" fixtures/kamailio/kamailio.cfg.in > "$WORK/kamailio.cfg"
-sed -e "s#@DIR@#$WORK#g" -e "s#@SERVER_CERT@#$WORK/server.pem#g" -e "s#@SERVER_KEY@#$WORK/server.key#g" \
-    -e "s#@CA_CERT@#$WORK/server.pem#g" -e "s#@TLS_METHOD@#TLSv1.2#g" -e "s#@LISTEN_IP@#127.0.0.1#g" \
-    -e "s#@PORT_TLS@#$PORT2#g" -e "s#@PORT_MTLS@#$PORT3#g" fixtures/kamailio/tls.cfg.in > "$WORK/tls.cfg"
-sed -i -e "s/^debug=2/debug=0/" -e "s/\"max_contacts\", 10/\"max_contacts\", 0/" "$WORK/kamailio.cfg"
+  sed -e "s#@DIR@#$WORK#g" -e "s#@LISTEN_IP@#127.0.0.1#g" -e "s#@PORT_UDP_ONLY@#$PORT4#g" -e "s#@PORT_UDP@#$PORT#g" \
+      -e "s#@PORT_TLS@#$PORT2#g" -e "s#@PORT_MTLS@#$PORT3#g" -e "s#@USER@#alice#g" -e "s#@PASSWORD@#secret#g" \
+      -e "s#@AUTH_ALGORITHM@#MD5#g" -e "s#@MIN_EXPIRES@#10#g" -e "s#@MODULES_DIR@#$MODULES#g" \
+      -e "s#@SERVER_CERT@#$WORK/server.pem#g" -e "s#@SERVER_KEY@#$WORK/server.key#g" -e "s#@CA_CERT@#$WORK/server.pem#g" \
+      -e "s#@TLS_METHOD@#TLSv1.2#g" fixtures/kamailio/kamailio.cfg.in > "$WORK/kamailio.cfg"
+  sed -e "s#@DIR@#$WORK#g" -e "s#@SERVER_CERT@#$WORK/server.pem#g" -e "s#@SERVER_KEY@#$WORK/server.key#g" \
+      -e "s#@CA_CERT@#$WORK/server.pem#g" -e "s#@TLS_METHOD@#TLSv1.2#g" -e "s#@LISTEN_IP@#127.0.0.1#g" \
+      -e "s#@PORT_TLS@#$PORT2#g" -e "s#@PORT_MTLS@#$PORT3#g" fixtures/kamailio/tls.cfg.in > "$WORK/tls.cfg"
+  sed -i -e "s/^debug=2/debug=0/" -e "s/\"max_contacts\", 10/\"max_contacts\", 0/" "$WORK/kamailio.cfg"
+}
 
 start_kamailio() {
+  for _ in 1 2 3; do
+    configure
+    try_kamailio && return 0
+    stop_kamailio
+  done
+  cat "$WORK/kamailio.log" >&2
+  echo "bench: Kamailio did not start" >&2
+  exit 1
+}
+
+# try_kamailio: starts Kamailio and waits until it answers an OPTIONS; false when it does not.
+try_kamailio() {
   setsid kamailio -DD -E -m 256 -M 16 -A WITH_MANY_USERS -f "$WORK/kamailio.cfg" -Y "$WORK" \
     -P "$WORK/kamailio.pid" 2>"$WORK/kamailio.log" &
   KPID=$!
   for _ in $(seq 100); do
+    kill -0 "$KPID" 2>/dev/null || return 1
     python3 -c "
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
@@ -90,9 +108,7 @@ s.sendto(b'OPTIONS sip:127.0.0.1:$PORT SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;r
 sys.exit(0 if s.recv(2000).startswith(b'SIP/2.0 200') else 1)" 2>/dev/null && return 0
     sleep 0.1
   done
-  cat "$WORK/kamailio.log" >&2
-  echo "bench: Kamailio did not start" >&2
-  exit 1
+  return 1
 }
 
 # run_sipreg NAME SOCKET TRANSPORT [FLAGS...]
