@@ -80,7 +80,9 @@ print(*ps)')
   sed -e "s#@DIR@#$WORK#g" -e "s#@SERVER_CERT@#$WORK/server.pem#g" -e "s#@SERVER_KEY@#$WORK/server.key#g" \
       -e "s#@CA_CERT@#$WORK/server.pem#g" -e "s#@TLS_METHOD@#TLSv1.2#g" -e "s#@LISTEN_IP@#127.0.0.1#g" \
       -e "s#@PORT_TLS@#$PORT2#g" -e "s#@PORT_MTLS@#$PORT3#g" fixtures/kamailio/tls.cfg.in > "$WORK/tls.cfg"
-  sed -i -e "s/^debug=2/debug=0/" -e "s/\"max_contacts\", 10/\"max_contacts\", 0/" "$WORK/kamailio.cfg"
+  # No TLS listeners: storms here are UDP and TCP, and after a few storms a TLS port failed to bind.
+  sed -i -e "s/^debug=2/debug=0/" -e "s/\"max_contacts\", 10/\"max_contacts\", 0/" \
+    -e "/^listen=tls:/d" -e "s/^enable_tls=yes/enable_tls=no/" "$WORK/kamailio.cfg"
 }
 
 start_kamailio() {
