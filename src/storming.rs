@@ -79,12 +79,13 @@ fn engine(threads: Option<u16>, socket: sipreg::storm::SocketMode) -> Engine {
     }
 }
 
-/// Runs the storm as `engine` says, with the signal counter and the live line.
+/// Runs the storm as `engine` says, with the signal counter and the live line. An error comes with
+/// its exit code: the registrar unreachable (the shared socket), or sipreg's own failure.
 fn run(
     plan: sipreg::storm::Plan,
     engine: Engine,
     live: bool,
-) -> Result<sipreg::observe::storm::StormSummary, String> {
+) -> Result<sipreg::observe::storm::StormSummary, (String, u8)> {
     let rt = match engine {
         Engine::Workers(n) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(n)
@@ -94,7 +95,7 @@ fn run(
             .enable_all()
             .build(),
     }
-    .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    .map_err(|e| (format!("cannot start the runtime: {e}"), exit::INTERNAL))?;
     let (tx, rx) = tokio::sync::watch::channel(0u32);
     let mut tick = move |snap: &sipreg::storm::Snapshot| {
         if live {
@@ -110,10 +111,13 @@ fn run(
         match engine {
             Engine::Lanes(n) => tokio::task::spawn_blocking(move || {
                 sipreg::storm::run_lanes(plan, n, &rx, &mut tick)
+                    .map_err(|e| (e, exit::UNREACHABLE))
             })
             .await
-            .unwrap_or_else(|e| Err(format!("the storm's threads failed: {e}"))),
-            Engine::Single | Engine::Workers(_) => sipreg::storm::run(plan, rx, &mut tick).await,
+            .unwrap_or_else(|e| Err((format!("the storm's threads failed: {e}"), exit::INTERNAL))),
+            Engine::Single | Engine::Workers(_) => sipreg::storm::run(plan, rx, &mut tick)
+                .await
+                .map_err(|e| (e, exit::UNREACHABLE)),
         }
     })
 }
@@ -154,13 +158,13 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
     let summary = match result {
         Ok(s) => s,
         // The shared socket could not be opened: the registrar is unreachable, not the flags wrong.
-        Err(e) if json => {
-            print(&render::json_error(&e, exit::UNREACHABLE));
-            return ExitCode::from(exit::UNREACHABLE);
+        Err((e, code)) if json => {
+            print(&render::json_error(&e, code));
+            return ExitCode::from(code);
         }
-        Err(e) => {
+        Err((e, code)) => {
             eprint_line(&format!("sipreg: error: {e}"));
-            return ExitCode::from(exit::UNREACHABLE);
+            return ExitCode::from(code);
         }
     };
     if json {

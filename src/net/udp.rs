@@ -3,6 +3,9 @@
 use std::io;
 use std::net::SocketAddr;
 
+use std::io::Read as _;
+
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use super::Frame;
@@ -149,17 +152,14 @@ impl UdpFlow {
         loop {
             let read = match &self.others {
                 Some(others) => tokio::select! {
-                    r = self.socket.readable() => r.and_then(|()| take(&self.socket)),
+                    r = take(&self.socket) => r,
                     r = others.readable() => match r.and_then(|()| take_from(others)) {
                         Ok(got) => Ok(got),
                         // The unconnected socket's errors are not the registrar's.
                         Err(_) => continue,
                     },
                 },
-                None => {
-                    let ready = self.socket.readable().await;
-                    ready.and_then(|()| take(&self.socket))
-                }
+                None => take(&self.socket).await,
             };
             let (bytes, from) = match read {
                 Ok(got) => got,
@@ -184,9 +184,20 @@ impl UdpFlow {
     }
 }
 
-/// One datagram from the connected socket, if one is there.
-fn take(socket: &UdpSocket) -> io::Result<(Vec<u8>, Option<SocketAddr>)> {
-    with_scratch(|buf| socket.try_recv(buf).map(|n| (buf[..n].to_vec(), None)))
+/// One datagram from the connected socket, or its error, when either comes. An ICMP port unreachable
+/// shows as an error, not as data: the readiness waited for includes errors, as tokio's own `recv`
+/// does, so RFC 3261 §18.4's "at once" holds (not Timer F). The read goes through the thread's scratch
+/// buffer; only the bytes that came are copied out.
+async fn take(socket: &UdpSocket) -> io::Result<(Vec<u8>, Option<SocketAddr>)> {
+    socket
+        .async_io(Interest::READABLE | Interest::ERROR, || {
+            with_scratch(|buf| {
+                let sock = socket2::SockRef::from(socket);
+                let mut reader: &socket2::Socket = &sock;
+                reader.read(buf).map(|n| (buf[..n].to_vec(), None))
+            })
+        })
+        .await
 }
 
 /// One datagram and its source from the unconnected socket, if one is there.
