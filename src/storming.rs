@@ -110,8 +110,8 @@ fn run(
         }
         match engine {
             Engine::Lanes(n) => tokio::task::spawn_blocking(move || {
-                sipreg::storm::run_lanes(plan, n, &rx, &mut tick)
-                    .map_err(|e| (e, exit::UNREACHABLE))
+                // A socket per account opens nothing shared: a lane fails only on its own.
+                sipreg::storm::run_lanes(plan, n, &rx, &mut tick).map_err(|e| (e, exit::INTERNAL))
             })
             .await
             .unwrap_or_else(|e| Err((format!("the storm's threads failed: {e}"), exit::INTERNAL))),

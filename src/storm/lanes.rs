@@ -112,6 +112,8 @@ fn split(plan: Plan, lanes: usize) -> Vec<Plan> {
             base: plan.base.clone(),
             accounts,
             rate: plan.rate.map(|r| r / n as f64),
+            // Account j of lane k is account j·n + k of the storm: it starts at (j + k/n) lane intervals.
+            offset: k as f64 / n as f64,
             concurrency: plan.concurrency / n + usize::from(k < plan.concurrency % n),
             duration: plan.duration,
             socket: plan.socket,
@@ -173,6 +175,7 @@ mod tests {
                 })
                 .collect(),
             rate,
+            offset: 0.0,
             concurrency,
             duration: None,
             socket: SocketMode::PerAccount,
@@ -200,6 +203,14 @@ mod tests {
         );
         let rate: f64 = parts.iter().filter_map(|p| p.rate).sum();
         assert!((rate - 100.0).abs() < 1e-9, "{rate}");
+        // Each account starts when it would in one storm at 100/s: account i at i/100 s.
+        for p in &parts {
+            for (j, a) in p.accounts.iter().enumerate() {
+                let i: f64 = a.user[1..].parse().unwrap();
+                let at = (j as f64 + p.offset) / p.rate.unwrap();
+                assert!((at - i / 100.0).abs() < 1e-9, "{} at {at}", a.user);
+            }
+        }
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct Plan {
     pub accounts: Vec<Account>,
     /// Registrations started per second; all at once without it.
     pub rate: Option<f64>,
+    /// Where this plan's starts fall between those of a whole storm's `--rate`, in intervals of its
+    /// own rate: lane k of n starts at k/n, so the lanes' starts interleave instead of coming in
+    /// bursts of n (0 for a storm on one runtime).
+    pub offset: f64,
     /// Registrations under way at once.
     pub concurrency: usize,
     /// Hold the bindings (refreshing them) this long from the start.
@@ -321,7 +325,7 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         let mut started = 0u64;
         for (i, account) in plan.accounts.iter().enumerate() {
             if let Some(rate) = plan.rate {
-                let at = self.t0 + Duration::from_secs_f64(i as f64 / rate);
+                let at = self.t0 + Duration::from_secs_f64((i as f64 + plan.offset) / rate);
                 if !self.wait_until(at, stop, every, tick).await {
                     break;
                 }

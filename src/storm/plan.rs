@@ -73,6 +73,7 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
         });
     }
     Ok(Plan {
+        offset: 0.0,
         base,
         accounts: all,
         rate: args.rate,
