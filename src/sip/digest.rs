@@ -6,6 +6,9 @@ use md5::{Digest, Md5};
 use rand::RngCore;
 use sha2::{Sha256, Sha512_256};
 
+// RFC 7616 §3.4.1: hash outputs are sent as lowercase hex.
+use super::hex;
+
 /// Longest piece of network input quoted back inside a [`ChallengeError`].
 const MAX_ERROR_TEXT: usize = 64;
 
@@ -77,8 +80,8 @@ impl Algorithm {
         )
     }
 
-    /// Lowercase hex of the hash of `data` (the `H(data)` of RFC 7616 §3.4.1).
-    /// The hash of `parts` joined by colons, as lowercase hex; the joined text is never built.
+    /// The hash of `parts` joined by colons, as lowercase hex (the `H(data)` of RFC 7616 §3.4.1);
+    /// the joined text is never built.
     fn hash(&self, parts: &[&str]) -> String {
         fn run<D: Digest>(parts: &[&str]) -> String {
             let mut hasher = D::new();
@@ -339,17 +342,6 @@ pub fn new_cnonce() -> String {
 /// The nonce count as exactly 8 lowercase hex digits (RFC 7616 §3.4, `nc-value = 8LHEX`).
 fn format_nc(nc: u32) -> String {
     format!("{nc:08x}")
-}
-
-/// Lowercase hex encoding (RFC 7616 §3.4.1: hash outputs are sent as lowercase hex).
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
 }
 
 /// Appends `s` as a quoted-string, escaping `"` and `\` (RFC 3261 §25.1 `quoted-pair`).

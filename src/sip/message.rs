@@ -41,15 +41,6 @@ pub struct Register<'a> {
     pub instance: &'a str,
 }
 
-/// A host as it appears in a SIP URI or Via: IPv6 addresses in brackets (RFC 3261 §25.1).
-#[must_use]
-pub fn uri_host(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-    }
-}
-
 /// A host name or address as text, IPv6 in brackets (RFC 3261 §25.1).
 #[must_use]
 pub fn bracket_host(host: &str) -> String {
@@ -70,7 +61,7 @@ pub fn addr_text(host: &str, port: u16) -> String {
     }
 }
 
-/// `host:port` with IPv6 bracketed.
+/// `host:port` as in a SIP URI or Via: IPv6 addresses in brackets (RFC 3261 §25.1).
 #[must_use]
 pub fn host_port(addr: SocketAddr) -> String {
     use std::fmt::Write as _;
@@ -84,23 +75,6 @@ pub fn host_port(addr: SocketAddr) -> String {
 }
 
 impl Register<'_> {
-    /// The Contact URI for our binding: the local address actually used, with `;transport=` when not UDP.
-    #[must_use]
-    pub fn contact_uri(&self) -> String {
-        format!(
-            "sip:{}@{}{}",
-            self.user,
-            host_port(self.local),
-            transport_param(self.transport)
-        )
-    }
-
-    /// The AOR `sip:user@domain` used in To and From.
-    #[must_use]
-    pub fn aor(&self) -> String {
-        format!("sip:{}@{}", self.user, self.domain)
-    }
-
     /// Renders the request as it goes on the wire, in one buffer, byte for byte as rsip renders the
     /// same request (a test holds it to that): a storm builds tens of thousands a second, and rsip's
     /// model costs a dozen allocations per request.
@@ -246,7 +220,13 @@ mod tests {
             host_with_port: HostWithPort::from(Host::Domain(r.domain.into())),
             ..Default::default()
         };
-        let aor = r.aor();
+        let aor = format!("sip:{}@{}", r.user, r.domain);
+        let contact_uri = format!(
+            "sip:{}@{}{}",
+            r.user,
+            host_port(r.local),
+            transport_param(r.transport)
+        );
         let mut hs = Headers::default();
         hs.push(Header::Via(headers::Via::new(format!(
             "SIP/2.0/{} {};branch={};rport",
@@ -267,9 +247,7 @@ mod tests {
         ))));
         hs.push(Header::Contact(headers::Contact::new(format!(
             "<{}>;expires={};+sip.instance=\"<{}>\"",
-            r.contact_uri(),
-            r.expires,
-            r.instance
+            contact_uri, r.expires, r.instance
         ))));
         hs.push(Header::Expires(headers::Expires::new(
             r.expires.to_string(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch::Receiver;
 
-use super::{Plan, Snapshot, Starts, host, lane, pacing_warnings};
+use super::{Plan, Snapshot, Starts, add_warnings, host, lane};
 use crate::observe::storm::StormSummary;
 
 /// The stages of a storm in their order: the snapshot of lanes shows the one furthest behind.
@@ -27,7 +27,7 @@ pub fn run_lanes(
     tick: &mut (dyn FnMut(&Snapshot) + Send),
 ) -> Result<StormSummary, String> {
     let host_before = host::Readings::take();
-    let (rate, concurrency) = (plan.rate, plan.concurrency);
+    let pacing = (plan.rate, plan.concurrency);
     let plans = split(plan, lanes);
     let latest: Arc<Mutex<Vec<Option<Snapshot>>>> = Arc::new(Mutex::new(vec![None; plans.len()]));
     let results = std::thread::scope(|scope| {
@@ -71,10 +71,7 @@ pub fn run_lanes(
         .iter()
         .map(|p| p.cpu_registration_s)
         .fold(0.0, f64::max);
-    merged
-        .warnings
-        .extend(pacing_warnings(rate, concurrency, &starts));
-    merged.warnings = host::warnings(&merged, &host_before, None);
+    add_warnings(&mut merged, pacing, &starts, &host_before, None);
     Ok(merged)
 }
 

@@ -115,11 +115,30 @@ pub async fn run(
 ) -> Result<StormSummary, String> {
     let host_before = host::Readings::take();
     let (mut summary, starts, shared) = lane(&plan, stop, tick).await?;
+    let pacing = (plan.rate, plan.concurrency);
+    add_warnings(
+        &mut summary,
+        pacing,
+        &starts,
+        &host_before,
+        shared.as_deref(),
+    );
+    Ok(summary)
+}
+
+/// The storm's warnings once it is over: its pacing (the whole storm's `--rate` and `--concurrency`
+/// against `starts`), then the host's (CPU, receive-buffer drops since `before`).
+fn add_warnings(
+    summary: &mut StormSummary,
+    (rate, concurrency): (Option<f64>, usize),
+    starts: &Starts,
+    before: &host::Readings,
+    shared: Option<&Shared>,
+) {
     summary
         .warnings
-        .extend(pacing_warnings(plan.rate, plan.concurrency, &starts));
-    summary.warnings = host::warnings(&summary, &host_before, shared.as_deref());
-    Ok(summary)
+        .extend(pacing_warnings(rate, concurrency, starts));
+    summary.warnings = host::warnings(summary, before, shared);
 }
 
 /// One runtime's part of a storm: its accounts, its socket(s); no warnings about the host yet.
