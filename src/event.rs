@@ -89,8 +89,9 @@ pub enum Event {
     PhaseStarted {
         /// Which.
         phase: Phase,
-        /// What we wait for, in words.
-        what: String,
+        /// What we wait for, in words (a fixed text for the answer phase: no allocation per
+        /// transaction).
+        what: std::borrow::Cow<'static, str>,
         /// Its limit.
         limit: Duration,
         /// What comes after it if it fails.

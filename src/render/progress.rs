@@ -94,7 +94,7 @@ impl Sink for Progress {
         match &e.event {
             Event::PhaseStarted {
                 what, limit, then, ..
-            } => self.begin(what.clone(), *limit, then.clone()),
+            } => self.begin(what.as_ref(), *limit, then.clone()),
             Event::WaitStarted { wait, then } => {
                 self.begin("waiting before the next cycle", *wait, then.clone());
             }

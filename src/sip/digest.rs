@@ -341,18 +341,21 @@ pub fn new_cnonce() -> String {
 
 /// The nonce count as exactly 8 lowercase hex digits (RFC 7616 §3.4, `nc-value = 8LHEX`).
 fn format_nc(nc: u32) -> String {
-    format!("{nc:08x}")
+    hex(&nc.to_be_bytes())
 }
 
 /// Appends `s` as a quoted-string, escaping `"` and `\` (RFC 3261 §25.1 `quoted-pair`).
 fn quote_into(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
+    // Runs without a quote or backslash go in whole.
+    let mut rest = s;
+    while let Some(i) = rest.find(['"', '\\']) {
+        out.push_str(&rest[..i]);
+        out.push('\\');
+        out.push_str(&rest[i..=i]);
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 

@@ -34,28 +34,9 @@ pub fn header_end(buf: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-/// The next line feed at or after `from`, eight bytes at a time (a storm reads every answer twice).
+/// The next line feed at or after `from` (memchr: a storm reads every answer twice).
 fn next_newline(buf: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let rest = buf.get(from..)?;
-    let mut chunks = rest.chunks_exact(8);
-    let mut offset = from;
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        // A byte of `x` is zero where the chunk holds a line feed.
-        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n'));
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            return chunk.iter().position(|&b| b == b'\n').map(|p| offset + p);
-        }
-        offset += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| offset + p)
+    memchr::memchr(b'\n', buf.get(from..)?).map(|p| from + p)
 }
 
 /// Content-Length from a header block (`Content-Length` or compact `l`); `None` when absent.

@@ -41,33 +41,111 @@ pub fn request_method(bytes: &[u8]) -> Option<String> {
 /// Random lowercase hex of `bytes` random bytes, for branches, tags and Call-IDs.
 #[must_use]
 pub fn random_hex(bytes: usize) -> String {
+    let mut out = String::with_capacity(bytes * 2);
+    push_random_hex(&mut out, bytes);
+    out
+}
+
+/// Appends lowercase hex of `bytes` random bytes to `out`, without a buffer of its own.
+pub fn push_random_hex(out: &mut String, bytes: usize) {
     use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    hex(&buf)
+    let mut rng = rand::rng();
+    let mut left = bytes;
+    while left > 0 {
+        let word = rng.next_u64().to_le_bytes();
+        let n = left.min(word.len());
+        push_hex(out, &word[..n]);
+        left -= n;
+    }
 }
 
 /// Lowercase hex of `data`.
 #[must_use]
 pub fn hex(data: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(data.len() * 2);
-    for b in data {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
+    push_hex(&mut out, data);
     out
+}
+
+/// Appends lowercase hex of `data` to `out`, 32 digits at a time through a buffer on the stack.
+pub fn push_hex(out: &mut String, data: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for chunk in data.chunks(16) {
+        let mut buf = [0u8; 32];
+        for (pair, b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        // Hex digits are ASCII.
+        out.push_str(std::str::from_utf8(&buf[..2 * chunk.len()]).unwrap_or_default());
+    }
+}
+
+/// Appends `n` in decimal to `out`: what `write!(out, "{n}")` does, without the formatting
+/// machinery (a storm writes tens of thousands of numbers a second).
+pub fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        // A remainder of 10 is one digit: the cast cannot truncate.
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Decimal digits are ASCII.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// A fresh RFC 3261 §8.1.1.7 branch: the magic cookie and 64 random bits.
 #[must_use]
 pub fn new_branch() -> String {
-    format!("{BRANCH_COOKIE}{}", random_hex(8))
+    let mut out = String::with_capacity(BRANCH_COOKIE.len() + 16);
+    out.push_str(BRANCH_COOKIE);
+    push_random_hex(&mut out, 8);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_and_hex_are_written_as_format_writes_them() {
+        for n in [
+            0u64,
+            7,
+            10,
+            99,
+            100,
+            3600,
+            65_535,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        let long: Vec<u8> = (0..=255u8).collect();
+        let expected: String = long.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&long), expected);
+        for n in [0, 1, 6, 8, 9, 16, 17] {
+            let h = random_hex(n);
+            assert_eq!(h.len(), 2 * n);
+            assert!(
+                h.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+        }
+        assert_ne!(random_hex(16), random_hex(16));
+        let b = new_branch();
+        assert!(b.starts_with(BRANCH_COOKIE) && b.len() == BRANCH_COOKIE.len() + 16);
+    }
 
     #[test]
     fn request_lines_are_told_from_responses() {

@@ -41,41 +41,98 @@ pub struct Response {
     top_via: Option<Via>,
 }
 
-/// One value of a Via header (RFC 3261 §20.42).
+/// One value of a Via header (RFC 3261 §20.42), in one buffer: a response's top Via is read for
+/// every answer of a storm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
-    /// The transport token, upper case (`UDP`, `TCP`, `TLS`).
-    pub transport: String,
-    /// `host[:port]` as written.
-    pub sent_by: String,
-    /// The parameters as written (`branch=…;rport`), read when asked for.
-    params: String,
+    /// The transport token (upper case), the sent-by and the parameters, one after another.
+    text: String,
+    /// Where the transport token ends in `text`.
+    transport_end: usize,
+    /// Where the sent-by ends in `text`: the parameters follow.
+    sent_by_end: usize,
+    /// The spans in `text` of the values of `branch`, `received` and `rport`, found once: the
+    /// transaction, the registration and the report each ask for them.
+    known: [Option<(usize, usize)>; 3],
 }
+
+/// The parameters [`Via`] finds when it is parsed, in the order of its `known` spans.
+const KNOWN_VIA_PARAMS: [&str; 3] = ["branch", "received", "rport"];
 
 impl Via {
     /// Parses one Via value such as `SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=[::1];rport=5`.
     #[must_use]
     pub fn parse(value: &str) -> Option<Via> {
         // The sent-protocol and sent-by hold no quote or bracket: the first `;` ends them.
-        let (head, params) = value.trim().split_once(';').unwrap_or((value.trim(), ""));
+        let value = value.trim();
+        let (head, params) = value.split_once(';').unwrap_or((value, ""));
         let mut words = head.split_whitespace();
         let proto = words.next()?;
-        let sent_by = words.collect::<String>();
-        let transport = proto.rsplit('/').next()?.trim().to_ascii_uppercase();
-        if sent_by.is_empty() {
+        let transport = proto.rsplit('/').next()?.trim();
+        let mut text = String::with_capacity(value.len());
+        text.push_str(transport);
+        text.make_ascii_uppercase();
+        let transport_end = text.len();
+        words.for_each(|w| text.push_str(w));
+        let sent_by_end = text.len();
+        if sent_by_end == transport_end {
             return None;
         }
+        text.push_str(params);
+        let (mut known, mut seen) = ([None; 3], [false; 3]);
+        let base = text.as_ptr() as usize;
+        for (name, value) in split_params(text.get(sent_by_end..).unwrap_or_default()).map(param) {
+            let Some(i) = KNOWN_VIA_PARAMS
+                .iter()
+                .position(|k| k.eq_ignore_ascii_case(name))
+                .filter(|&i| !seen[i])
+            else {
+                continue;
+            };
+            // The first one counts, as for `param`; a flag has no value.
+            seen[i] = true;
+            // `v` is a slice of `text`: its place is the distance between their starts.
+            known[i] = value.map(|v| {
+                let start = v.as_ptr() as usize - base;
+                (start, start + v.len())
+            });
+        }
         Some(Via {
-            transport,
-            sent_by,
-            params: params.to_string(),
+            text,
+            transport_end,
+            sent_by_end,
+            known,
         })
+    }
+
+    /// The value of one of [`KNOWN_VIA_PARAMS`] (by its index there).
+    fn known(&self, i: usize) -> Option<&str> {
+        let (start, end) = self.known.get(i).copied().flatten()?;
+        self.text.get(start..end)
+    }
+
+    /// The transport token, upper case (`UDP`, `TCP`, `TLS`).
+    #[must_use]
+    pub fn transport(&self) -> &str {
+        self.text.get(..self.transport_end).unwrap_or_default()
+    }
+
+    /// `host[:port]` as written.
+    #[must_use]
+    pub fn sent_by(&self) -> &str {
+        self.text
+            .get(self.transport_end..self.sent_by_end)
+            .unwrap_or_default()
+    }
+
+    fn params(&self) -> &str {
+        self.text.get(self.sent_by_end..).unwrap_or_default()
     }
 
     /// A parameter by name (case-insensitive); `Some(None)` for a flag such as a bare `rport`.
     #[must_use]
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        split_params(&self.params)
+        split_params(self.params())
             .map(param)
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
@@ -84,19 +141,19 @@ impl Via {
     /// The `branch` parameter.
     #[must_use]
     pub fn branch(&self) -> Option<&str> {
-        self.param("branch").flatten()
+        self.known(0)
     }
 
     /// The `received` parameter: the source address the server saw (RFC 3261 §18.2.1).
     #[must_use]
     pub fn received(&self) -> Option<&str> {
-        self.param("received").flatten()
+        self.known(1)
     }
 
     /// The `rport` value the server filled in: the source port it saw (RFC 3581 §4).
     #[must_use]
     pub fn rport(&self) -> Option<u16> {
-        self.param("rport").flatten().and_then(|p| p.parse().ok())
+        self.known(2).and_then(|p| p.parse().ok())
     }
 }
 
@@ -241,11 +298,8 @@ impl<'a> Iterator for TopLevel<'a> {
 /// replace control characters other than tab, CR and LF, so no server text can drive the user's
 /// terminal. Plain ASCII, the common case, is borrowed as it is.
 fn head_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
-    let plain = raw
-        .iter()
-        .all(|&b| matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7e));
     match std::str::from_utf8(raw) {
-        Ok(text) if plain => std::borrow::Cow::Borrowed(text),
+        Ok(text) if plain(raw) => std::borrow::Cow::Borrowed(text),
         _ => String::from_utf8_lossy(raw)
             .chars()
             .map(|c| {
@@ -260,52 +314,121 @@ fn head_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// True when `raw` is printable ASCII, tab, CR and LF only. Eight bytes at a time: a chunk is
+/// looked at byte by byte only when it may hold a byte below 0x20 (the line ends), DEL or non-ASCII.
+fn plain(raw: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let ok = |b: &u8| matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7e);
+    let mut chunks = raw.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+        let del = (x ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(x ^ (ONES * 0x7f));
+        if (x | below_space | del) & HIGHS != 0 && !chunk.iter().all(ok) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(ok)
+}
+
+/// The lines of a header block, the CR of a CRLF removed (bare LF is accepted too).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let (line, next) = match memchr::memchr(b'\n', r.as_bytes()) {
+            // A line feed is one byte: both cuts fall on character boundaries.
+            Some(i) => (r.get(..i)?, r.get(i + 1..)),
+            None => (r, None),
+        };
+        rest = next;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
+}
+
 /// Full header name for an RFC 3261 §7.3.3 compact form, lowercase. The names a registrar sends
 /// come without an allocation.
 pub(crate) fn expand_compact(name: &str) -> Cow<'static, str> {
-    const COMPACT: [(&str, &str); 10] = [
-        ("i", "call-id"),
-        ("m", "contact"),
-        ("e", "content-encoding"),
-        ("l", "content-length"),
-        ("c", "content-type"),
-        ("f", "from"),
-        ("s", "subject"),
-        ("k", "supported"),
-        ("t", "to"),
-        ("v", "via"),
-    ];
-    const KNOWN: [&str; 16] = [
-        "via",
-        "from",
-        "to",
-        "call-id",
-        "cseq",
-        "contact",
-        "content-length",
-        "www-authenticate",
-        "proxy-authenticate",
-        "expires",
-        "min-expires",
-        "server",
-        "date",
-        "allow",
-        "supported",
-        "retry-after",
-    ];
-    if let Some((_, full)) = COMPACT.iter().find(|(c, _)| c.eq_ignore_ascii_case(name)) {
-        return Cow::Borrowed(full);
-    }
-    match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(name)) {
-        Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(name.to_ascii_lowercase()),
-    }
+    let mut buf = [0u8; 24];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return Cow::Owned(name.to_ascii_lowercase());
+    };
+    lower.copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    let full = match &*lower {
+        b"i" | b"call-id" => "call-id",
+        b"m" | b"contact" => "contact",
+        b"e" | b"content-encoding" => "content-encoding",
+        b"l" | b"content-length" => "content-length",
+        b"c" | b"content-type" => "content-type",
+        b"f" | b"from" => "from",
+        b"s" | b"subject" => "subject",
+        b"k" | b"supported" => "supported",
+        b"t" | b"to" => "to",
+        b"v" | b"via" => "via",
+        b"cseq" => "cseq",
+        b"www-authenticate" => "www-authenticate",
+        b"proxy-authenticate" => "proxy-authenticate",
+        b"authentication-info" => "authentication-info",
+        b"expires" => "expires",
+        b"min-expires" => "min-expires",
+        b"server" => "server",
+        b"user-agent" => "user-agent",
+        b"date" => "date",
+        b"allow" => "allow",
+        b"require" => "require",
+        b"retry-after" => "retry-after",
+        b"flow-timer" => "flow-timer",
+        b"path" => "path",
+        b"service-route" => "service-route",
+        _ => return Cow::Owned(name.to_ascii_lowercase()),
+    };
+    Cow::Borrowed(full)
 }
 
 /// Headers whose values may be comma lists (RFC 3261 §7.3.1). Authentication headers are not among
 /// them: their parameters are comma-separated.
 fn is_list_header(name: &str) -> bool {
     matches!(name, "via" | "contact" | "allow" | "supported" | "require")
+}
+
+/// The headers as [`Response::parse`] collects them: full names and spans into one buffer.
+struct Fields {
+    headers: Vec<(Cow<'static, str>, usize, usize)>,
+    values: String,
+}
+
+impl Fields {
+    fn add(&mut self, name: Cow<'static, str>, value: &str) {
+        let start = self.values.len();
+        self.values.push_str(value);
+        self.headers.push((name, start, self.values.len()));
+    }
+
+    /// One header line, unfolded: `name: value`, a list header split into its elements (§7.3.1).
+    fn add_line(&mut self, line: &str) -> Result<(), ParseError> {
+        let colon = memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderLine)?;
+        let name = expand_compact(line[..colon].trim_ascii());
+        let value = line[colon + 1..].trim_ascii();
+        let replaced;
+        let value = if memchr::memchr(b'\r', value.as_bytes()).is_some() {
+            replaced = value.replace('\r', "\u{fffd}");
+            replaced.as_str()
+        } else {
+            value
+        };
+        if is_list_header(&name) {
+            for part in split_top_level(value, ',') {
+                self.add(name.clone(), part.trim_ascii());
+            }
+        } else {
+            self.add(name, value);
+        }
+        Ok(())
+    }
 }
 
 impl Response {
@@ -320,62 +443,47 @@ impl Response {
         // §7: the headers end with an empty line; a datagram without it was cut short.
         let (head_len, _) = super::framing::header_end(bytes).ok_or(ParseError::Truncated)?;
         let head = head_text(&bytes[..head_len]);
-        let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let mut lines = lines(&head);
         let status_line = lines
             .by_ref()
             .find(|l| !l.trim().is_empty())
             .ok_or(ParseError::StatusLine)?;
         let (status, reason) = parse_status_line(status_line)?;
-        let reason = reason.replace('\r', "\u{fffd}");
+        let reason = if reason.contains('\r') {
+            reason.replace('\r', "\u{fffd}")
+        } else {
+            reason
+        };
+        let mut fields = Fields {
+            headers: Vec::with_capacity(16),
+            values: String::with_capacity(head_len),
+        };
         // §7.3.1: a line that starts with whitespace continues the previous header value.
         // Borrowed unless folded: most headers are one line.
-        let mut unfolded: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+        let mut pending: Option<Cow<'_, str>> = None;
+        let mut count = 0usize;
         for line in lines {
             if line.is_empty() {
                 break;
             }
-            if line.starts_with([' ', '\t']) {
-                match unfolded.last_mut() {
-                    Some(prev) => {
-                        let prev = prev.to_mut();
-                        prev.push(' ');
-                        prev.push_str(line.trim());
-                    }
-                    None => return Err(ParseError::HeaderLine),
-                }
-            } else {
-                if unfolded.len() >= MAX_HEADERS {
-                    return Err(ParseError::TooManyHeaders);
-                }
-                unfolded.push(std::borrow::Cow::Borrowed(line));
+            if matches!(line.as_bytes()[0], b' ' | b'\t') {
+                let prev = pending.as_mut().ok_or(ParseError::HeaderLine)?.to_mut();
+                prev.push(' ');
+                prev.push_str(line.trim());
+                continue;
+            }
+            if count >= MAX_HEADERS {
+                return Err(ParseError::TooManyHeaders);
+            }
+            count += 1;
+            if let Some(done) = pending.replace(Cow::Borrowed(line)) {
+                fields.add_line(&done)?;
             }
         }
-        let mut headers = Vec::with_capacity(unfolded.len());
-        let mut values = String::with_capacity(head_len);
-        let mut add = |name: Cow<'static, str>, value: &str| {
-            let start = values.len();
-            values.push_str(value);
-            headers.push((name, start, values.len()));
-        };
-        for line in unfolded {
-            let (name, value) = line.split_once(':').ok_or(ParseError::HeaderLine)?;
-            let name = expand_compact(name.trim());
-            let value = value.trim();
-            let replaced;
-            let value = if value.contains('\r') {
-                replaced = value.replace('\r', "\u{fffd}");
-                replaced.as_str()
-            } else {
-                value
-            };
-            if is_list_header(&name) {
-                for part in split_top_level(value, ',') {
-                    add(name.clone(), part.trim());
-                }
-            } else {
-                add(name, value);
-            }
+        if let Some(done) = pending {
+            fields.add_line(&done)?;
         }
+        let Fields { headers, values } = fields;
         let mut response = Response {
             status,
             reason,
@@ -517,6 +625,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn known_via_params_are_what_param_reads() {
+        for value in [
+            "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=10.9.9.9;rport=5",
+            "SIP/2.0/udp host ; RPORT ; Branch = \"z9hG4bKq\" ;received=[::1];rport=7;branch=second",
+            "SIP/2.0/TCP h:1;received;rport=x;branch",
+            "SIP/2.0/TLS h",
+        ] {
+            let via = Via::parse(value).unwrap();
+            assert_eq!(via.branch(), via.param("branch").flatten(), "{value}");
+            assert_eq!(via.received(), via.param("received").flatten(), "{value}");
+            let rport = via.param("rport").flatten().and_then(|p| p.parse().ok());
+            assert_eq!(via.rport(), rport, "{value}");
+        }
+        let via = Via::parse("SIP/2.0/udp host ; RPORT ; Branch = \"z9hG4bKq\";rport=7").unwrap();
+        assert_eq!((via.transport(), via.sent_by()), ("UDP", "host"));
+        assert_eq!((via.branch(), via.rport()), (Some("z9hG4bKq"), None));
+    }
+
+    #[test]
+    fn plain_is_the_bytewise_rule_for_every_byte_at_every_place() {
+        for b in 0..=255u8 {
+            let expected = matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7e);
+            for at in 0..19 {
+                let mut buf = vec![b'a'; 19];
+                buf[at] = b;
+                assert_eq!(plain(&buf), expected, "byte {b:#x} at {at}");
+            }
+        }
+        assert!(plain(b""));
+    }
+
+    #[test]
+    fn lines_drop_the_cr_of_crlf_only() {
+        let got: Vec<&str> = lines("a\r\nb\nc\r\r\n\r\nd").collect();
+        assert_eq!(got, ["a", "b", "c\r", "", "d"]);
+    }
+
+    #[test]
     fn top_level_splits_skip_quotes_brackets_and_empty_parts() {
         let split = |v, sep| split_top_level(v, sep).collect::<Vec<_>>();
         assert_eq!(
@@ -579,7 +725,7 @@ Content-Length: 0\r\n\r\n";
         let text = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [2001:db8::10]:5060;branch=z9hG4bK1;received=2001:db8::7;rport=5\r\n\r\n";
         let r = Response::parse(text.as_bytes()).unwrap();
         let via = &r.vias()[0];
-        assert_eq!(via.sent_by, "[2001:db8::10]:5060");
+        assert_eq!(via.sent_by(), "[2001:db8::10]:5060");
         assert_eq!(via.received(), Some("2001:db8::7"));
     }
 

@@ -248,7 +248,7 @@ impl<'a, C: Connector> Agent<'a, C> {
     {
         self.emit(Event::PhaseStarted {
             phase,
-            what,
+            what: what.into(),
             limit,
             then: then.to_string(),
         });
@@ -331,11 +331,16 @@ impl<'a, C: Connector> Agent<'a, C> {
         self.sent(sent, purpose, transport, request, None);
         self.emit(Event::PhaseStarted {
             phase: Phase::Answer,
-            what: format!("waiting for an answer over {transport}"),
+            what: match transport {
+                Transport::Udp => "waiting for an answer over UDP",
+                Transport::Tcp => "waiting for an answer over TCP",
+                Transport::Tls => "waiting for an answer over TLS",
+            }
+            .into(),
             limit: timers.timer_f,
             then: then.to_string(),
         });
-        let mut tx = Transaction::new(request.key.clone(), transport.is_reliable(), &timers, sent);
+        let mut tx = Transaction::new(&request.key, transport.is_reliable(), &timers, sent);
         let result = self.receive(flow, request, purpose, &mut tx, sent).await;
         self.emit(Event::PhaseEnded {
             phase: Phase::Answer,
@@ -351,7 +356,7 @@ impl<'a, C: Connector> Agent<'a, C> {
         flow: &mut C::Flow,
         request: &Request,
         purpose: Purpose,
-        tx: &mut Transaction,
+        tx: &mut Transaction<'_>,
         sent: std::time::Instant,
     ) -> Result<Response, Failure> {
         let transport = flow.transport();

@@ -119,7 +119,7 @@ impl<C: Connector> Agent<'_, C> {
             .await?;
         let request = self.probe_request(Transport::Udp, aside.local_addr(), call_id);
         aside.send(&request.bytes).await?;
-        let mut tx = Transaction::new(request.key.clone(), false, &self.cfg.timers, now());
+        let mut tx = Transaction::new(&request.key, false, &self.cfg.timers, now());
         loop {
             let wake = Instant::from_std(tx.wake_at());
             // Our flow first: a proxy relays the final answer only after we answered the forwarded

@@ -10,7 +10,7 @@ use crate::model::{Binding, BindingMatch, Retry, Transport};
 use crate::sip::digest::{self, Challenge, Credentials};
 use crate::sip::message::{AuthHeader, Register, addr_text, host_port};
 use crate::sip::response::{Contact, Response};
-use crate::sip::{new_branch, random_hex};
+use crate::sip::{new_branch, push_random_hex, random_hex};
 use crate::ua::transaction::Key;
 
 /// Most challenges answered in one request round, so a server that challenges forever cannot loop us.
@@ -96,7 +96,10 @@ impl Registration {
     /// A registration with a fresh Call-ID and From tag.
     #[must_use]
     pub fn new(account: Account) -> Self {
-        Self::with_ids(account, format!("{}@sipreg", random_hex(12)), random_hex(6))
+        let mut call_id = String::with_capacity(31);
+        push_random_hex(&mut call_id, 12);
+        call_id.push_str("@sipreg");
+        Self::with_ids(account, call_id, random_hex(6))
     }
 
     /// A registration with given identifiers (tests, and a storm's reproducible accounts).
@@ -144,7 +147,10 @@ impl Registration {
     }
 
     fn request_uri(&self) -> String {
-        format!("sip:{}", self.account.domain)
+        let mut uri = String::with_capacity(4 + self.account.domain.len());
+        uri.push_str("sip:");
+        uri.push_str(&self.account.domain);
+        uri
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
@@ -305,15 +311,24 @@ fn seen_host_port(response: &Response) -> Option<String> {
 /// A fresh instance ID: a random (version 4) UUID URN (RFC 4122 §4.4).
 fn new_instance() -> String {
     let h = random_hex(16);
-    format!(
-        "urn:uuid:{}-{}-4{}-{}{}-{}",
+    let variant = ["8", "9", "a", "b"][usize::from(h.as_bytes()[16] % 4)];
+    let mut out = String::with_capacity(45);
+    for part in [
+        "urn:uuid:",
         &h[0..8],
+        "-",
         &h[8..12],
+        "-4",
         &h[13..16],
-        ["8", "9", "a", "b"][usize::from(h.as_bytes()[16] % 4)],
+        "-",
+        variant,
         &h[17..20],
-        &h[20..32]
-    )
+        "-",
+        &h[20..32],
+    ] {
+        out.push_str(part);
+    }
+    out
 }
 
 /// Our binding in a 2xx and the lifetime granted to it (§10.2.4, §10.3), tried as pjsip's

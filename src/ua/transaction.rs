@@ -35,10 +35,10 @@ pub enum Step {
     Ignore(String),
 }
 
-/// One non-INVITE client transaction.
+/// One non-INVITE client transaction, borrowing its request's key.
 #[derive(Debug, Clone)]
-pub struct Transaction {
-    key: Key,
+pub struct Transaction<'k> {
+    key: &'k Key,
     reliable: bool,
     t2: Duration,
     deadline: Instant,
@@ -48,10 +48,10 @@ pub struct Transaction {
     done: bool,
 }
 
-impl Transaction {
+impl<'k> Transaction<'k> {
     /// A transaction whose request was sent at `now`; `reliable` for TCP and TLS (no Timer E).
     #[must_use]
-    pub fn new(key: Key, reliable: bool, timers: &Timers, now: Instant) -> Self {
+    pub fn new(key: &'k Key, reliable: bool, timers: &Timers, now: Instant) -> Self {
         Self {
             key,
             reliable,
@@ -181,7 +181,8 @@ mod tests {
     #[test]
     fn timer_e_doubles_to_t2_and_timer_f_ends_it() {
         let start = Instant::now();
-        let mut t = Transaction::new(key(), false, &timers(), start);
+        let key = key();
+        let mut t = Transaction::new(&key, false, &timers(), start);
         let (sends, ended) = silent_run(&mut t, start);
         // T1 = 500 ms: 0.5, 1.5, 3.5, 7.5 s, then every T2 = 4 s until Timer F at 32 s.
         assert_eq!(
@@ -198,7 +199,8 @@ mod tests {
     #[test]
     fn reliable_transports_never_retransmit() {
         let start = Instant::now();
-        let mut t = Transaction::new(key(), true, &timers(), start);
+        let key = key();
+        let mut t = Transaction::new(&key, true, &timers(), start);
         assert_eq!(t.wake_at(), start + Duration::from_secs(32));
         assert_eq!(t.on_timer(start + Duration::from_secs(5)), None);
         assert_eq!(
@@ -211,7 +213,8 @@ mod tests {
     #[test]
     fn a_provisional_answer_moves_timer_e_to_t2() {
         let start = Instant::now();
-        let mut t = Transaction::new(key(), false, &timers(), start);
+        let key = key();
+        let mut t = Transaction::new(&key, false, &timers(), start);
         let at = start + Duration::from_millis(100);
         assert_eq!(
             t.on_response(at, &response(100, "z9hG4bKabc", 7)),
@@ -232,7 +235,8 @@ mod tests {
     #[test]
     fn matching_needs_branch_cseq_call_id_and_one_via() {
         let start = Instant::now();
-        let mut t = Transaction::new(key(), false, &timers(), start);
+        let key = key();
+        let mut t = Transaction::new(&key, false, &timers(), start);
         for stray in [
             response(200, "z9hG4bKother", 7),
             response(200, "z9hG4bKabc", 6),

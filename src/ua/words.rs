@@ -10,7 +10,7 @@ use crate::sip::response::Response;
 use crate::ua::transaction::Transaction;
 
 /// Timer F's failure, saying how many retransmissions went out and whether a message was half read.
-pub(crate) fn timer_f(cfg: &Config, tx: &Transaction, buffered: usize) -> Failure {
+pub(crate) fn timer_f(cfg: &Config, tx: &Transaction<'_>, buffered: usize) -> Failure {
     let retx = match tx.retransmissions() {
         0 => String::new(),
         n => format!(" after {n} retransmissions"),
