@@ -349,7 +349,7 @@ fn quote_into(out: &mut String, s: &str) {
     out.push('"');
     // Runs without a quote or backslash go in whole.
     let mut rest = s;
-    while let Some(i) = rest.find(['"', '\\']) {
+    while let Some(i) = memchr::memchr2(b'"', b'\\', rest.as_bytes()) {
         out.push_str(&rest[..i]);
         out.push('\\');
         out.push_str(&rest[i..=i]);

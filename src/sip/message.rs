@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::model::Transport;
-use crate::sip::push_decimal;
+use crate::sip::{ascii, put_decimal};
 
 /// Which authorization header a request carries (RFC 3261 §22.2 and §22.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,30 +65,30 @@ pub fn addr_text(host: &str, port: u16) -> String {
 /// `host:port` as in a SIP URI or Via: IPv6 addresses in brackets (RFC 3261 §25.1).
 #[must_use]
 pub fn host_port(addr: SocketAddr) -> String {
-    let mut out = String::with_capacity(48);
-    push_host_port(&mut out, addr);
-    out
+    let mut out = Vec::with_capacity(48);
+    put_host_port(&mut out, addr);
+    ascii(out)
 }
 
 /// Appends `host:port` of `addr` to `out`, as [`host_port`] writes it.
-pub fn push_host_port(out: &mut String, addr: SocketAddr) {
+pub fn put_host_port(out: &mut Vec<u8>, addr: SocketAddr) {
     match addr.ip() {
         IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
-                push_decimal(out, octet.into());
+                put_decimal(out, octet.into());
             }
         }
         IpAddr::V6(v6) => {
-            use std::fmt::Write as _;
-            // Writing into a String cannot fail.
+            use std::io::Write as _;
+            // Writing into a Vec cannot fail.
             let _ = write!(out, "[{v6}]");
         }
     }
-    out.push(':');
-    push_decimal(out, addr.port().into());
+    out.push(b':');
+    put_decimal(out, addr.port().into());
 }
 
 impl Register<'_> {
@@ -99,56 +99,63 @@ impl Register<'_> {
     #[must_use]
     pub fn build(&self) -> Vec<u8> {
         let auth: usize = self.authorization.iter().map(|(_, v)| v.len() + 24).sum();
-        let mut out = String::with_capacity(
+        let mut out = Vec::with_capacity(
             560 + auth + 3 * (self.user.len() + self.domain.len()) + self.instance.len(),
         );
+        let put = |out: &mut Vec<u8>, parts: &[&str]| {
+            for p in parts {
+                out.extend_from_slice(p.as_bytes());
+            }
+        };
         let (user, domain) = (self.user, self.domain);
         // §10.2: the Request-URI names the domain of the registrar, without a user part. §8.1.1.7 and
         // RFC 3581 §3: our sent-by, a fresh branch, and rport so the server answers the source.
-        for part in ["REGISTER sip:", domain, " SIP/2.0\r\nVia: SIP/2.0/"] {
-            out.push_str(part);
-        }
-        out.push_str(self.transport.via_name());
-        out.push(' ');
-        push_host_port(&mut out, self.local);
-        for part in [";branch=", self.branch, ";rport\r\nMax-Forwards: 70\r\n"] {
-            out.push_str(part);
-        }
-        for part in ["From: <sip:", user, "@", domain, ">;tag=", self.from_tag] {
-            out.push_str(part);
-        }
-        for part in ["\r\nTo: <sip:", user, "@", domain, ">\r\nCall-ID: "] {
-            out.push_str(part);
-        }
-        out.push_str(self.call_id);
-        out.push_str("\r\nCSeq: ");
-        push_decimal(&mut out, self.cseq.into());
-        for part in [" REGISTER\r\nContact: <sip:", user, "@"] {
-            out.push_str(part);
-        }
-        push_host_port(&mut out, self.local);
-        out.push_str(transport_param(self.transport));
-        out.push_str(">;expires=");
-        push_decimal(&mut out, self.expires.into());
-        for part in [";+sip.instance=\"<", self.instance, ">\"\r\nExpires: "] {
-            out.push_str(part);
-        }
-        push_decimal(&mut out, self.expires.into());
-        out.push_str("\r\n");
+        put(
+            &mut out,
+            &["REGISTER sip:", domain, " SIP/2.0\r\nVia: SIP/2.0/"],
+        );
+        put(&mut out, &[self.transport.via_name(), " "]);
+        put_host_port(&mut out, self.local);
+        put(
+            &mut out,
+            &[";branch=", self.branch, ";rport\r\nMax-Forwards: 70\r\n"],
+        );
+        put(
+            &mut out,
+            &["From: <sip:", user, "@", domain, ">;tag=", self.from_tag],
+        );
+        put(
+            &mut out,
+            &["\r\nTo: <sip:", user, "@", domain, ">\r\nCall-ID: "],
+        );
+        put(&mut out, &[self.call_id, "\r\nCSeq: "]);
+        put_decimal(&mut out, self.cseq.into());
+        put(&mut out, &[" REGISTER\r\nContact: <sip:", user, "@"]);
+        put_host_port(&mut out, self.local);
+        put(&mut out, &[transport_param(self.transport), ">;expires="]);
+        put_decimal(&mut out, self.expires.into());
+        put(
+            &mut out,
+            &[";+sip.instance=\"<", self.instance, ">\"\r\nExpires: "],
+        );
+        put_decimal(&mut out, self.expires.into());
+        put(&mut out, &["\r\n"]);
         for (kind, value) in self.authorization {
-            out.push_str(match kind {
+            let name = match kind {
                 AuthHeader::Authorization => "Authorization: ",
                 AuthHeader::ProxyAuthorization => "Proxy-Authorization: ",
-            });
-            out.push_str(value);
-            out.push_str("\r\n");
+            };
+            put(&mut out, &[name, value, "\r\n"]);
         }
-        out.push_str(concat!(
-            "User-Agent: sipreg/",
-            env!("CARGO_PKG_VERSION"),
-            "\r\nContent-Length: 0\r\n\r\n"
-        ));
-        out.into_bytes()
+        put(
+            &mut out,
+            &[concat!(
+                "User-Agent: sipreg/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\nContent-Length: 0\r\n\r\n"
+            )],
+        );
+        out
     }
 }
 

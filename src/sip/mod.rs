@@ -41,20 +41,20 @@ pub fn request_method(bytes: &[u8]) -> Option<String> {
 /// Random lowercase hex of `bytes` random bytes, for branches, tags and Call-IDs.
 #[must_use]
 pub fn random_hex(bytes: usize) -> String {
-    let mut out = String::with_capacity(bytes * 2);
-    push_random_hex(&mut out, bytes);
-    out
+    let mut out = Vec::with_capacity(bytes * 2);
+    put_random_hex(&mut out, bytes);
+    ascii(out)
 }
 
-/// Appends lowercase hex of `bytes` random bytes to `out`, without a buffer of its own.
-pub fn push_random_hex(out: &mut String, bytes: usize) {
+/// Appends lowercase hex of `bytes` random bytes to `out`.
+pub fn put_random_hex(out: &mut Vec<u8>, bytes: usize) {
     use rand::RngCore;
     let mut rng = rand::rng();
     let mut left = bytes;
     while left > 0 {
         let word = rng.next_u64().to_le_bytes();
         let n = left.min(word.len());
-        push_hex(out, &word[..n]);
+        put_hex(out, &word[..n]);
         left -= n;
     }
 }
@@ -62,28 +62,28 @@ pub fn push_random_hex(out: &mut String, bytes: usize) {
 /// Lowercase hex of `data`.
 #[must_use]
 pub fn hex(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 2);
-    push_hex(&mut out, data);
-    out
+    let mut out = Vec::with_capacity(data.len() * 2);
+    put_hex(&mut out, data);
+    ascii(out)
 }
 
-/// Appends lowercase hex of `data` to `out`, 32 digits at a time through a buffer on the stack.
-pub fn push_hex(out: &mut String, data: &[u8]) {
+/// Appends lowercase hex of `data` to `out`.
+pub fn put_hex(out: &mut Vec<u8>, data: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for chunk in data.chunks(16) {
-        let mut buf = [0u8; 32];
+    // Through a buffer on the stack: one copy per 32 bytes rather than a push per digit.
+    for chunk in data.chunks(32) {
+        let mut buf = [0u8; 64];
         for (pair, b) in buf.chunks_exact_mut(2).zip(chunk) {
             pair[0] = DIGITS[usize::from(b >> 4)];
             pair[1] = DIGITS[usize::from(b & 0x0f)];
         }
-        // Hex digits are ASCII.
-        out.push_str(std::str::from_utf8(&buf[..2 * chunk.len()]).unwrap_or_default());
+        out.extend_from_slice(&buf[..2 * chunk.len()]);
     }
 }
 
 /// Appends `n` in decimal to `out`: what `write!(out, "{n}")` does, without the formatting
 /// machinery (a storm writes tens of thousands of numbers a second).
-pub fn push_decimal(out: &mut String, n: u64) {
+pub fn put_decimal(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = n;
@@ -96,17 +96,23 @@ pub fn push_decimal(out: &mut String, n: u64) {
             break;
         }
     }
-    // Decimal digits are ASCII.
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Text written as bytes by the `put_` functions from text and ASCII (never lossy in practice;
+/// checked once, where `String::push` would check every character).
+#[must_use]
+pub fn ascii(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A fresh RFC 3261 §8.1.1.7 branch: the magic cookie and 64 random bits.
 #[must_use]
 pub fn new_branch() -> String {
-    let mut out = String::with_capacity(BRANCH_COOKIE.len() + 16);
-    out.push_str(BRANCH_COOKIE);
-    push_random_hex(&mut out, 8);
-    out
+    let mut out = Vec::with_capacity(BRANCH_COOKIE.len() + 16);
+    out.extend_from_slice(BRANCH_COOKIE.as_bytes());
+    put_random_hex(&mut out, 8);
+    ascii(out)
 }
 
 #[cfg(test)]
@@ -126,9 +132,9 @@ mod tests {
             u64::from(u32::MAX),
             u64::MAX,
         ] {
-            let mut out = String::from("x");
-            push_decimal(&mut out, n);
-            assert_eq!(out, format!("x{n}"));
+            let mut out = b"x".to_vec();
+            put_decimal(&mut out, n);
+            assert_eq!(ascii(out), format!("x{n}"));
         }
         assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         let long: Vec<u8> = (0..=255u8).collect();

@@ -159,9 +159,13 @@ impl Via {
 
 /// One parameter as name and value (quotes removed); `None` for a flag.
 fn param(raw: &str) -> (&str, Option<&str>) {
-    match raw.split_once('=') {
-        Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
-        None => (raw.trim(), None),
+    match memchr::memchr(b'=', raw.as_bytes()) {
+        // `=` is one byte: both cuts fall on character boundaries.
+        Some(i) => (
+            raw[..i].trim_ascii(),
+            Some(raw[i + 1..].trim_ascii().trim_matches('"')),
+        ),
+        None => (raw.trim_ascii(), None),
     }
 }
 
@@ -234,9 +238,9 @@ pub fn split_top_level(value: &str, sep: char) -> impl Iterator<Item = &str> {
         sep: u8::try_from(sep).ok().filter(u8::is_ascii),
         pos: Some(0),
         // Most values (a Via, a plain parameter list) hold no quote or bracket: a plain search.
-        plain: !value.bytes().any(|b| b == b'"' || b == b'<'),
+        plain: memchr::memchr2(b'"', b'<', value.as_bytes()).is_none(),
     }
-    .filter(|s| !s.trim().is_empty())
+    .filter(|s| !s.trim_ascii().is_empty())
 }
 
 /// The iterator of [`split_top_level`].
@@ -260,7 +264,7 @@ impl<'a> Iterator for TopLevel<'a> {
         };
         if self.plain {
             let rest = self.value.get(start..)?;
-            return Some(match rest.find(char::from(sep)) {
+            return Some(match memchr::memchr(sep, rest.as_bytes()) {
                 Some(i) => {
                     self.pos = Some(start + i + 1);
                     &rest[..i]

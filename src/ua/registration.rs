@@ -10,7 +10,7 @@ use crate::model::{Binding, BindingMatch, Retry, Transport};
 use crate::sip::digest::{self, Challenge, Credentials};
 use crate::sip::message::{AuthHeader, Register, addr_text, host_port};
 use crate::sip::response::{Contact, Response};
-use crate::sip::{new_branch, push_random_hex, random_hex};
+use crate::sip::{ascii, new_branch, put_random_hex, random_hex};
 use crate::ua::transaction::Key;
 
 /// Most challenges answered in one request round, so a server that challenges forever cannot loop us.
@@ -96,10 +96,10 @@ impl Registration {
     /// A registration with a fresh Call-ID and From tag.
     #[must_use]
     pub fn new(account: Account) -> Self {
-        let mut call_id = String::with_capacity(31);
-        push_random_hex(&mut call_id, 12);
-        call_id.push_str("@sipreg");
-        Self::with_ids(account, call_id, random_hex(6))
+        let mut call_id = Vec::with_capacity(31);
+        put_random_hex(&mut call_id, 12);
+        call_id.extend_from_slice(b"@sipreg");
+        Self::with_ids(account, ascii(call_id), random_hex(6))
     }
 
     /// A registration with given identifiers (tests, and a storm's reproducible accounts).
