@@ -280,6 +280,14 @@ pub struct Stamped {
 pub trait Sink: Send {
     /// Takes one event.
     fn event(&mut self, e: &Stamped);
+
+    /// Whether the sink reads the events' texts and copies: trace bytes, reasons, the server's
+    /// header, the address it saw, the candidates. A sink that folds counts and times only (a
+    /// storm's account) says no, and the agent leaves them empty rather than build them for
+    /// tens of thousands of accounts a second.
+    fn detail(&self) -> bool {
+        true
+    }
 }
 
 /// Several sinks fed in order.
@@ -290,6 +298,10 @@ impl Sink for Fanout<'_> {
         for s in &mut self.0 {
             s.event(e);
         }
+    }
+
+    fn detail(&self) -> bool {
+        self.0.iter().any(|s| s.detail())
     }
 }
 

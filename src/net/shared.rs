@@ -145,20 +145,26 @@ impl Shared {
 /// The Call-ID of a SIP message (`Call-ID:` or its compact form `i:`), trimmed.
 #[must_use]
 pub fn call_id(message: &[u8]) -> Option<&[u8]> {
-    for line in message.split(|&b| b == b'\n').skip(1) {
+    // Every message and every answer passes here: line ends by memchr, and only a line that starts
+    // as `Call-ID` or `i` can be it.
+    let mut rest = message.get(memchr::memchr(b'\n', message)? + 1..)?;
+    loop {
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
         if line.trim_ascii().is_empty() {
             // The end of the headers: what follows is the body.
             return None;
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let name = line[..colon].trim_ascii();
-        if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
-            return Some(line[colon + 1..].trim_ascii());
+        if matches!(line.first(), Some(b'c' | b'C' | b'i' | b'I')) {
+            if let Some(colon) = memchr::memchr(b':', line) {
+                let name = line[..colon].trim_ascii();
+                if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
+                    return Some(line[colon + 1..].trim_ascii());
+                }
+            }
         }
+        rest = rest.get(end + 1..)?;
     }
-    None
 }
 
 impl Inner {
@@ -362,5 +368,13 @@ mod tests {
         assert_eq!(call_id(compact), Some(&b"xyz"[..]));
         assert_eq!(call_id(b"SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\n\r\n"), None);
         assert_eq!(call_id(b"\r\n\r\n"), None);
+        let after_others = b"REGISTER sip:h SIP/2.0\nContact: <sip:a@h>\nCSeq: 1 X\nCALL-ID :q\n\n";
+        assert_eq!(call_id(after_others), Some(&b"q"[..]));
+        assert_eq!(
+            call_id(b"SIP/2.0 200 OK\r\nContact: x\r\nI :  z"),
+            Some(&b"z"[..])
+        );
+        assert_eq!(call_id(b"SIP/2.0 200 OK\r\nCall-Info: y"), None);
+        assert_eq!(call_id(b"no line end"), None);
     }
 }

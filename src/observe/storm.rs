@@ -275,6 +275,10 @@ impl Sink for AccountSink {
             _ => {}
         }
     }
+
+    fn detail(&self) -> bool {
+        false
+    }
 }
 
 /// Percentiles of one histogram, in milliseconds.

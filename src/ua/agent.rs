@@ -24,6 +24,8 @@ pub struct Agent<'a, C: Connector> {
     pub(crate) connector: &'a C,
     resolver: &'a Resolver,
     sink: &'a mut dyn Sink,
+    /// The sink reads texts and copies ([`Sink::detail`]): when not, events carry them empty.
+    pub(crate) detail: bool,
     /// Answer requests from the server (watch): set while a binding is held.
     pub(crate) answering: bool,
     /// When the last pong arrived, also while a transaction had the flow.
@@ -57,6 +59,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             cfg,
             connector,
             resolver,
+            detail: sink.detail(),
             sink,
             answering: false,
             last_pong: None,
@@ -80,7 +83,12 @@ impl<'a, C: Connector> Agent<'a, C> {
             self.emit(Event::Resolving { host });
         }
         let list = resolve::candidates(&self.cfg.target(), self.resolver).await;
-        self.emit(Event::Resolved(list.clone()));
+        let told = if self.detail {
+            list.clone()
+        } else {
+            Vec::new()
+        };
+        self.emit(Event::Resolved(told));
         list
     }
 
@@ -106,11 +114,21 @@ impl<'a, C: Connector> Agent<'a, C> {
     /// Announces the run.
     pub(crate) fn started(&mut self) {
         let cfg = self.cfg;
-        self.emit(Event::RunStarted {
-            server: cfg.server_display(),
-            aor: cfg.aor(),
-            order: cfg.order.clone(),
-            insecure: cfg.tls.as_ref().is_some_and(|t| t.insecure),
+        let insecure = cfg.tls.as_ref().is_some_and(|t| t.insecure);
+        self.emit(if self.detail {
+            Event::RunStarted {
+                server: cfg.server_display(),
+                aor: cfg.aor(),
+                order: cfg.order.clone(),
+                insecure,
+            }
+        } else {
+            Event::RunStarted {
+                server: String::new(),
+                aor: String::new(),
+                order: Vec::new(),
+                insecure,
+            }
         });
     }
 
@@ -338,7 +356,11 @@ impl<'a, C: Connector> Agent<'a, C> {
             }
             .into(),
             limit: timers.timer_f,
-            then: then.to_string(),
+            then: if self.detail {
+                then.to_string()
+            } else {
+                String::new()
+            },
         });
         let mut tx = Transaction::new(&request.key, transport.is_reliable(), &timers, sent);
         let result = self.receive(flow, request, purpose, &mut tx, sent).await;
@@ -491,7 +513,11 @@ impl<'a, C: Connector> Agent<'a, C> {
             cseq: r.key.cseq,
             expires: r.expires,
             retransmission: waited,
-            bytes: r.bytes.clone(),
+            bytes: if self.detail {
+                r.bytes.clone()
+            } else {
+                Vec::new()
+            },
         };
         self.sink.event(&Stamped { at, event });
     }
@@ -509,6 +535,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             Answer::Success(r) => {
                 let binding = registration.binding(r, info.local);
                 let reason = match binding.expires {
+                    _ if !self.detail => String::new(),
                     Some(s) => format!("{} {}, expires in {s} s", r.status, r.reason),
                     None => format!("{} {}", r.status, r.reason),
                 };
@@ -537,8 +564,9 @@ impl<'a, C: Connector> Agent<'a, C> {
             failure: None,
             server_header: response
                 .header("server")
+                .filter(|_| self.detail)
                 .map(|s| s.chars().take(200).collect()),
-            seen_as: seen_as(response, info.local),
+            seen_as: self.detail.then(|| seen_as(response, info.local)).flatten(),
             expires,
             binding,
             retry_after,

@@ -146,6 +146,70 @@ async fn a_challenged_registration_emits_every_step_in_order() {
     );
 }
 
+/// A recorder that asks for no detail, as a storm's account does.
+struct Lean(Vec<Stamped>);
+
+impl Sink for Lean {
+    fn event(&mut self, e: &Stamped) {
+        self.0.push(e.clone());
+    }
+
+    fn detail(&self) -> bool {
+        false
+    }
+}
+
+/// The texts and copies of one run's events: trace bytes sent, reasons, the server's header, the
+/// address it saw, the candidates, the server and AOR announced.
+fn texts(events: &[Stamped]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in events {
+        match &e.event {
+            Event::RunStarted { server, aor, .. } => out.extend([server.clone(), aor.clone()]),
+            Event::Resolved(list) => out.push(format!("{} candidates", list.len())),
+            Event::RequestSent { bytes, .. } => out.push(format!("{} bytes", bytes.len())),
+            Event::AttemptEnded(end) => out.extend([
+                end.reason.clone(),
+                end.server_header.clone().unwrap_or_default(),
+                end.seen_as.clone().unwrap_or_default(),
+            ]),
+            _ => {}
+        }
+    }
+    out.retain(|t| !t.is_empty() && !t.starts_with("0 "));
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_without_detail_gets_the_same_steps_without_texts() {
+    let cfg = config(&["--udp", "--password", "pw"]);
+    let mut runs = Vec::new();
+    for detail in [true, false] {
+        let (flow, peer) = pair(Transport::Udp, local(), remote());
+        tokio::spawn(challenging_registrar(peer));
+        let connector = MemoryConnector::new(vec![Ok(flow)]);
+        let resolver = Resolver::new(cfg.dns.clone());
+        let events = if detail {
+            let mut sink = Recorder::default();
+            Agent::new(&cfg, &connector, &resolver, &mut sink)
+                .run()
+                .await;
+            sink.0
+        } else {
+            let mut sink = Lean(Vec::new());
+            Agent::new(&cfg, &connector, &resolver, &mut sink)
+                .run()
+                .await;
+            sink.0
+        };
+        runs.push(events);
+    }
+    assert_eq!(names(&runs[0]), names(&runs[1]));
+    let full = texts(&runs[0]);
+    assert!(full.len() >= 6, "{full:?}");
+    assert_eq!(texts(&runs[1]), Vec::<String>::new());
+}
+
 #[tokio::test(start_paused = true)]
 async fn timer_e_retransmits_on_simulated_time_until_timer_f() {
     let cfg = config(&["--udp"]);
