@@ -82,8 +82,8 @@ impl Algorithm {
 
     /// The hash of `parts` joined by colons, as lowercase hex (the `H(data)` of RFC 7616 §3.4.1);
     /// the joined text is never built.
-    fn hash(&self, parts: &[&str]) -> String {
-        fn run<D: Digest>(parts: &[&str]) -> String {
+    fn hash(&self, parts: &[&str]) -> Hex {
+        fn run<D: Digest>(parts: &[&str]) -> Hex {
             let mut hasher = D::new();
             for (i, part) in parts.iter().enumerate() {
                 if i > 0 {
@@ -91,13 +91,40 @@ impl Algorithm {
                 }
                 hasher.update(part.as_bytes());
             }
-            hex(&hasher.finalize())
+            Hex::of(&hasher.finalize())
         }
         match self {
             Self::Md5 | Self::Md5Sess => run::<Md5>(parts),
             Self::Sha256 | Self::Sha256Sess => run::<Sha256>(parts),
             Self::Sha512_256 | Self::Sha512_256Sess => run::<Sha512_256>(parts),
         }
+    }
+}
+
+/// Up to 32 bytes as lowercase hex, on the stack: the digests (MD5 16 bytes, SHA-256 and
+/// SHA-512/256 32) and the nonce count, four or five per request of a storm.
+struct Hex {
+    digits: [u8; 64],
+    len: usize,
+}
+
+impl Hex {
+    fn of(data: &[u8]) -> Hex {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 64];
+        for (pair, b) in digits.chunks_exact_mut(2).zip(data) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        Hex {
+            digits,
+            len: 2 * data.len().min(32),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Hex digits are ASCII.
+        std::str::from_utf8(&self.digits[..self.len]).unwrap_or_default()
     }
 }
 
@@ -272,7 +299,8 @@ pub fn authorization(
     nc: u32,
     cnonce: &str,
 ) -> String {
-    let resp = response(ch, cred, method, uri, nc, cnonce);
+    let resp = response_hex(ch, cred, method, uri, nc, cnonce);
+    let resp = resp.as_str();
     // RFC 3261 §25.1 `digest-response`; qop, algorithm and nc are unquoted tokens. One buffer.
     let mut out = String::with_capacity(
         160 + cred.username.len() + ch.realm.len() + ch.nonce.len() + uri.len() + resp.len(),
@@ -286,7 +314,7 @@ pub fn authorization(
     out.push_str(", uri=");
     quote_into(&mut out, uri);
     out.push_str(", response=\"");
-    out.push_str(&resp);
+    out.push_str(resp);
     out.push_str("\", algorithm=");
     out.push_str(ch.algorithm.as_str());
     if ch.qop_auth || ch.algorithm.is_sess() {
@@ -300,7 +328,7 @@ pub fn authorization(
     }
     if ch.qop_auth {
         out.push_str(", qop=auth, nc=");
-        out.push_str(&format_nc(nc));
+        out.push_str(Hex::of(&nc.to_be_bytes()).as_str());
     }
     out
 }
@@ -319,16 +347,38 @@ pub fn response(
     nc: u32,
     cnonce: &str,
 ) -> String {
+    response_hex(ch, cred, method, uri, nc, cnonce)
+        .as_str()
+        .to_string()
+}
+
+/// [`response`] as hex on the stack, which [`authorization`] writes into its buffer.
+fn response_hex(
+    ch: &Challenge,
+    cred: &Credentials,
+    method: &str,
+    uri: &str,
+    nc: u32,
+    cnonce: &str,
+) -> Hex {
     let alg = ch.algorithm;
     let mut ha1 = alg.hash(&[cred.username, &ch.realm, cred.password]);
     if alg.is_sess() {
-        ha1 = alg.hash(&[&ha1, &ch.nonce, cnonce]);
+        ha1 = alg.hash(&[ha1.as_str(), &ch.nonce, cnonce]);
     }
     let ha2 = alg.hash(&[method, uri]);
     if ch.qop_auth {
-        alg.hash(&[&ha1, &ch.nonce, &format_nc(nc), cnonce, "auth", &ha2])
+        let nc = Hex::of(&nc.to_be_bytes());
+        alg.hash(&[
+            ha1.as_str(),
+            &ch.nonce,
+            nc.as_str(),
+            cnonce,
+            "auth",
+            ha2.as_str(),
+        ])
     } else {
-        alg.hash(&[&ha1, &ch.nonce, &ha2])
+        alg.hash(&[ha1.as_str(), &ch.nonce, ha2.as_str()])
     }
 }
 
@@ -340,8 +390,9 @@ pub fn new_cnonce() -> String {
 }
 
 /// The nonce count as exactly 8 lowercase hex digits (RFC 7616 §3.4, `nc-value = 8LHEX`).
+#[cfg(test)]
 fn format_nc(nc: u32) -> String {
-    hex(&nc.to_be_bytes())
+    Hex::of(&nc.to_be_bytes()).as_str().to_string()
 }
 
 /// Appends `s` as a quoted-string, escaping `"` and `\` (RFC 3261 §25.1 `quoted-pair`).

@@ -420,7 +420,11 @@ impl<'a, C: Connector> Agent<'a, C> {
                         purpose,
                         transport,
                         status: response.status,
-                        reason: response.reason.clone(),
+                        reason: if self.detail {
+                            response.reason.clone()
+                        } else {
+                            String::new()
+                        },
                         after: at - sent,
                         from: flow.answered_from(),
                         bytes,
