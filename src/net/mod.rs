@@ -1,6 +1,7 @@
 //! The flows the user agent talks over: one small seam (`Flow`, `Connector`) with real UDP, TCP and
 //! TLS sockets behind it, and an in-memory flow for tests.
 
+mod inbox;
 pub mod memory;
 pub mod resolve;
 mod scratch;

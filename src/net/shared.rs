@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
 
+use super::inbox::{self, Receiver, Sender};
 use super::{Connector, Flow, Frame};
 use crate::model::{Failure, Outcome, Transport};
 use crate::sip::MAX_MESSAGE;
@@ -24,7 +24,7 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// Call-ID → (the flow's number, its inbox). The routes hold the only sender of each inbox, so that
 /// clearing them (the shared connection closed) ends every flow's receive.
-type Routes = Mutex<HashMap<Vec<u8>, (u64, mpsc::UnboundedSender<Frame>)>>;
+type Routes = Mutex<HashMap<Vec<u8>, (u64, Sender)>>;
 
 enum Out {
     Udp(Arc<UdpSocket>),
@@ -172,7 +172,7 @@ impl Inner {
         let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
         let to = call_id(&message).and_then(|id| routes.get(id));
         match to {
-            Some((_, tx)) if tx.send(Frame::Message(message)).is_ok() => {}
+            Some((_, tx)) if tx.send(Frame::Message(message)) => {}
             _ => {
                 self.strays.fetch_add(1, Ordering::Relaxed);
             }
@@ -230,9 +230,9 @@ pub struct SharedFlow {
     inner: Arc<Inner>,
     /// This flow's number, so that it removes only its own route.
     id: u64,
-    rx: mpsc::UnboundedReceiver<Frame>,
+    rx: Receiver,
     /// The inbox's sender until the first request gives the flow a route.
-    tx: Option<mpsc::UnboundedSender<Frame>>,
+    tx: Option<Sender>,
     call_id: Option<Vec<u8>>,
 }
 
@@ -337,7 +337,7 @@ impl Connector for Shared {
                 ),
             ));
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = inbox::inbox();
         Ok(SharedFlow {
             id: self.inner.next_flow.fetch_add(1, Ordering::Relaxed),
             inner: self.inner.clone(),

@@ -96,7 +96,7 @@ impl<'a, C: Connector> Agent<'a, C> {
     /// removal of our binding unless `--keep`. Returns the verdict; the events tell the rest.
     pub async fn run(&mut self) -> Verdict {
         self.started();
-        let candidates = self.resolve().await;
+        let candidates = Box::pin(self.resolve()).await;
         let mut registration = Registration::new(account(self.cfg));
         let retries = self.cfg.retries;
         let (verdict, link) = self.register(&mut registration, &candidates, retries).await;
@@ -197,7 +197,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             Ok(r) => r,
             Err(f) => return (self.failed(f), None),
         };
-        let flow = match self.connect(transport, remote, &then).await {
+        let flow = match Box::pin(self.connect(transport, remote, &then)).await {
             Ok(f) => f,
             Err(f) => return (self.failed(f), None),
         };
@@ -322,7 +322,7 @@ impl<'a, C: Connector> Agent<'a, C> {
         closed: &Failure,
         then: &str,
     ) -> Result<(), Failure> {
-        let flow = self.connect(link.info.transport, link.remote, then).await?;
+        let flow = Box::pin(self.connect(link.info.transport, link.remote, then)).await?;
         link.info.local = flow.local_addr();
         link.flow = flow;
         link.answered = false;

@@ -92,7 +92,7 @@ impl<C: Connector> Agent<'_, C> {
                 biased;
                 () = asked(&mut stop, 1, deadline) => break,
                 r = async {
-                    let candidates = self.resolve().await;
+                    let candidates = Box::pin(self.resolve()).await;
                     self.register(&mut registration, &candidates, 0).await
                 } => r,
             };
@@ -155,7 +155,7 @@ impl<C: Connector> Agent<'_, C> {
         gate: &tokio::sync::Semaphore,
     ) -> Verdict {
         self.started();
-        let candidates = self.resolve().await;
+        let candidates = Box::pin(self.resolve()).await;
         let mut registration = Registration::new(account(self.cfg));
         let retries = self.cfg.retries;
         // A registration under way is finished, not abandoned, on the first stop: its binding would be
