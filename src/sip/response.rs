@@ -79,24 +79,8 @@ impl Via {
             return None;
         }
         text.push_str(params);
-        let (mut known, mut seen) = ([None; 3], [false; 3]);
-        let base = text.as_ptr() as usize;
-        for (name, value) in split_params(text.get(sent_by_end..).unwrap_or_default()).map(param) {
-            let Some(i) = KNOWN_VIA_PARAMS
-                .iter()
-                .position(|k| k.eq_ignore_ascii_case(name))
-                .filter(|&i| !seen[i])
-            else {
-                continue;
-            };
-            // The first one counts, as for `param`; a flag has no value.
-            seen[i] = true;
-            // `v` is a slice of `text`: its place is the distance between their starts.
-            known[i] = value.map(|v| {
-                let start = v.as_ptr() as usize - base;
-                (start, start + v.len())
-            });
-        }
+        let known = known_via_params(text.get(sent_by_end..).unwrap_or_default())
+            .map(|span| span.map(|(start, end)| (sent_by_end + start, sent_by_end + end)));
         Some(Via {
             text,
             transport_end,
@@ -154,6 +138,52 @@ impl Via {
     #[must_use]
     pub fn rport(&self) -> Option<u16> {
         self.known(2).and_then(|p| p.parse().ok())
+    }
+}
+
+/// The spans in `params` of the values of [`KNOWN_VIA_PARAMS`]: the first of each name counts, as
+/// for [`Via::param`]; a flag has no value. Parameters without quotes or brackets, as registrars
+/// write them, are cut by a byte walk; others by [`split_params`].
+fn known_via_params(params: &str) -> [Option<(usize, usize)>; 3] {
+    let (mut known, mut seen) = ([None; 3], [false; 3]);
+    let base = params.as_ptr() as usize;
+    let mut note = |name: &str, value: Option<&str>| {
+        let Some(i) = KNOWN_VIA_PARAMS
+            .iter()
+            .position(|k| k.len() == name.len() && k.eq_ignore_ascii_case(name))
+            .filter(|&i| !seen[i])
+        else {
+            return;
+        };
+        seen[i] = true;
+        // `v` is a slice of `params`: its place is the distance between their starts.
+        known[i] = value.map(|v| {
+            let start = v.as_ptr() as usize - base;
+            (start, start + v.len())
+        });
+    };
+    if memchr::memchr2(b'"', b'<', params.as_bytes()).is_some() {
+        for (name, value) in split_params(params).map(param) {
+            note(name, value);
+        }
+        return known;
+    }
+    let mut rest = params;
+    loop {
+        let end = rest.bytes().position(|b| b == b';').unwrap_or(rest.len());
+        // `;` is one byte: the cuts fall on character boundaries.
+        let part = &rest[..end];
+        if !part.trim_ascii().is_empty() {
+            let (name, value) = match part.bytes().position(|b| b == b'=') {
+                Some(eq) => (part[..eq].trim_ascii(), Some(part[eq + 1..].trim_ascii())),
+                None => (part.trim_ascii(), None),
+            };
+            note(name, value);
+        }
+        match rest.get(end + 1..) {
+            Some(next) => rest = next,
+            None => return known,
+        }
     }
 }
 
@@ -403,6 +433,8 @@ fn is_list_header(name: &str) -> bool {
 struct Fields {
     headers: Vec<(Cow<'static, str>, usize, usize)>,
     values: String,
+    /// The header block holds a CR that does not end a line: values are checked for it.
+    stray_cr: bool,
 }
 
 impl Fields {
@@ -414,11 +446,15 @@ impl Fields {
 
     /// One header line, unfolded: `name: value`, a list header split into its elements (§7.3.1).
     fn add_line(&mut self, line: &str) -> Result<(), ParseError> {
-        let colon = memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderLine)?;
+        // Header names are short: a walk finds the colon sooner than a vector search starts.
+        let colon = line
+            .bytes()
+            .position(|b| b == b':')
+            .ok_or(ParseError::HeaderLine)?;
         let name = expand_compact(line[..colon].trim_ascii());
         let value = line[colon + 1..].trim_ascii();
         let replaced;
-        let value = if memchr::memchr(b'\r', value.as_bytes()).is_some() {
+        let value = if self.stray_cr && memchr::memchr(b'\r', value.as_bytes()).is_some() {
             replaced = value.replace('\r', "\u{fffd}");
             replaced.as_str()
         } else {
@@ -458,9 +494,11 @@ impl Response {
         } else {
             reason
         };
+        let bytes = head.as_bytes();
         let mut fields = Fields {
             headers: Vec::with_capacity(16),
             values: String::with_capacity(head_len),
+            stray_cr: memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')),
         };
         // §7.3.1: a line that starts with whitespace continues the previous header value.
         // Borrowed unless folded: most headers are one line.
@@ -487,7 +525,9 @@ impl Response {
         if let Some(done) = pending {
             fields.add_line(&done)?;
         }
-        let Fields { headers, values } = fields;
+        let Fields {
+            headers, values, ..
+        } = fields;
         let mut response = Response {
             status,
             reason,
@@ -648,6 +688,59 @@ mod tests {
     }
 
     #[test]
+    fn header_names_expand_in_any_case_and_others_are_lowercased() {
+        for full in [
+            "via",
+            "from",
+            "to",
+            "call-id",
+            "cseq",
+            "contact",
+            "content-length",
+            "content-type",
+            "content-encoding",
+            "subject",
+            "supported",
+            "www-authenticate",
+            "proxy-authenticate",
+            "authentication-info",
+            "expires",
+            "min-expires",
+            "server",
+            "user-agent",
+            "date",
+            "allow",
+            "require",
+            "retry-after",
+            "flow-timer",
+            "path",
+            "service-route",
+        ] {
+            assert_eq!(expand_compact(full), full);
+            assert_eq!(expand_compact(&full.to_ascii_uppercase()), full);
+            assert!(matches!(expand_compact(full), Cow::Borrowed(_)), "{full}");
+        }
+        let compact = [
+            ("i", "call-id"),
+            ("M", "contact"),
+            ("e", "content-encoding"),
+            ("L", "content-length"),
+            ("c", "content-type"),
+            ("f", "from"),
+            ("s", "subject"),
+            ("k", "supported"),
+            ("T", "to"),
+            ("v", "via"),
+        ];
+        for (short, full) in compact {
+            assert_eq!(expand_compact(short), full);
+        }
+        assert_eq!(expand_compact("X-Custom"), "x-custom");
+        assert_eq!(expand_compact("x"), "x");
+        assert_eq!(expand_compact("Via2"), "via2");
+    }
+
+    #[test]
     fn plain_is_the_bytewise_rule_for_every_byte_at_every_place() {
         for b in 0..=255u8 {
             let expected = matches!(b, b'\t' | b'\r' | b'\n' | 0x20..=0x7e);
@@ -771,6 +864,10 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(r.header("server"), Some("a\u{fffd}[2Kb"));
         let cr = Response::parse(b"SIP/2.0 403 Forbidden\r  cycle 1 registered\r\n\r\n").unwrap();
         assert!(!cr.reason.contains('\r'));
+        let cr =
+            Response::parse(b"SIP/2.0 200 OK\r\nServer: a\rb\r\nTo: <sip:x@y>\r\n\r\n").unwrap();
+        assert_eq!(cr.header("server"), Some("a\u{fffd}b"));
+        assert_eq!(cr.header("to"), Some("<sip:x@y>"));
     }
 
     #[test]
