@@ -71,6 +71,11 @@ impl<'a, C: Connector> Agent<'a, C> {
         }
     }
 
+    /// A text or copy for an event, or nothing when the sink reads none ([`Sink::detail`]).
+    pub(crate) fn told<T: Default>(&self, make: impl FnOnce() -> T) -> T {
+        if self.detail { make() } else { T::default() }
+    }
+
     pub(crate) fn emit(&mut self, event: Event) {
         self.sink.event(&Stamped { at: now(), event });
     }
@@ -83,11 +88,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             self.emit(Event::Resolving { host });
         }
         let list = resolve::candidates(&self.cfg.target(), self.resolver).await;
-        let told = if self.detail {
-            list.clone()
-        } else {
-            Vec::new()
-        };
+        let told = self.told(|| list.clone());
         self.emit(Event::Resolved(told));
         list
     }
@@ -268,7 +269,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             phase,
             what: what.into(),
             limit,
-            then: then.to_string(),
+            then: self.told(|| then.to_string()),
         });
         let started = Instant::now();
         let result = run(self.connector).await;
@@ -356,11 +357,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             }
             .into(),
             limit: timers.timer_f,
-            then: if self.detail {
-                then.to_string()
-            } else {
-                String::new()
-            },
+            then: self.told(|| then.to_string()),
         });
         let mut tx = Transaction::new(&request.key, transport.is_reliable(), &timers, sent);
         let result = self.receive(flow, request, purpose, &mut tx, sent).await;
@@ -420,11 +417,7 @@ impl<'a, C: Connector> Agent<'a, C> {
                         purpose,
                         transport,
                         status: response.status,
-                        reason: if self.detail {
-                            response.reason.clone()
-                        } else {
-                            String::new()
-                        },
+                        reason: self.told(|| response.reason.clone()),
                         after: at - sent,
                         from: flow.answered_from(),
                         bytes,
@@ -517,11 +510,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             cseq: r.key.cseq,
             expires: r.expires,
             retransmission: waited,
-            bytes: if self.detail {
-                r.bytes.clone()
-            } else {
-                Vec::new()
-            },
+            bytes: self.told(|| r.bytes.clone()),
         };
         self.sink.event(&Stamped { at, event });
     }
