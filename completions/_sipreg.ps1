@@ -208,7 +208,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Registrations under way at once')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Hold the bindings this long from the start, refreshing them as the phone does; then remove them')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'A socket or connection per account (as real phones), or one shared by all')
-            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads [default: one per core; 1 with --socket shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs the storm on a single thread')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads [default: one per core, half of them for a registrar on loopback; 1 with --socket shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs the storm on a single thread')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')

@@ -200,7 +200,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --concurrency 'Registrations under way at once'
             cand --duration 'Hold the bindings this long from the start, refreshing them as the phone does; then remove them'
             cand --socket 'A socket or connection per account (as real phones), or one shared by all'
-            cand --threads 'Threads [default: one per core; 1 with --socket shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs the storm on a single thread'
+            cand --threads 'Threads [default: one per core, half of them for a registrar on loopback; 1 with --socket shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs the storm on a single thread'
             cand --shard 'Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm'
             cand --user 'User part of the address of record sip:USER@DOMAIN'
             cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'

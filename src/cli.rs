@@ -346,8 +346,9 @@ pub struct StormArgs {
     /// A socket or connection per account (as real phones), or one shared by all.
     #[arg(long, value_enum, default_value_t = SocketArg::PerAccount, value_name = "MODE", help_heading = "Storm")]
     pub socket: SocketArg,
-    /// Threads [default: one per core; 1 with --socket shared]; each runs its share of the accounts
-    /// (a shared socket: a runtime of N workers); 1 runs the storm on a single thread.
+    /// Threads [default: one per core, half of them for a registrar on loopback; 1 with --socket
+    /// shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs
+    /// the storm on a single thread.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N", help_heading = "Storm")]
     pub threads: Option<u16>,
     /// Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm.

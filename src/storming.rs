@@ -69,14 +69,26 @@ enum Engine {
     Workers(usize),
 }
 
-fn engine(threads: Option<u16>, socket: sipreg::storm::SocketMode) -> Engine {
+fn engine(threads: Option<u16>, socket: sipreg::storm::SocketMode, local: bool) -> Engine {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // A registrar on loopback runs on these cores too: the storm leaves it half of them (on 2
+    // cores, lanes cost 10-40 % more CPU per registration than one thread, BENCHMARKS.md).
+    let lanes = if local { cores / 2 } else { cores };
     match (threads.map(usize::from), socket) {
         (Some(1), _) | (None, sipreg::storm::SocketMode::Shared) => Engine::Single,
         (Some(n), sipreg::storm::SocketMode::Shared) => Engine::Workers(n),
-        (None, _) if cores == 1 => Engine::Single,
-        (n, _) => Engine::Lanes(n.unwrap_or(cores)),
+        (None, _) if lanes <= 1 => Engine::Single,
+        (n, _) => Engine::Lanes(n.unwrap_or(lanes)),
     }
+}
+
+/// Whether the registrar is on this machine: a loopback address or `localhost`.
+fn on_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Runs the storm as `engine` says, with the signal counter and the live line. An error comes with
@@ -151,7 +163,8 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
         }
     );
     let live = !json && !s.register.quiet && std::io::stderr().is_terminal();
-    let result = run(plan, engine(s.threads, plan_socket), live);
+    let local = on_loopback(&plan.base.server.host);
+    let result = run(plan, engine(s.threads, plan_socket, local), live);
     if live {
         let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
@@ -181,4 +194,39 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
             exit::EXPECTATION
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sipreg::storm::SocketMode::{PerAccount, Shared};
+
+    #[test]
+    fn a_registrar_on_loopback_gets_half_the_cores() {
+        for host in ["127.0.0.1", "127.9.9.9", "::1", "[::1]", "LocalHost"] {
+            assert!(on_loopback(host), "{host}");
+        }
+        for host in [
+            "192.0.2.7",
+            "pbx.example.com",
+            "2001:db8::1",
+            "localhost.example",
+        ] {
+            assert!(!on_loopback(host), "{host}");
+        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let lanes = |n: usize| {
+            if n <= 1 {
+                Engine::Single
+            } else {
+                Engine::Lanes(n)
+            }
+        };
+        assert_eq!(engine(None, PerAccount, false), lanes(cores));
+        assert_eq!(engine(None, PerAccount, true), lanes(cores / 2));
+        assert_eq!(engine(Some(3), PerAccount, true), Engine::Lanes(3));
+        assert_eq!(engine(Some(1), PerAccount, false), Engine::Single);
+        assert_eq!(engine(None, Shared, false), Engine::Single);
+        assert_eq!(engine(Some(2), Shared, true), Engine::Workers(2));
+    }
 }
