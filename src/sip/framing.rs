@@ -18,45 +18,50 @@ pub enum FramingError {
     BadContentLength(String),
 }
 
-/// Where the header block ends: `(end of headers, start of body)`. Accepts CRLF CRLF and bare LF LF.
+/// Where the header block ends: `(end of headers, start of body)`. Accepts CRLF CRLF and bare LF LF,
+/// whichever comes first. Two vector searches over the message (a storm reads every answer twice)
+/// rather than a search per line.
 #[must_use]
 pub fn header_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
-    while let Some(at) = next_newline(buf, i) {
-        if buf.get(at + 1) == Some(&b'\n') {
-            return Some((at + 1, at + 2));
-        }
-        if buf.get(at + 1) == Some(&b'\r') && buf.get(at + 2) == Some(&b'\n') {
-            return Some((at + 1, at + 3));
-        }
-        i = at + 1;
+    static CRLF: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\r\n"));
+    static LF: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+    let crlf = CRLF.find(buf);
+    // A bare LF LF counts when its first LF comes before the CRLF CRLF's.
+    let before = crlf.map_or(buf, |at| &buf[..at + 2]);
+    match LF.find(before) {
+        Some(at) => Some((at + 1, at + 2)),
+        None => crlf.map(|at| (at + 1, at + 3)),
     }
-    None
-}
-
-/// The next line feed at or after `from` (memchr: a storm reads every answer twice).
-fn next_newline(buf: &[u8], from: usize) -> Option<usize> {
-    memchr::memchr(b'\n', buf.get(from..)?).map(|p| from + p)
 }
 
 /// Content-Length from a header block (`Content-Length` or compact `l`); `None` when absent.
 fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
-    let text = String::from_utf8_lossy(head);
-    for line in text.split('\n') {
-        // A folded continuation line belongs to the previous header (§7.3.1).
-        if line.starts_with([' ', '\t']) {
+    // Every message on a stream passes here: line ends by memchr, and only a line that starts as
+    // `Content-Length` or `l` is looked at (a folded continuation starts with whitespace, §7.3.1).
+    let mut rest = head;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
             continue;
         }
-        let Some((name, value)) = line.split_once(':') else {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
-            let value = value.trim();
-            return value
-                .parse::<usize>()
+        let name = line[..colon].trim_ascii();
+        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+            let value = line[colon + 1..].trim_ascii();
+            return std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
                 .map(Some)
-                .map_err(|_| FramingError::BadContentLength(value.chars().take(32).collect()));
+                .ok_or_else(|| {
+                    let text = String::from_utf8_lossy(value);
+                    FramingError::BadContentLength(text.chars().take(32).collect())
+                });
         }
     }
     Ok(None)
@@ -238,39 +243,79 @@ impl StreamFramer {
 mod tests {
 
     #[test]
-    fn newlines_are_found_at_every_offset_as_a_byte_loop_finds_them() {
-        for len in 0..40 {
-            for nl in 0..len {
-                let mut buf = vec![b'a'; len];
-                buf[nl] = b'\n';
-                for from in 0..=len {
-                    let naive = buf
-                        .iter()
-                        .skip(from)
-                        .position(|&b| b == b'\n')
-                        .map(|p| p + from);
-                    assert_eq!(
-                        next_newline(&buf, from),
-                        naive,
-                        "len {len} nl {nl} from {from}"
-                    );
+    fn the_header_end_is_where_a_line_by_line_walk_finds_it() {
+        /// The rule as a walk: the first LF followed by LF or by CRLF.
+        fn walk(buf: &[u8]) -> Option<(usize, usize)> {
+            (0..buf.len()).filter(|&i| buf[i] == b'\n').find_map(|at| {
+                match (buf.get(at + 1), buf.get(at + 2)) {
+                    (Some(b'\n'), _) => Some((at + 1, at + 2)),
+                    (Some(b'\r'), Some(b'\n')) => Some((at + 1, at + 3)),
+                    _ => None,
                 }
-            }
+            })
         }
-        assert_eq!(next_newline(b"ab", 5), None);
+        let pieces: [&[u8]; 5] = [b"a", b"\n", b"\r", b"\r\n", b"\n\r"];
+        // Every sequence of up to six pieces: 5^6 buffers.
+        for n in 0..5usize.pow(6) {
+            let mut buf = Vec::new();
+            let mut k = n;
+            for _ in 0..6 {
+                buf.extend_from_slice(pieces[k % 5]);
+                k /= 5;
+            }
+            assert_eq!(
+                header_end(&buf),
+                walk(&buf),
+                "{:?}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
         assert_eq!(
             header_end(b"SIP/2.0 200 OK\r\nA: b\r\n\r\nbody"),
             Some((22, 24))
         );
         assert_eq!(header_end(b"x\n\n"), Some((2, 3)));
-        // Bytes with the high bit set do not fool the word-at-a-time test.
-        assert_eq!(
-            next_newline(&[0x8a, 0x0b, 0x89, 0xff, 0x80, 0x0a, 1, 2, 3], 0),
-            Some(5)
-        );
     }
 
     use super::*;
+
+    #[test]
+    fn content_length_in_any_form_and_only_at_a_line_start() {
+        type Case<'a> = (&'a [u8], Result<Option<usize>, FramingError>);
+        let cases: [Case<'_>; 8] = [
+            (b"SIP/2.0 200 OK\r\nContent-Length: 12\r\n", Ok(Some(12))),
+            (
+                b"SIP/2.0 200 OK\r\nCall-ID: a\r\nCONTENT-LENGTH :7 \r\n",
+                Ok(Some(7)),
+            ),
+            (b"SIP/2.0 200 OK\nl:3\n", Ok(Some(3))),
+            (
+                b"SIP/2.0 200 OK\r\nSubject: x\r\n Content-Length: 9\r\n",
+                Ok(None),
+            ),
+            (
+                b"SIP/2.0 200 OK\r\nContact: <sip:a@b>;l=4\r\nCSeq: 1 X\r\n",
+                Ok(None),
+            ),
+            (
+                b"SIP/2.0 200 OK\r\nContent-Length: x1\r\n",
+                Err(FramingError::BadContentLength("x1".into())),
+            ),
+            (
+                b"SIP/2.0 200 OK\r\nl: \xff\r\n",
+                Err(FramingError::BadContentLength("\u{fffd}".into())),
+            ),
+            (b"", Ok(None)),
+        ];
+        for (head, expected) in cases {
+            assert_eq!(
+                content_length(head),
+                expected,
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
 
     #[test]
     fn frames_two_messages_and_skips_keepalives() {
