@@ -64,9 +64,13 @@ impl Via {
     #[must_use]
     pub fn parse(value: &str) -> Option<Via> {
         // The sent-protocol and sent-by hold no quote or bracket: the first `;` ends them.
-        let value = value.trim();
-        let (head, params) = value.split_once(';').unwrap_or((value, ""));
-        let mut words = head.split_whitespace();
+        let value = value.trim_ascii();
+        // `;` is one byte: the cut falls on a character boundary.
+        let (head, params) = match value.bytes().position(|b| b == b';') {
+            Some(i) => (&value[..i], &value[i + 1..]),
+            None => (value, ""),
+        };
+        let mut words = head.split_ascii_whitespace();
         let proto = words.next()?;
         let transport = proto.rsplit('/').next()?.trim();
         let mut text = String::with_capacity(value.len());
