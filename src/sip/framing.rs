@@ -38,13 +38,14 @@ pub fn header_end(buf: &[u8]) -> Option<(usize, usize)> {
 
 /// Content-Length from a header block (`Content-Length` or compact `l`); `None` when absent.
 fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
-    // Every message on a stream passes here: line ends by memchr, and only a line that starts as
-    // `Content-Length` or `l` is looked at (a folded continuation starts with whitespace, §7.3.1).
+    // Every message on a stream passes here. Read from the end, since registrars write it last and a
+    // message has one (§7.3.1: it is no list header); only a line that starts as `Content-Length` or
+    // `l` is looked at (a folded continuation starts with whitespace).
     let mut rest = head;
     while !rest.is_empty() {
-        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        let line = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or_default();
+        let start = memchr::memrchr(b'\n', &rest[..rest.len() - 1]).map_or(0, |i| i + 1);
+        let line = &rest[start..];
+        rest = &rest[..start];
         if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
             continue;
         }
