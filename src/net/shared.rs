@@ -145,8 +145,18 @@ impl Shared {
 /// The Call-ID of a SIP message (`Call-ID:` or its compact form `i:`), trimmed.
 #[must_use]
 pub fn call_id(message: &[u8]) -> Option<&[u8]> {
-    // Every message and every answer passes here: line ends by memchr, and only a line that starts
-    // as `Call-ID` or `i` can be it.
+    // Every request and every answer passes here. First one vector search for the header as sipreg
+    // writes it and registrars echo it, inside the headers (no empty line before it).
+    static WRITTEN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\nCall-ID:"));
+    if let Some(at) = WRITTEN.find(message) {
+        if crate::sip::framing::header_end(&message[..=at]).is_none() {
+            let rest = &message[at + 9..];
+            return Some(rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())].trim_ascii());
+        }
+    }
+    // Any other spelling: line ends by memchr, and only a line that starts as `Call-ID` or `i` can
+    // be it.
     let mut rest = message.get(memchr::memchr(b'\n', message)? + 1..)?;
     loop {
         let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
