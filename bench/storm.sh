@@ -14,7 +14,8 @@
 # registration window from the JSON; SIPp: accounts / wall time), CPU seconds per 1,000 registrations
 # (sipreg: until its last registration, from the JSON; SIPp: user + system of the whole process), peak
 # RSS, failures. BENCH_STORM_ACCOUNTS (10000; 200 in the quick smoke run), BENCH_STORM_BUFFER (Kamailio's
-# UDP receive buffer, 4 MiB; empty for its 256 KiB default). Prints a Markdown table.
+# UDP receive buffer, 4 MiB; empty for its 256 KiB default). SIPp's REGISTERs carry sipreg's headers
+# (bench/sipp/register.xml), so the registrar does the same work for both. Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,7 +44,7 @@ if ! command -v sipp >/dev/null; then
 fi
 
 python3 - "$N" "$WORK" <<'PY'
-import sys
+import sys, uuid
 n, work = int(sys.argv[1]), sys.argv[2]
 with open(f"{work}/accounts.csv", "w") as f:
     f.write("user,password\n")
@@ -52,7 +53,7 @@ with open(f"{work}/accounts.csv", "w") as f:
 with open(f"{work}/sipp.csv", "w") as f:
     f.write("SEQUENTIAL\n")
     for i in range(n):
-        f.write(f"u{i};[authentication username=u{i} password=pw-u{i}]\n")
+        f.write(f"u{i};[authentication username=u{i} password=pw-u{i}];{uuid.uuid4()}\n")
 PY
 
 MODULES=$(dirname "$(compgen -G "/usr/lib/*/kamailio/modules/tls.so" | head -1)")

@@ -211,7 +211,7 @@ pub enum Retry {
         /// 401 or 407.
         status: u16,
         /// Digest algorithm.
-        algorithm: String,
+        algorithm: &'static str,
         /// Realm.
         realm: String,
         /// The server said the nonce was stale.

@@ -205,7 +205,12 @@ impl AccountSink {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for o in self.outcomes.drain(..) {
-            *m.outcomes.entry(o.as_str().to_string()).or_default() += 1;
+            match m.outcomes.get_mut(o.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    m.outcomes.insert(o.as_str().to_string(), 1);
+                }
+            }
             m.timeouts += u64::from(o == Outcome::Timeout);
         }
         for s in self.statuses.drain(..) {

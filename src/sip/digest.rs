@@ -1,5 +1,6 @@
 //! SIP digest authentication (RFC 3261 §22, RFC 2617, RFC 7616, RFC 8760): challenge parsing and response computation.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use md5::{Digest, Md5};
@@ -33,19 +34,24 @@ impl Algorithm {
     /// Parses an `algorithm` parameter value, ignoring ASCII case and tolerating
     /// missing dashes (`SHA256` is read as `SHA-256`). Returns `None` if unknown.
     pub fn parse(s: &str) -> Option<Self> {
-        let norm: String = s
+        // The longest known name, dashes removed, is 13 letters: a longer token is none of them.
+        let mut buf = [0u8; 16];
+        let mut len = 0;
+        for b in s
             .trim()
-            .chars()
-            .filter(|c| !matches!(c, '-' | '_' | '/'))
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        match norm.as_str() {
-            "MD5" => Some(Self::Md5),
-            "MD5SESS" => Some(Self::Md5Sess),
-            "SHA256" => Some(Self::Sha256),
-            "SHA256SESS" => Some(Self::Sha256Sess),
-            "SHA512256" => Some(Self::Sha512_256),
-            "SHA512256SESS" => Some(Self::Sha512_256Sess),
+            .bytes()
+            .filter(|b| !matches!(b, b'-' | b'_' | b'/'))
+        {
+            *buf.get_mut(len)? = b.to_ascii_uppercase();
+            len += 1;
+        }
+        match &buf[..len] {
+            b"MD5" => Some(Self::Md5),
+            b"MD5SESS" => Some(Self::Md5Sess),
+            b"SHA256" => Some(Self::Sha256),
+            b"SHA256SESS" => Some(Self::Sha256Sess),
+            b"SHA512256" => Some(Self::Sha512_256),
+            b"SHA512256SESS" => Some(Self::Sha512_256Sess),
             _ => None,
         }
     }
@@ -196,7 +202,7 @@ impl Challenge {
             params
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| &**v)
         };
 
         let nonce = get("nonce").ok_or(ChallengeError::MissingNonce)?;
@@ -444,7 +450,7 @@ struct Cursor<'a> {
     pos: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     /// The next character, if any.
     fn peek(&self) -> Option<char> {
         self.s.get(self.pos..).and_then(|r| r.chars().next())
@@ -465,7 +471,7 @@ impl Cursor<'_> {
     }
 
     /// Consumes characters while `f` holds and returns them.
-    fn take_while(&mut self, f: impl Fn(char) -> bool) -> &str {
+    fn take_while(&mut self, f: impl Fn(char) -> bool) -> &'a str {
         let start = self.pos;
         while self.peek().is_some_and(&f) {
             self.bump();
@@ -473,22 +479,36 @@ impl Cursor<'_> {
         self.s.get(start..self.pos).unwrap_or_default()
     }
 
-    /// Reads a quoted-string after its opening quote, removing `\` escapes (RFC 3261 §25.1).
-    fn quoted(&mut self) -> Result<String, ChallengeError> {
-        let mut out = String::new();
+    /// Reads a quoted-string after its opening quote, removing `\` escapes (RFC 3261 §25.1):
+    /// borrowed unless it holds an escape.
+    fn quoted(&mut self) -> Result<Cow<'a, str>, ChallengeError> {
+        let start = self.pos;
+        let mut out: Option<String> = None;
         loop {
+            let at = self.pos;
             match self.bump() {
                 None => return Err(malformed("unterminated quoted string")),
-                Some('"') => return Ok(out),
+                Some('"') => {
+                    return Ok(match out {
+                        Some(owned) => Cow::Owned(owned),
+                        None => Cow::Borrowed(self.s.get(start..at).unwrap_or_default()),
+                    });
+                }
                 Some('\\') => match self.bump() {
-                    Some(c) if !is_ctl(c) => out.push(c),
+                    Some(c) if !is_ctl(c) => out
+                        .get_or_insert_with(|| self.s.get(start..at).unwrap_or_default().to_owned())
+                        .push(c),
                     Some(_) => return Err(malformed("control character in quoted string")),
                     None => return Err(malformed("unterminated quoted string")),
                 },
                 Some(c) if is_ctl(c) => {
                     return Err(malformed("control character in quoted string"));
                 }
-                Some(c) => out.push(c),
+                Some(c) => {
+                    if let Some(owned) = out.as_mut() {
+                        owned.push(c);
+                    }
+                }
             }
         }
     }
@@ -501,7 +521,7 @@ fn malformed(what: &str) -> ChallengeError {
 
 /// Splits a `Digest` challenge into (name, unquoted value) pairs (RFC 3261 §25.1
 /// `digest-cln`, RFC 7235 §2.1 `auth-param`), rejecting duplicates (RFC 7235 §2.1).
-fn parse_params(value: &str) -> Result<Vec<(String, String)>, ChallengeError> {
+fn parse_params(value: &str) -> Result<Vec<(&str, Cow<'_, str>)>, ChallengeError> {
     let mut cur = Cursor { s: value, pos: 0 };
     cur.skip_ws();
     let scheme = cur.take_while(|c| !is_ws(c) && c != ',');
@@ -509,7 +529,7 @@ fn parse_params(value: &str) -> Result<Vec<(String, String)>, ChallengeError> {
         return Err(ChallengeError::NotDigest);
     }
 
-    let mut params: Vec<(String, String)> = Vec::new();
+    let mut params: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(8);
     loop {
         // Empty list elements are tolerated (RFC 7230 §7 `#rule`).
         cur.skip_ws();
@@ -521,7 +541,7 @@ fn parse_params(value: &str) -> Result<Vec<(String, String)>, ChallengeError> {
             }
             Some(_) => {}
         }
-        let name = cur.take_while(is_token_char).to_owned();
+        let name = cur.take_while(is_token_char);
         if name.is_empty() {
             return Err(malformed("expected a parameter name"));
         }
@@ -529,7 +549,7 @@ fn parse_params(value: &str) -> Result<Vec<(String, String)>, ChallengeError> {
         if cur.bump() != Some('=') {
             return Err(ChallengeError::Malformed(format!(
                 "expected '=' after {}",
-                clip(&name)
+                clip(name)
             )));
         }
         cur.skip_ws();
@@ -537,17 +557,17 @@ fn parse_params(value: &str) -> Result<Vec<(String, String)>, ChallengeError> {
             cur.bump();
             cur.quoted()?
         } else {
-            cur.take_while(is_value_char).to_owned()
+            Cow::Borrowed(cur.take_while(is_value_char))
         };
         cur.skip_ws();
         match cur.peek() {
             None | Some(',') => {}
             Some(_) => return Err(malformed("expected ',' between parameters")),
         }
-        if params.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+        if params.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             return Err(ChallengeError::Malformed(format!(
                 "duplicate parameter {}",
-                clip(&name)
+                clip(name)
             )));
         }
         params.push((name, val));

@@ -142,7 +142,9 @@ impl<'a, C: Connector> Agent<'a, C> {
         retries: u32,
     ) -> (Verdict, Option<Link<C::Flow>>) {
         let cfg = self.cfg;
-        let targets: Vec<String> = candidates.iter().map(|c| c.target.clone()).collect();
+        // What comes after each candidate is told in the events only.
+        let targets: Vec<String> =
+            self.told(|| candidates.iter().map(|c| c.target.clone()).collect());
         let mut plan = Fallback::new(Plan {
             order: candidates.iter().map(|c| c.transport).collect(),
             retries,
@@ -158,7 +160,7 @@ impl<'a, C: Connector> Agent<'a, C> {
                     let Some(candidate) = candidates.get(index) else {
                         return (Verdict::Unreachable, None);
                     };
-                    let then = plan.then(index, &targets);
+                    let then = self.told(|| plan.then(index, &targets));
                     let (end, link) = self
                         .attempt(registration, cycle, candidate.clone(), then)
                         .await;
@@ -239,7 +241,7 @@ impl<'a, C: Connector> Agent<'a, C> {
         if transport == Transport::Udp {
             return self.connector.open(transport, remote, limit).await;
         }
-        let what = format!("TCP connect to {remote}");
+        let what = self.told(|| format!("TCP connect to {remote}"));
         let flow = self
             .phase(Phase::Connect, what, limit, then, |c| {
                 c.open(transport, remote, limit)
@@ -248,7 +250,7 @@ impl<'a, C: Connector> Agent<'a, C> {
         if transport != Transport::Tls {
             return Ok(flow);
         }
-        let what = format!("TLS handshake with {remote}");
+        let what = self.told(|| format!("TLS handshake with {remote}"));
         self.phase(Phase::Tls, what, limit, then, |c| c.secure(flow, limit))
             .await
     }

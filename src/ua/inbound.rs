@@ -96,7 +96,7 @@ impl<C: Connector> Agent<'_, C> {
             bytes,
             key: Key {
                 branch,
-                call_id: call_id.to_string(),
+                call_id: call_id.into(),
                 cseq: 1,
                 method: "OPTIONS",
             },

@@ -83,7 +83,9 @@ struct Round {
 #[derive(Debug, Clone)]
 pub struct Registration {
     account: Account,
-    call_id: String,
+    call_id: std::sync::Arc<str>,
+    /// The Request-URI, `sip:` and the domain (§10.2: every REGISTER of the registration).
+    uri: String,
     from_tag: String,
     instance: String,
     cseq: u32,
@@ -105,9 +107,13 @@ impl Registration {
     /// A registration with given identifiers (tests, and a storm's reproducible accounts).
     #[must_use]
     pub fn with_ids(account: Account, call_id: String, from_tag: String) -> Self {
+        let mut uri = String::with_capacity(4 + account.domain.len());
+        uri.push_str("sip:");
+        uri.push_str(&account.domain);
         Self {
             account,
-            call_id,
+            call_id: call_id.into(),
+            uri,
             from_tag,
             instance: new_instance(),
             cseq: 0,
@@ -146,13 +152,6 @@ impl Registration {
         self.cseq
     }
 
-    fn request_uri(&self) -> String {
-        let mut uri = String::with_capacity(4 + self.account.domain.len());
-        uri.push_str("sip:");
-        uri.push_str(&self.account.domain);
-        uri
-    }
-
     fn credentials(&self) -> Option<Credentials<'_>> {
         self.account.password.as_ref().map(|p| Credentials {
             username: &self.account.auth_user,
@@ -173,14 +172,14 @@ impl Registration {
     /// The Authorization values of the next request: one per challenge answered so far, each with
     /// its nonce count raised and a fresh cnonce (RFC 7616 §3.4).
     fn authorizations(&mut self) -> Vec<(AuthHeader, String)> {
-        let uri = self.request_uri();
         let mut challenges = std::mem::take(&mut self.challenges);
         let mut auth = Vec::new();
         if let Some(cred) = self.credentials() {
             for (kind, challenge, nc) in &mut challenges {
                 *nc += 1;
                 let cnonce = digest::new_cnonce();
-                let value = digest::authorization(challenge, &cred, "REGISTER", &uri, *nc, &cnonce);
+                let value =
+                    digest::authorization(challenge, &cred, "REGISTER", &self.uri, *nc, &cnonce);
                 auth.push((*kind, value));
             }
         }
@@ -288,7 +287,7 @@ impl Registration {
         }
         let retry = Retry::Challenge {
             status: response.status,
-            algorithm: challenge.algorithm.to_string(),
+            algorithm: challenge.algorithm.as_str(),
             realm: challenge.realm.clone(),
             stale: challenge.stale,
         };

@@ -12,8 +12,8 @@ use crate::sip::response::Response;
 pub struct Key {
     /// Top Via branch of the request.
     pub branch: String,
-    /// Call-ID.
-    pub call_id: String,
+    /// Call-ID, shared with the registration that sends every request of its dialog with it.
+    pub call_id: std::sync::Arc<str>,
     /// CSeq number.
     pub cseq: u32,
     /// CSeq method.
@@ -126,7 +126,7 @@ impl<'k> Transaction<'k> {
         };
         let ours = via.branch() == Some(self.key.branch.as_str())
             && response.cseq_is(self.key.cseq, self.key.method)
-            && response.header("call-id") == Some(self.key.call_id.as_str());
+            && response.header("call-id") == Some(&*self.key.call_id);
         if ours {
             Ok(())
         } else {
