@@ -173,7 +173,8 @@ impl Registration {
     /// its nonce count raised and a fresh cnonce (RFC 7616 §3.4).
     fn authorizations(&mut self) -> Vec<(AuthHeader, String)> {
         let mut challenges = std::mem::take(&mut self.challenges);
-        let mut auth = Vec::new();
+        // Exactly as many as answered: a storm holds one registration per account.
+        let mut auth = Vec::with_capacity(challenges.len());
         if let Some(cred) = self.credentials() {
             for (kind, challenge, nc) in &mut challenges {
                 *nc += 1;
@@ -296,6 +297,8 @@ impl Registration {
         round.stale_used |= stale_retry;
         // A new challenge of this kind replaces the old one; its nonce count starts again.
         self.challenges.retain(|(k, _, _)| *k != kind);
+        // One challenge is the rule: room for one, not the four a first push makes.
+        self.challenges.reserve_exact(1);
         self.challenges.push((kind, challenge, 0));
         Next::Send(self.request(flow), retry)
     }

@@ -272,7 +272,8 @@ impl<C: Connector> Agent<'_, C> {
             biased;
             () = asked(stop, 1, deadline) => return Err(Hold::Stop),
             frame = link.flow.recv() => {
-                if let Err(reason) = self.heard(link, frame).await {
+                // Boxed: a held binding's waiting future keeps no room for the rare answer.
+                if let Err(reason) = Box::pin(self.heard(link, frame)).await {
                     return Err(self.flow_lost(reason));
                 }
             }
