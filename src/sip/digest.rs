@@ -807,6 +807,18 @@ mod tests {
     }
 
     #[test]
+    fn parameters_are_borrowed_unless_a_quoted_value_holds_an_escape() {
+        let params =
+            parse_params(r#"Digest realm="plain", nonce=tok, opaque="a\"b""#).unwrap_or_default();
+        let borrowed: Vec<bool> = params
+            .iter()
+            .map(|(_, v)| matches!(v, Cow::Borrowed(_)))
+            .collect();
+        assert_eq!(borrowed, [true, true, false]);
+        assert_eq!(params[2].1, "a\"b");
+    }
+
+    #[test]
     fn algorithm_names() {
         for (s, a) in [
             ("MD5", Algorithm::Md5),
@@ -823,6 +835,14 @@ mod tests {
         }
         assert_eq!(Algorithm::parse("SHA-1"), None);
         assert_eq!(Algorithm::parse(""), None);
+        // Names are read into a 16-byte buffer: dashes do not count, a longer token is no name.
+        assert_eq!(
+            Algorithm::parse("S-H-A-5-1-2-2-5-6-s-e-s-s"),
+            Some(Algorithm::Sha512_256Sess)
+        );
+        assert_eq!(Algorithm::parse("SHA512256SESSSESS"), None);
+        assert_eq!(Algorithm::parse(&"A".repeat(100)), None);
+        assert_eq!(Algorithm::parse("MD5\u{e9}"), None);
         assert!(Algorithm::Sha512_256.strength() > Algorithm::Sha256.strength());
         assert!(Algorithm::Sha256.strength() > Algorithm::Md5Sess.strength());
     }

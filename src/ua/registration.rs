@@ -84,7 +84,8 @@ struct Round {
 pub struct Registration {
     account: Account,
     call_id: std::sync::Arc<str>,
-    /// The Request-URI, `sip:` and the domain (§10.2: every REGISTER of the registration).
+    /// The Request-URI, `sip:` and the domain (§10.2: every REGISTER of the registration), built once
+    /// for the digest of every request rather than per request.
     uri: String,
     from_tag: String,
     instance: String,
