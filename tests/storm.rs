@@ -31,8 +31,13 @@ fn digest_server() -> Server {
 
 /// Per user: registered (a REGISTER with credentials and Expires > 0) and removed (Expires 0) last.
 fn bindings_left(seen: &[Seen]) -> Vec<String> {
+    left_by_user(seen.iter().filter(|s| s.authorization.is_some()))
+}
+
+/// The users whose last REGISTER of these did not remove the binding (Expires 0).
+fn left_by_user<'a>(seen: impl Iterator<Item = &'a Seen>) -> Vec<String> {
     let mut last: HashMap<String, Option<u32>> = HashMap::new();
-    for s in seen.iter().filter(|s| s.authorization.is_some()) {
+    for s in seen {
         let user = s
             .contact
             .split("sip:")
@@ -218,6 +223,54 @@ fn sigint_ends_a_storm_with_every_binding_removed_and_the_summary() {
     let j: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(j["unregistered"], 50, "{j}");
     assert_eq!(bindings_left(&reg.seen()), Vec::<String>::new());
+}
+
+#[test]
+fn bindings_lost_while_held_are_removed_at_the_end_too() {
+    // The registrar keeps each binding but closes the TCP connection after the 200, and answers a
+    // UDP refresh with 500: neither tells that the binding is gone, so the storm still removes it.
+    let refreshed = std::sync::Mutex::new(HashSet::new());
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(move |r: &Incoming| {
+            let removal = r.request.header("expires") == Some("0");
+            let call_id = r.request.header("call-id").unwrap_or_default().to_string();
+            let again = !removal && !refreshed.lock().unwrap().insert(call_id);
+            match (removal, again) {
+                // A close is nothing on UDP.
+                (false, false) => vec![Step::Send(r.ok()), Step::Close],
+                (false, true) => vec![Step::Send(r.reply(500, "Server Error", &[]))],
+                (true, _) => vec![Step::Send(r.ok())],
+            }
+        }),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 10);
+    for (transport, expires) in [("--tcp", "3600"), ("--udp", "2")] {
+        let before = reg.seen().len();
+        let out = run(&[
+            "storm",
+            "--json",
+            "--accounts",
+            &file,
+            transport,
+            "--expires",
+            expires,
+            "--duration",
+            "2500ms",
+            &reg.sip_addr.to_string(),
+        ]);
+        let j = out.json();
+        assert_eq!(j["registered"], 10, "{transport}: {j}");
+        assert_eq!(j["lost"], 10, "{transport}: {j}");
+        assert_eq!(j["unregistered"], 10, "{transport}: {j}");
+        let seen = &reg.seen()[before..];
+        assert_eq!(
+            left_by_user(seen.iter()),
+            Vec::<String>::new(),
+            "{transport}"
+        );
+    }
 }
 
 #[test]

@@ -147,7 +147,7 @@ impl<C: Connector> Agent<'_, C> {
     /// One account of a storm: register with Table 89's fallback (and `--retries`), hold the binding
     /// with refreshes until `stop`, then remove it once `gate` gives a slot (the storm's
     /// `--concurrency`; a second stop skips the removal). A lost binding is not registered again:
-    /// the storm counts it. Returns the verdict of the registration.
+    /// the storm counts it, and tries its removal at the end too. Returns the verdict of the registration.
     pub async fn storm(
         &mut self,
         settings: &WatchSettings,
@@ -172,19 +172,20 @@ impl<C: Connector> Agent<'_, C> {
             let held =
                 Box::pin(self.hold(&mut link, &mut registration, settings, &mut stop, None)).await;
             self.answering = false;
-            match held {
-                Hold::Stop if !self.cfg.keep => {
-                    tokio::select! {
-                        () = async {
-                            let _slot = gate.acquire().await;
-                            Box::pin(self.unregister(&mut link, &mut registration)).await;
-                        } => {}
-                        () = asked(&mut stop, 2, None) => {}
-                    }
-                }
-                Hold::Stop => {}
-                Hold::Lost(reason) | Hold::Unreached(reason) => {
-                    self.emit(Event::RegistrationLost { reason });
+            if let Hold::Lost(reason) | Hold::Unreached(reason) = held {
+                // A refresh that failed or a connection that closed does not tell that the
+                // registrar dropped the binding: it is removed at the end with the others (over a
+                // new connection when its own closed), so that nothing is left behind.
+                self.emit(Event::RegistrationLost { reason });
+                asked(&mut stop, 1, None).await;
+            }
+            if !self.cfg.keep {
+                tokio::select! {
+                    () = async {
+                        let _slot = gate.acquire().await;
+                        Box::pin(self.unregister(&mut link, &mut registration)).await;
+                    } => {}
+                    () = asked(&mut stop, 2, None) => {}
                 }
             }
         }
