@@ -1,6 +1,7 @@
 //! One flow's inbox on a shared socket: the frames the reader hands over, and a wake-up. A tokio
 //! mpsc channel allocates a block of 32 slots (about 1 KiB) when it is made: for 10,000 held flows
-//! that was a sixth of a storm's memory, touched at every answer. This one holds an empty queue.
+//! that was a sixth of a storm's memory, touched at every answer. This one holds one frame in place
+//! (a flow takes each answer before the next comes) and queues only behind it.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,9 +11,34 @@ use tokio::sync::Notify;
 use super::Frame;
 
 struct Shared {
-    /// The frames not yet taken, and whether the sender is gone.
-    state: Mutex<(VecDeque<Frame>, bool)>,
+    state: Mutex<State>,
     notify: Notify,
+}
+
+/// The frames not yet taken, in order, and whether the sender is gone.
+#[derive(Default)]
+struct State {
+    /// The oldest frame.
+    first: Option<Frame>,
+    /// Frames behind it: allocated only when a second frame waits.
+    rest: VecDeque<Frame>,
+    closed: bool,
+}
+
+impl State {
+    fn push(&mut self, frame: Frame) {
+        if self.first.is_none() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push_back(frame);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Frame> {
+        let frame = self.first.take()?;
+        self.first = self.rest.pop_front();
+        Some(frame)
+    }
 }
 
 /// The one sending end; dropping it closes the inbox (the receiver then gets `None`).
@@ -25,7 +51,7 @@ pub struct Receiver(Arc<Shared>);
 #[must_use]
 pub fn inbox() -> (Sender, Receiver) {
     let shared = Arc::new(Shared {
-        state: Mutex::new((VecDeque::new(), false)),
+        state: Mutex::new(State::default()),
         notify: Notify::new(),
     });
     (Sender(shared.clone()), Receiver(shared))
@@ -41,8 +67,7 @@ impl Sender {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .push_back(frame);
+            .push(frame);
         // A permit is kept when the receiver is not waiting yet: no wake-up is lost.
         self.0.notify.notify_one();
         true
@@ -55,7 +80,7 @@ impl Drop for Sender {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .1 = true;
+            .closed = true;
         self.0.notify.notify_one();
     }
 }
@@ -66,10 +91,10 @@ impl Receiver {
         loop {
             {
                 let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(frame) = state.0.pop_front() {
+                if let Some(frame) = state.pop() {
                     return Some(frame);
                 }
-                if state.1 {
+                if state.closed {
                     return None;
                 }
             }
@@ -87,6 +112,7 @@ mod tests {
         let (tx, mut rx) = inbox();
         assert!(tx.send(Frame::Ping));
         assert!(tx.send(Frame::Message(b"a".to_vec())));
+        assert!(tx.send(Frame::Message(b"b".to_vec())));
         let waiting = tokio::spawn(async move {
             let mut got = Vec::new();
             while let Some(f) = rx.recv().await {
@@ -100,7 +126,12 @@ mod tests {
         let got = waiting.await.unwrap();
         assert_eq!(
             got,
-            [Frame::Ping, Frame::Message(b"a".to_vec()), Frame::Pong]
+            [
+                Frame::Ping,
+                Frame::Message(b"a".to_vec()),
+                Frame::Message(b"b".to_vec()),
+                Frame::Pong
+            ]
         );
     }
 

@@ -76,7 +76,6 @@ struct Round {
     auth_rounds: u32,
     stale_used: bool,
     answered_423: bool,
-    auth: Vec<(AuthHeader, String)>,
 }
 
 /// A registration: the dialog-wide identifiers and what the server asked of us so far.
@@ -197,7 +196,9 @@ impl Registration {
 
     /// The next request of the round: CSeq + 1, a new branch, the same Call-ID.
     fn request(&mut self, flow: FlowInfo) -> Request {
-        self.round.auth = self.authorizations();
+        // The Authorization values live only in the request's bytes: a storm holds ten thousand
+        // registrations between their requests.
+        let authorization = self.authorizations();
         self.cseq += 1;
         let branch = new_branch();
         let bytes = Register {
@@ -210,7 +211,7 @@ impl Registration {
             cseq: self.cseq,
             branch: &branch,
             expires: self.round.expires,
-            authorization: &self.round.auth,
+            authorization: &authorization,
             instance: &self.instance,
         }
         .build();

@@ -164,6 +164,8 @@ impl<C: Connector> Agent<'_, C> {
             r = Box::pin(self.register(&mut registration, &candidates, retries)) => Some(r),
             () = asked(&mut stop, 2, None) => None,
         };
+        // The candidates are not needed while the binding is held.
+        drop(candidates);
         let Some((verdict, link)) = registered else {
             self.emit(Event::Finished(Verdict::Unreachable));
             return Verdict::Unreachable;
