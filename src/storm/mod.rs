@@ -22,7 +22,7 @@ use crate::net::shared::Shared;
 use crate::net::{Connector, Sockets};
 use crate::observe::storm::{AccountSink, StormSummary, Totals, Window};
 use crate::ua::agent::Agent;
-use crate::ua::watch::WatchSettings;
+use crate::ua::watch::{WatchSettings, signalled};
 pub use accounts::{Account, Shard};
 pub use lanes::run_lanes;
 
@@ -300,20 +300,8 @@ async fn storm<C: Connector + Send + Sync + 'static>(
 }
 
 /// True once a signal was counted.
-fn signalled(stop: &Receiver<u32>) -> bool {
+fn stopped(stop: &Receiver<u32>) -> bool {
     *stop.borrow() >= 1
-}
-
-/// Resolves when the count of signals reaches `count` (never when the sender is gone).
-async fn signal(stop: &mut Receiver<u32>, count: u32) {
-    loop {
-        if *stop.borrow_and_update() >= count {
-            return;
-        }
-        if stop.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 impl<C: Connector + Send + Sync + 'static> Run<C> {
@@ -366,13 +354,13 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         tick: &mut (dyn FnMut(&Snapshot) + Send),
     ) -> Option<tokio::sync::OwnedSemaphorePermit> {
         if let Ok(slot) = self.slots.clone().try_acquire_owned() {
-            return (!signalled(stop)).then_some(slot);
+            return (!stopped(stop)).then_some(slot);
         }
         self.slot_waits += 1;
         loop {
             tokio::select! {
-                slot = self.slots.clone().acquire_owned() => return slot.ok().filter(|_| !signalled(stop)),
-                () = signal(stop, 1) => return None,
+                slot = self.slots.clone().acquire_owned() => return slot.ok().filter(|_| !stopped(stop)),
+                () = signalled(stop, 1) => return None,
                 _ = every.tick() => tick(&self.snapshot("starting")),
             }
         }
@@ -409,7 +397,7 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(at.into()) => return true,
-                () = signal(stop, 1) => return false,
+                () = signalled(stop, 1) => return false,
                 _ = every.tick() => tick(&self.snapshot(stage)),
             }
         }
@@ -426,7 +414,7 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         while self.totals.live.done() < self.accounts {
             tokio::select! {
                 _ = poll.tick() => {}
-                () = signal(stop, 1) => return,
+                () = signalled(stop, 1) => return,
                 _ = every.tick() => tick(&self.snapshot("registering")),
             }
         }
@@ -443,7 +431,7 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         loop {
             tokio::select! {
                 joined = self.tasks.join_next() => if joined.is_none() { break },
-                () = signal(stop, 2), if !skipped => {
+                () = signalled(stop, 2), if !skipped => {
                     skipped = true;
                     let _ = self.hold.send(2);
                 }

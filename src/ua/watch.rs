@@ -51,27 +51,35 @@ enum Hold {
 /// traffic that keeps a NAT pinhole open (no answer is expected there).
 const PING: &[u8] = b"\r\n\r\n";
 
+/// Resolves once `count` signals were counted (never when the sender is gone). Smaller than
+/// [`asked`]: the futures a storm holds for each binding wait on this one.
+pub(crate) async fn signalled(stop: &mut Receiver<u32>, count: u32) {
+    loop {
+        if *stop.borrow_and_update() >= count {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Resolves once a stop was asked for: `count` signals, or the deadline.
 async fn asked(stop: &mut Receiver<u32>, count: u32, deadline: Option<Instant>) {
-    let signals = async {
-        loop {
-            if *stop.borrow_and_update() >= count {
-                return;
-            }
-            if stop.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    };
     match deadline {
         Some(d) => {
             tokio::select! {
-                () = signals => {}
+                () = signalled(stop, count) => {}
                 () = tokio::time::sleep_until(d) => {}
             }
         }
-        None => signals.await,
+        None => signalled(stop, count).await,
     }
+}
+
+/// True once `deadline` has passed.
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 impl<C: Connector> Agent<'_, C> {
@@ -162,7 +170,7 @@ impl<C: Connector> Agent<'_, C> {
         // left behind. The second stop abandons it.
         let registered = tokio::select! {
             r = Box::pin(self.register(&mut registration, &candidates, retries)) => Some(r),
-            () = asked(&mut stop, 2, None) => None,
+            () = signalled(&mut stop, 2) => None,
         };
         // The candidates are not needed while the binding is held.
         drop(candidates);
@@ -179,7 +187,7 @@ impl<C: Connector> Agent<'_, C> {
                 // registrar dropped the binding: it is removed at the end with the others (over a
                 // new connection when its own closed), so that nothing is left behind.
                 self.emit(Event::RegistrationLost { reason });
-                asked(&mut stop, 1, None).await;
+                signalled(&mut stop, 1).await;
             }
             if !self.cfg.keep {
                 tokio::select! {
@@ -187,7 +195,7 @@ impl<C: Connector> Agent<'_, C> {
                         let _slot = gate.acquire().await;
                         Box::pin(self.unregister(&mut link, &mut registration)).await;
                     } => {}
-                    () = asked(&mut stop, 2, None) => {}
+                    () = signalled(&mut stop, 2) => {}
                 }
             }
         }
@@ -264,6 +272,10 @@ impl<C: Connector> Agent<'_, C> {
         stop: &mut Receiver<u32>,
         deadline: Option<Instant>,
     ) -> Result<(), Hold> {
+        // The deadline is one of the wake-ups: the stop waits on signals alone.
+        if past(deadline) {
+            return Err(Hold::Stop);
+        }
         let wake = [plan.keeper.wake_at(), plan.beats.wake_at()]
             .into_iter()
             .flatten()
@@ -273,7 +285,7 @@ impl<C: Connector> Agent<'_, C> {
             .min();
         tokio::select! {
             biased;
-            () = asked(stop, 1, deadline) => return Err(Hold::Stop),
+            () = signalled(stop, 1) => return Err(Hold::Stop),
             frame = link.flow.recv() => {
                 // Boxed: a held binding's waiting future keeps no room for the rare answer.
                 if let Err(reason) = Box::pin(self.heard(link, frame)).await {
@@ -327,10 +339,15 @@ impl<C: Connector> Agent<'_, C> {
             None => return Ok(()),
         }
         let expiry = plan.keeper.expires_at().map(Instant::from_std);
+        // One timer for the deadline and the expiry: what ended is told after.
+        let end = expiry.into_iter().chain(deadline).min();
         let refreshed = tokio::select! {
             biased;
-            () = asked(stop, 1, deadline) => return Err(Hold::Stop),
-            () = sleep_until(expiry) => {
+            () = signalled(stop, 1) => return Err(Hold::Stop),
+            () = sleep_until(end) => {
+                if past(deadline) {
+                    return Err(Hold::Stop);
+                }
                 return Err(Hold::Lost("the granted lifetime ran out during the refresh".into()));
             }
             // Boxed: a storm holds ten thousand of these futures waiting, and the refresh's
