@@ -155,7 +155,8 @@ impl<C: Connector> Agent<'_, C> {
     /// One account of a storm: register with Table 89's fallback (and `--retries`), hold the binding
     /// with refreshes until `stop`, then remove it once `gate` gives a slot (the storm's
     /// `--concurrency`; a second stop skips the removal). A lost binding is not registered again:
-    /// the storm counts it, and tries its removal at the end too. Returns the verdict of the registration.
+    /// the storm counts it, and still sends its removal at the end. Returns the verdict of the
+    /// registration.
     pub async fn storm(
         &mut self,
         settings: &WatchSettings,
