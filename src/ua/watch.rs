@@ -168,36 +168,43 @@ impl<C: Connector> Agent<'_, C> {
         let mut registration = Registration::new(account(self.cfg));
         let retries = self.cfg.retries;
         // A registration under way is finished, not abandoned, on the first stop: its binding would be
-        // left behind. The second stop abandons it.
-        let registered = tokio::select! {
+        // left behind. The second stop abandons it. The answer is taken apart at once, so that the
+        // future a storm keeps per held binding has room for its link once, not twice.
+        let (verdict, mut link) = match tokio::select! {
             r = Box::pin(self.register(&mut registration, &candidates, retries)) => Some(r),
             () = signalled(&mut stop, 2) => None,
+        } {
+            Some((verdict, Some(link))) => (verdict, link),
+            Some((verdict, None)) => {
+                self.emit(Event::Finished(verdict));
+                return verdict;
+            }
+            None => {
+                self.emit(Event::Finished(Verdict::Unreachable));
+                return Verdict::Unreachable;
+            }
         };
         // The candidates are not needed while the binding is held.
         drop(candidates);
-        let Some((verdict, link)) = registered else {
-            self.emit(Event::Finished(Verdict::Unreachable));
-            return Verdict::Unreachable;
-        };
-        if let Some(mut link) = link {
-            let held =
-                Box::pin(self.hold(&mut link, &mut registration, settings, &mut stop, None)).await;
-            self.answering = false;
-            if let Hold::Lost(reason) | Hold::Unreached(reason) = held {
-                // A refresh that failed or a connection that closed does not tell that the
-                // registrar dropped the binding: it is removed at the end with the others (over a
-                // new connection when its own closed), so that nothing is left behind.
-                self.emit(Event::RegistrationLost { reason });
-                signalled(&mut stop, 1).await;
-            }
-            if !self.cfg.keep {
-                tokio::select! {
-                    () = async {
-                        let _slot = gate.acquire().await;
-                        Box::pin(self.unregister(&mut link, &mut registration)).await;
-                    } => {}
-                    () = signalled(&mut stop, 2) => {}
-                }
+        // Not boxed: every account holds, and a box would be an allocation of its own.
+        let held = self
+            .hold(&mut link, &mut registration, settings, &mut stop, None)
+            .await;
+        self.answering = false;
+        if let Hold::Lost(reason) | Hold::Unreached(reason) = held {
+            // A refresh that failed or a connection that closed does not tell that the
+            // registrar dropped the binding: it is removed at the end with the others (over a
+            // new connection when its own closed), so that nothing is left behind.
+            self.emit(Event::RegistrationLost { reason });
+            signalled(&mut stop, 1).await;
+        }
+        if !self.cfg.keep {
+            tokio::select! {
+                () = async {
+                    let _slot = gate.acquire().await;
+                    Box::pin(self.unregister(&mut link, &mut registration)).await;
+                } => {}
+                () = signalled(&mut stop, 2) => {}
             }
         }
         self.emit(Event::Finished(verdict));
