@@ -79,18 +79,17 @@ pub struct Snapshot {
     pub stage: &'static str,
 }
 
-impl Config {
-    /// This configuration for one account of a storm.
+impl Account {
+    /// The identity this account registers with: its user and credentials, in its own domain or
+    /// the storm's. The rest of the configuration is the storm's, shared by every account.
     #[must_use]
-    pub fn for_account(&self, a: &Account) -> Config {
-        let mut c = self.clone();
-        c.user.clone_from(&a.user);
-        c.auth_user = a.auth_user.clone().unwrap_or_else(|| a.user.clone());
-        c.password = (!a.password.is_empty()).then(|| Secret::new(a.password.clone()));
-        if let Some(d) = &a.domain {
-            c.domain.clone_from(d);
+    pub fn identity(&self, base: &Config) -> crate::ua::registration::Account {
+        crate::ua::registration::Account {
+            user: self.user.clone(),
+            domain: self.domain.clone().unwrap_or_else(|| base.domain.clone()),
+            auth_user: self.auth_user.clone().unwrap_or_else(|| self.user.clone()),
+            password: (!self.password.is_empty()).then(|| Secret::new(self.password.clone())),
         }
-        c
     }
 }
 
@@ -230,6 +229,8 @@ async fn open_shared(base: &Config, resolver: &Resolver) -> Result<Shared, Strin
 
 /// The clock and the shared parts of one storm.
 struct Run<C> {
+    /// The flags every account shares (its identity comes with it).
+    base: Arc<Config>,
     connector: Arc<C>,
     resolver: Arc<Resolver>,
     totals: Arc<Totals>,
@@ -254,6 +255,7 @@ async fn storm<C: Connector + Send + Sync + 'static>(
     let cpu0 = host::cpu_seconds();
     let (hold, _) = tokio::sync::watch::channel(0u32);
     let mut run = Run {
+        base: Arc::new(plan.base.clone()),
         connector,
         resolver,
         totals: Arc::new(Totals::default()),
@@ -340,7 +342,7 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
             let Some(slot) = self.slot(stop, every, tick).await else {
                 break;
             };
-            self.spawn(plan.base.for_account(account), slot);
+            self.spawn(account.identity(&plan.base), slot);
             started += 1;
         }
         started
@@ -366,8 +368,13 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         }
     }
 
-    fn spawn(&mut self, cfg: Config, slot: tokio::sync::OwnedSemaphorePermit) {
+    fn spawn(
+        &mut self,
+        identity: crate::ua::registration::Account,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) {
         self.last_start = Some(Instant::now());
+        let base = self.base.clone();
         let connector = self.connector.clone();
         let resolver = self.resolver.clone();
         let totals = self.totals.clone();
@@ -375,8 +382,8 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         let slots = self.slots.clone();
         self.tasks.spawn(async move {
             let mut sink = AccountSink::new(totals, Some(slot));
-            Agent::new(&cfg, connector.as_ref(), &resolver, &mut sink)
-                .storm(&HOLD, hold, &slots)
+            Agent::new(&base, connector.as_ref(), &resolver, &mut sink)
+                .storm(identity, &HOLD, hold, &slots)
                 .await;
         });
     }
@@ -446,4 +453,41 @@ fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_registers_as_itself_in_the_storms_domain_unless_it_names_its_own() {
+        let base = Config::builder("pbx.example.com:5060")
+            .user("base-user")
+            .build()
+            .unwrap();
+        let plain = Account {
+            user: "u1".into(),
+            password: "pw".into(),
+            auth_user: None,
+            domain: None,
+        };
+        let id = plain.identity(&base);
+        assert_eq!(
+            (id.user.as_str(), id.auth_user.as_str(), id.domain.as_str()),
+            ("u1", "u1", base.domain.as_str())
+        );
+        assert_eq!(id.password.as_ref().map(Secret::expose), Some("pw"));
+        let own = Account {
+            user: "u2".into(),
+            password: String::new(),
+            auth_user: Some("auth2".into()),
+            domain: Some("other.example".into()),
+        };
+        let id = own.identity(&base);
+        assert_eq!(
+            (id.user.as_str(), id.auth_user.as_str(), id.domain.as_str()),
+            ("u2", "auth2", "other.example")
+        );
+        assert!(id.password.is_none(), "an empty password is none");
+    }
 }

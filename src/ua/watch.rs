@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::agent::{Agent, Inbound, Link, account, now};
 use super::binding::{Beat, Due, KeepAlive, Keeper, RefreshPolicy, backoff};
-use super::registration::{Answer, Registration};
+use super::registration::{Account, Answer, Registration};
 use super::words::rejection_reason;
 use crate::event::{Event, Purpose};
 use crate::model::Verdict;
@@ -152,20 +152,22 @@ impl<C: Connector> Agent<'_, C> {
         verdict
     }
 
-    /// One account of a storm: register with Table 89's fallback (and `--retries`), hold the binding
+    /// One account of a storm, `identity`, with the storm's shared configuration as this agent's:
+    /// register with Table 89's fallback (and `--retries`), hold the binding
     /// with refreshes until `stop`, then remove it once `gate` gives a slot (the storm's
     /// `--concurrency`; a second stop skips the removal). A lost binding is not registered again:
     /// the storm counts it, and still sends its removal at the end. Returns the verdict of the
     /// registration.
     pub async fn storm(
         &mut self,
+        identity: Account,
         settings: &WatchSettings,
         mut stop: Receiver<u32>,
         gate: &tokio::sync::Semaphore,
     ) -> Verdict {
         self.started();
         let candidates = Box::pin(self.resolve()).await;
-        let mut registration = Registration::new(account(self.cfg));
+        let mut registration = Registration::new(identity);
         let retries = self.cfg.retries;
         // A registration under way is finished, not abandoned, on the first stop: its binding would be
         // left behind. The second stop abandons it. The answer is taken apart at once, so that the
