@@ -22,6 +22,7 @@ use crate::net::shared::Shared;
 use crate::net::{Connector, Sockets};
 use crate::observe::storm::{AccountSink, StormSummary, Totals, Window};
 use crate::ua::agent::Agent;
+use crate::ua::registration::Registration;
 use crate::ua::watch::{WatchSettings, signalled};
 pub use accounts::{Account, Shard};
 pub use lanes::run_lanes;
@@ -374,6 +375,8 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         slot: tokio::sync::OwnedSemaphorePermit,
     ) {
         self.last_start = Some(Instant::now());
+        // Made here, not in the task: what a task captures it keeps for its whole life.
+        let mut registration = Registration::new(identity);
         let base = self.base.clone();
         let connector = self.connector.clone();
         let resolver = self.resolver.clone();
@@ -383,7 +386,7 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         self.tasks.spawn(async move {
             let mut sink = AccountSink::new(totals, Some(slot));
             Agent::new(&base, connector.as_ref(), &resolver, &mut sink)
-                .storm(identity, &HOLD, hold, &slots)
+                .storm(&mut registration, &HOLD, hold, &slots)
                 .await;
         });
     }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::agent::{Agent, Inbound, Link, account, now};
 use super::binding::{Beat, Due, KeepAlive, Keeper, RefreshPolicy, backoff};
-use super::registration::{Account, Answer, Registration};
+use super::registration::{Answer, Registration};
 use super::words::rejection_reason;
 use crate::event::{Event, Purpose};
 use crate::model::Verdict;
@@ -152,28 +152,27 @@ impl<C: Connector> Agent<'_, C> {
         verdict
     }
 
-    /// One account of a storm, `identity`, with the storm's shared configuration as this agent's:
-    /// register with Table 89's fallback (and `--retries`), hold the binding
+    /// One account of a storm, `registration` (its identity), with the storm's shared configuration
+    /// as this agent's: register with Table 89's fallback (and `--retries`), hold the binding
     /// with refreshes until `stop`, then remove it once `gate` gives a slot (the storm's
     /// `--concurrency`; a second stop skips the removal). A lost binding is not registered again:
     /// the storm counts it, and still sends its removal at the end. Returns the verdict of the
     /// registration.
     pub async fn storm(
         &mut self,
-        identity: Account,
+        registration: &mut Registration,
         settings: &WatchSettings,
         mut stop: Receiver<u32>,
         gate: &tokio::sync::Semaphore,
     ) -> Verdict {
         self.started();
         let candidates = Box::pin(self.resolve()).await;
-        let mut registration = Registration::new(identity);
         let retries = self.cfg.retries;
         // A registration under way is finished, not abandoned, on the first stop: its binding would be
         // left behind. The second stop abandons it. The answer is taken apart at once, so that the
         // future a storm keeps per held binding has room for its link once, not twice.
         let (verdict, mut link) = match tokio::select! {
-            r = Box::pin(self.register(&mut registration, &candidates, retries)) => Some(r),
+            r = Box::pin(self.register(registration, &candidates, retries)) => Some(r),
             () = signalled(&mut stop, 2) => None,
         } {
             Some((verdict, Some(link))) => (verdict, link),
@@ -190,7 +189,7 @@ impl<C: Connector> Agent<'_, C> {
         drop(candidates);
         // Not boxed: every account holds, and a box would be an allocation of its own.
         let held = self
-            .hold(&mut link, &mut registration, settings, &mut stop, None)
+            .hold(&mut link, registration, settings, &mut stop, None)
             .await;
         self.answering = false;
         if let Hold::Lost(reason) | Hold::Unreached(reason) = held {
@@ -204,7 +203,7 @@ impl<C: Connector> Agent<'_, C> {
             tokio::select! {
                 () = async {
                     let _slot = gate.acquire().await;
-                    Box::pin(self.unregister(&mut link, &mut registration)).await;
+                    Box::pin(self.unregister(&mut link, registration)).await;
                 } => {}
                 () = signalled(&mut stop, 2) => {}
             }
