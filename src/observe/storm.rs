@@ -192,19 +192,21 @@ impl AccountSink {
     fn end_registration(&mut self) {
         self.ended = true;
         self.slot = None;
+        // The registration's counts go to the storm's now: a held binding keeps no lists.
+        self.flush_counts();
     }
 
-    fn finished(&mut self) {
-        if !self.ended {
-            self.totals.live.failed.fetch_add(1, Ordering::Relaxed);
-            self.end_registration();
+    /// Moves the outcomes and status codes seen so far into the storm's totals, freeing the lists.
+    fn flush_counts(&mut self) {
+        if self.outcomes.is_empty() && self.statuses.is_empty() {
+            return;
         }
         let mut m = self
             .totals
             .merged
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for o in self.outcomes.drain(..) {
+        for o in std::mem::take(&mut self.outcomes) {
             match m.outcomes.get_mut(o.as_str()) {
                 Some(n) => *n += 1,
                 None => {
@@ -213,9 +215,22 @@ impl AccountSink {
             }
             m.timeouts += u64::from(o == Outcome::Timeout);
         }
-        for s in self.statuses.drain(..) {
+        for s in std::mem::take(&mut self.statuses) {
             *m.statuses.entry(s).or_default() += 1;
         }
+    }
+
+    fn finished(&mut self) {
+        if !self.ended {
+            self.totals.live.failed.fetch_add(1, Ordering::Relaxed);
+            self.end_registration();
+        }
+        self.flush_counts();
+        let mut m = self
+            .totals
+            .merged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         m.registration_requests += self.requests;
         m.unregister_failed += u64::from(self.unregister_failed);
         m.refreshes += self.refreshes;
