@@ -15,7 +15,8 @@
 # (sipreg: until its last registration, from the JSON; SIPp: user + system of the whole process), peak
 # RSS, failures. BENCH_STORM_ACCOUNTS (10000; 200 in the quick smoke run), BENCH_STORM_BUFFER (Kamailio's
 # UDP receive buffer, 4 MiB; empty for its 256 KiB default). SIPp's REGISTERs carry sipreg's headers
-# (bench/sipp/register.xml), so the registrar does the same work for both. Prints a Markdown table.
+# (bench/sipp/register.xml), so the registrar does the same work for both. Prints a Markdown table; with
+# BENCH_STORM_PAIRS=K, the pair-by-pair comparison of K interleaved pairs per close mode instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -140,6 +141,20 @@ run_sipp() {
     -timeout 300s -max_socket 16000 > "$WORK/$1.out" 2>&1 || true
   stop_kamailio
 }
+
+# BENCH_STORM_PAIRS=K: instead of the table, K interleaved pairs (sipreg --threads 1, then SIPp) in each mode
+# where the two tools come close, compared pair by pair (neighbouring runs share the machine's state).
+if [ "${BENCH_STORM_PAIRS:-0}" -gt 0 ]; then
+  for k in $(seq "$BENCH_STORM_PAIRS"); do
+    for mode in "shared udp u1" "shared tcp t1" "per-account udp un"; do
+      read -r socket transport sippmode <<< "$mode"
+      run_sipreg "pair${k}_sipreg_${socket}_$transport" "$socket" "$transport" --threads 1
+      run_sipp "pair${k}_sipp_${socket}_$transport" "$sippmode"
+    done
+  done
+  python3 "$ROOT/bench/storm_report.py" "$WORK" "$N" "$LIMIT" "$BENCH_STORM_PAIRS"
+  exit 0
+fi
 
 for mode in "shared udp u1" "shared tcp t1" "per-account udp un" "per-account tcp tn"; do
   read -r socket transport sippmode <<< "$mode"

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""bench/storm_report.py WORK N LIMIT: the table of bench/storm.sh, sipreg storm next to SIPp per mode."""
+"""bench/storm_report.py WORK N LIMIT [PAIRS]: the table of bench/storm.sh, sipreg storm next to SIPp per
+mode; with PAIRS, the pair-by-pair comparison of that many interleaved pairs per close mode."""
 import json
 import re
+import statistics
 import sys
 
 WORK, N, LIMIT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+PAIRS = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 MODES = [
     ("shared", "udp", "one UDP socket", "u1"),
     ("shared", "tcp", "one TCP connection", "t1"),
@@ -70,6 +73,34 @@ def sipp(name):
 def fmt(v, spec):
     return "–" if v is None else format(v, spec)
 
+
+def pairs():
+    """Per close mode: the medians of sipreg/SIPp for the rate and the CPU per 1,000, pair by pair."""
+    print(f"### Storms: sipreg against SIPp, {PAIRS} interleaved pairs per mode ({N} accounts, {LIMIT} under way)\n")
+    print("| mode | sipreg / SIPp rate, median | sipreg faster in | sipreg / SIPp CPU per 1,000, median "
+          "| sipreg less CPU in | medians sipreg, SIPp |")
+    print("|---|---|---|---|---|---|")
+    for socket, transport, words, _ in MODES[:3]:
+        got = [(sipreg(f"pair{k}_sipreg_{socket}_{transport}"), sipp(f"pair{k}_sipp_{socket}_{transport}"))
+               for k in range(1, PAIRS + 1)]
+        got = [(a, b) for a, b in got if a and b and a["rate"] and b["rate"] and a["cpu"] and b["cpu"]]
+        if not got:
+            print(f"| {words} | – | – | – | – | – |")
+            continue
+        rate = [a["rate"] / b["rate"] for a, b in got]
+        cpu = [a["cpu"] / b["cpu"] for a, b in got]
+        med = statistics.median
+        print(
+            f"| {words} | {med(rate):.3f} | {sum(r > 1 for r in rate)} of {len(got)} | {med(cpu):.3f} "
+            f"| {sum(c < 1 for c in cpu)} of {len(got)} | {med(a['rate'] for a, _ in got):.0f}/s at "
+            f"{med(a['cpu'] for a, _ in got):.4f}, {med(b['rate'] for _, b in got):.0f}/s at "
+            f"{med(b['cpu'] for _, b in got):.4f} |"
+        )
+
+
+if PAIRS:
+    pairs()
+    sys.exit(0)
 
 print(f"### Storms: sipreg against SIPp ({N} accounts, at most {LIMIT} under way)\n")
 print("| mode | tool | registered | failed | registrations/s | CPU s per 1,000 | peak RSS | p99 ms |")
