@@ -274,6 +274,46 @@ fn bindings_lost_while_held_are_removed_at_the_end_too() {
 }
 
 #[test]
+fn removals_over_a_shared_connection_that_closed_fail_at_once() {
+    // The registrar closes the one shared TCP connection after the last registration's 200: every
+    // binding is lost, and the removals at the end fail at once instead of waiting for Timer F.
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            if r.index == 4 {
+                vec![Step::Send(r.ok()), Step::Close]
+            } else {
+                vec![Step::Send(r.ok())]
+            }
+        }),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 5);
+    let started = Instant::now();
+    let out = run(&[
+        "storm",
+        "--json",
+        "--accounts",
+        &file,
+        "--socket",
+        "shared",
+        "--tcp",
+        "--duration",
+        "1s",
+        &reg.sip_addr.to_string(),
+    ]);
+    let j = out.json();
+    assert_eq!(j["registered"], 5, "{j}");
+    assert_eq!(j["lost"], 5, "{j}");
+    assert_eq!(j["unregister_failed"], 5, "{j}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the removals waited: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn shards_merge_into_the_whole_storm() {
     let reg = digest_server();
     let dir = tempfile::tempdir().unwrap();

@@ -40,6 +40,8 @@ struct Inner {
     routes: Routes,
     strays: AtomicU64,
     next_flow: AtomicU64,
+    /// The connection is gone: no flow can send or be opened on it any more.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// The shared socket or connection, and the connector over it.
@@ -98,6 +100,7 @@ impl Shared {
             routes: Mutex::new(HashMap::new()),
             strays: AtomicU64::new(0),
             next_flow: AtomicU64::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         let reader = tokio::spawn(read_udp(socket, inner.clone()));
         Ok(Shared {
@@ -121,6 +124,7 @@ impl Shared {
             routes: Mutex::new(HashMap::new()),
             strays: AtomicU64::new(0),
             next_flow: AtomicU64::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         let reader = tokio::spawn(read_tcp(read, inner.clone()));
         Ok(Shared {
@@ -178,6 +182,17 @@ pub fn call_id(message: &[u8]) -> Option<&[u8]> {
 }
 
 impl Inner {
+    /// A failure once the shared connection is gone.
+    fn gone(&self) -> Result<(), Failure> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Failure::new(
+                Outcome::Closed,
+                format!("the shared connection to {} closed", self.remote),
+            ));
+        }
+        Ok(())
+    }
+
     fn dispatch(&self, message: Vec<u8>) {
         let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
         let to = call_id(&message).and_then(|id| routes.get(id));
@@ -190,6 +205,7 @@ impl Inner {
     }
 
     fn close_all(&self) {
+        self.closed.store(true, Ordering::Relaxed);
         self.routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -299,6 +315,8 @@ impl Flow for SharedFlow {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        // A request on a connection whose reader is gone would only wait for Timer F.
+        self.inner.gone()?;
         if let Some(id) = call_id(bytes) {
             self.route(id);
         }
@@ -347,6 +365,7 @@ impl Connector for Shared {
                 ),
             ));
         }
+        self.inner.gone()?;
         let (tx, rx) = inbox::inbox();
         Ok(SharedFlow {
             id: self.inner.next_flow.fetch_add(1, Ordering::Relaxed),
