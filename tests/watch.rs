@@ -369,6 +369,31 @@ fn an_inbound_check_that_finds_no_binding_triggers_a_new_registration() {
 }
 
 #[test]
+fn the_flow_timer_of_a_refresh_sets_the_keep_alives() {
+    // RFC 5626 §4.4.1: Flow-Timer 120 in the first 2xx (no ping within the run), 1 from the first
+    // refresh on (pings about every second from then).
+    let reg = registrar(Options {
+        behaviour: Behaviour::Script(vec![
+            Canned::new(200, "OK", &["Flow-Timer: 120"]),
+            Canned::new(200, "OK", &["Flow-Timer: 1"]),
+        ]),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&["--tcp", "--expires", "2", "--duration", "4s", &server]);
+    assert_eq!(code, 0, "{events:?}");
+    let refreshed = named(&events, "refreshed");
+    let pongs = named(&events, "keepalive");
+    assert!(!refreshed.is_empty() && !pongs.is_empty(), "{events:?}");
+    let t = |e: &Value| e["t_ms"].as_f64().unwrap_or_default();
+    assert!(
+        t(pongs[0]) > t(refreshed[0]),
+        "no ping before the refresh brought Flow-Timer 1: {events:?}"
+    );
+    assert!(reg.pings() >= 1);
+}
+
+#[test]
 fn a_retry_after_lengthens_the_backoff_and_never_registered_keeps_the_one_shot_code() {
     let reg = registrar(Options {
         behaviour: Behaviour::Script(vec![Canned::new(

@@ -348,6 +348,7 @@ impl<C: Connector> Agent<'_, C> {
             None => return Ok(()),
         }
         let expiry = plan.keeper.expires_at().map(Instant::from_std);
+        let flow_timer = self.flow_timer;
         // One timer for the deadline and the expiry: what ended is told after.
         let end = expiry.into_iter().chain(deadline).min();
         let refreshed = tokio::select! {
@@ -366,6 +367,16 @@ impl<C: Connector> Agent<'_, C> {
         match refreshed {
             Ok(granted) => {
                 plan.keeper.on_registered(now(), granted);
+                // RFC 5626 §4.4.1: the Flow-Timer of the latest 2xx sets the keep-alives, as the
+                // first one did, when it changed (never turning them on when the user turned them off).
+                let changed = self.flow_timer != flow_timer;
+                if let Some(secs) = self
+                    .flow_timer
+                    .filter(|_| changed && plan.beats.interval().is_some())
+                {
+                    plan.beats
+                        .flow_timer(secs, 0.8 + 0.2 * rand::random::<f64>(), now());
+                }
                 Ok(())
             }
             Err(reason) => {
@@ -488,6 +499,7 @@ impl<C: Connector> Agent<'_, C> {
         match &answer {
             Answer::Success(r) => {
                 let binding = registration.binding(r, link.info.local);
+                self.flow_timer = r.seconds("flow-timer");
                 self.emit(Event::Registered {
                     transport: link.info.transport,
                     local: link.info.local,
