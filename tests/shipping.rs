@@ -79,7 +79,9 @@ fn the_release_archives_take_files_that_exist() {
     let mut named = 0;
     for word in release.split_whitespace() {
         let word = word.trim_matches('"');
-        if word.starts_with("completions/") || matches!(word, "README.md" | "CHANGELOG.md") {
+        if word.starts_with("completions/")
+            || matches!(word, "README.md" | "CHANGELOG.md" | "LICENSE")
+        {
             assert!(
                 root().join(word).is_file(),
                 "release.yml packs {word}, which does not exist"
@@ -88,8 +90,8 @@ fn the_release_archives_take_files_that_exist() {
         }
     }
     assert!(
-        named >= 8,
-        "release.yml packs the man page, five completions, README and CHANGELOG"
+        named >= 9,
+        "release.yml packs the man page, five completions, README, CHANGELOG and LICENSE"
     );
 }
 
