@@ -29,6 +29,14 @@ fn digest_server() -> Server {
     })
 }
 
+/// `sipreg storm --json --accounts FILE FLAGS... SERVER`: its summary.
+fn storm_json(file: &str, flags: &[&str], server: &str) -> serde_json::Value {
+    let mut args = vec!["storm", "--json", "--accounts", file];
+    args.extend_from_slice(flags);
+    args.push(server);
+    run(&args).json()
+}
+
 /// Per user: registered (a REGISTER with credentials and Expires > 0) and removed (Expires 0) last.
 fn bindings_left(seen: &[Seen]) -> Vec<String> {
     left_by_user(seen.iter().filter(|s| s.authorization.is_some()))
@@ -248,19 +256,11 @@ fn bindings_lost_while_held_are_removed_at_the_end_too() {
     let file = accounts(dir.path(), 10);
     for (transport, expires) in [("--tcp", "3600"), ("--udp", "2")] {
         let before = reg.seen().len();
-        let out = run(&[
-            "storm",
-            "--json",
-            "--accounts",
+        let j = storm_json(
             &file,
-            transport,
-            "--expires",
-            expires,
-            "--duration",
-            "2500ms",
+            &[transport, "--expires", expires, "--duration", "2500ms"],
             &reg.sip_addr.to_string(),
-        ]);
-        let j = out.json();
+        );
         assert_eq!(j["registered"], 10, "{transport}: {j}");
         assert_eq!(j["lost"], 10, "{transport}: {j}");
         assert_eq!(j["unregistered"], 10, "{transport}: {j}");
@@ -290,19 +290,11 @@ fn removals_over_a_shared_connection_that_closed_fail_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let file = accounts(dir.path(), 5);
     let started = Instant::now();
-    let out = run(&[
-        "storm",
-        "--json",
-        "--accounts",
+    let j = storm_json(
         &file,
-        "--socket",
-        "shared",
-        "--tcp",
-        "--duration",
-        "1s",
+        &["--socket", "shared", "--tcp", "--duration", "1s"],
         &reg.sip_addr.to_string(),
-    ]);
-    let j = out.json();
+    );
     assert_eq!(j["registered"], 5, "{j}");
     assert_eq!(j["lost"], 5, "{j}");
     assert_eq!(j["unregister_failed"], 5, "{j}");
