@@ -16,7 +16,9 @@
 # RSS, failures. BENCH_STORM_ACCOUNTS (10000; 200 in the quick smoke run), BENCH_STORM_BUFFER (Kamailio's
 # UDP receive buffer, 4 MiB; empty for its 256 KiB default). SIPp's REGISTERs carry sipreg's headers
 # (bench/sipp/register.xml), so the registrar does the same work for both. Prints a Markdown table; with
-# BENCH_STORM_PAIRS=K, the pair-by-pair comparison of K interleaved pairs per close mode instead.
+# BENCH_STORM_PAIRS=K, the pair-by-pair comparison of K interleaved pairs per close mode instead. With
+# BENCH_STORM_RATE=R, both tools start R registrations per second (sipreg --rate R, SIPp -r R) instead of as
+# many as they can: the CPU per 1,000 at a pace the registrar keeps up with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,6 +28,7 @@ N=${BENCH_STORM_ACCOUNTS:-10000}
 [ "$QUICK" = 1 ] && N=200
 LIMIT=${BENCH_STORM_LIMIT:-200}
 BUFFER=${BENCH_STORM_BUFFER-4194304}
+RATE=${BENCH_STORM_RATE:-}
 WORK=$(mktemp -d)
 KPID=""
 stop_kamailio() {
@@ -127,7 +130,7 @@ sys.exit(0 if s.recv(2000).startswith(b'SIP/2.0 200') else 1)" 2>/dev/null && re
 run_sipreg() {
   start_kamailio
   /usr/bin/time -f "%e %U %S %M" -o "$WORK/$1.time" "$BIN" storm --json --accounts "$WORK/accounts.csv" \
-    --concurrency "$LIMIT" --socket "$2" "--$3" "${@:4}" "127.0.0.1:$PORT" > "$WORK/$1.json" || true
+    --concurrency "$LIMIT" ${RATE:+--rate "$RATE"} --socket "$2" "--$3" "${@:4}" "127.0.0.1:$PORT" > "$WORK/$1.json" || true
   stop_kamailio
 }
 
@@ -137,7 +140,7 @@ run_sipp() {
   local extra=()
   [ "$2" = u1 ] && extra=(-buff_size 1048576)
   /usr/bin/time -f "%e %U %S %M" -o "$WORK/$1.time" sipp "127.0.0.1:$PORT" -sf "$ROOT/bench/sipp/register.xml" \
-    -inf "$WORK/sipp.csv" -m "$N" -l "$LIMIT" -r 1000000 -rp 1000 -t "$2" -i 127.0.0.1 "${extra[@]}" -nostdin \
+    -inf "$WORK/sipp.csv" -m "$N" -l "$LIMIT" -r "${RATE:-1000000}" -rp 1000 -t "$2" -i 127.0.0.1 "${extra[@]}" -nostdin \
     -timeout 300s -max_socket 16000 > "$WORK/$1.out" 2>&1 || true
   stop_kamailio
 }

@@ -2,12 +2,16 @@
 """bench/storm_report.py WORK N LIMIT [PAIRS]: the table of bench/storm.sh, sipreg storm next to SIPp per
 mode; with PAIRS, the pair-by-pair comparison of that many interleaved pairs per close mode."""
 import json
+import os
 import re
 import statistics
 import sys
 
 WORK, N, LIMIT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 PAIRS = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+# BENCH_STORM_RATE: both tools were paced at that many registrations started per second.
+RATE = os.environ.get("BENCH_STORM_RATE", "")
+PACE = f", {RATE} started per second" if RATE else ""
 MODES = [
     ("shared", "udp", "one UDP socket", "u1"),
     ("shared", "tcp", "one TCP connection", "t1"),
@@ -76,7 +80,7 @@ def fmt(v, spec):
 
 def pairs():
     """Per close mode: the medians of sipreg/SIPp for the rate and the CPU per 1,000, pair by pair."""
-    print(f"### Storms: sipreg against SIPp, {PAIRS} interleaved pairs per mode ({N} accounts, {LIMIT} under way)\n")
+    print(f"### Storms: sipreg against SIPp, {PAIRS} interleaved pairs per mode ({N} accounts, {LIMIT} under way{PACE})\n")
     print("| mode | sipreg / SIPp rate, median | sipreg faster in | sipreg / SIPp CPU per 1,000, median "
           "| sipreg less CPU in | medians sipreg, SIPp |")
     print("|---|---|---|---|---|---|")
@@ -102,7 +106,7 @@ if PAIRS:
     pairs()
     sys.exit(0)
 
-print(f"### Storms: sipreg against SIPp ({N} accounts, at most {LIMIT} under way)\n")
+print(f"### Storms: sipreg against SIPp ({N} accounts, at most {LIMIT} under way{PACE})\n")
 print("| mode | tool | registered | failed | registrations/s | CPU s per 1,000 | peak RSS | p99 ms |")
 print("|---|---|---|---|---|---|---|---|")
 notes = []
