@@ -112,7 +112,7 @@ start_kamailio() {
 # try_kamailio: starts Kamailio and waits until it answers an OPTIONS; false when it does not.
 try_kamailio() {
   setsid kamailio -DD -E -m 256 -M 16 -A WITH_MANY_USERS -f "$WORK/kamailio.cfg" -Y "$WORK" \
-    -P "$WORK/kamailio.pid" 2>"$WORK/kamailio.log" &
+    -P "$WORK/kamailio.pid" >"$WORK/kamailio.log" 2>&1 &
   KPID=$!
   for _ in $(seq 100); do
     kill -0 "$KPID" 2>/dev/null || return 1

@@ -205,6 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
         'sipreg;storm' {
             [CompletionResult]::new('--accounts', '--accounts', [CompletionResultType]::ParameterName, 'The accounts: CSV with a header, columns user,password and optionally auth_user,domain')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Registrations started per second [default: all at once, within --concurrency]')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Start the accounts in groups of N at once, the groups --rate apart (a switch''s worth of phones coming back together) [default: 1, one by one]')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Registrations under way at once')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Hold the bindings this long from the start, refreshing them as the phone does; then remove them')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'A socket or connection per account (as real phones), or one shared by all')

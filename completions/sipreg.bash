@@ -550,7 +550,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__storm)
-            opts="-4 -6 -w -c -v -q -h --accounts --rate --concurrency --duration --socket --threads --shard --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help merge help"
+            opts="-4 -6 -w -c -v -q -h --accounts --rate --burst --concurrency --duration --socket --threads --shard --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -561,6 +561,10 @@ _sipreg() {
                     return 0
                     ;;
                 --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

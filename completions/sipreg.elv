@@ -197,6 +197,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
         &'sipreg;storm'= {
             cand --accounts 'The accounts: CSV with a header, columns user,password and optionally auth_user,domain'
             cand --rate 'Registrations started per second [default: all at once, within --concurrency]'
+            cand --burst 'Start the accounts in groups of N at once, the groups --rate apart (a switch''s worth of phones coming back together) [default: 1, one by one]'
             cand --concurrency 'Registrations under way at once'
             cand --duration 'Hold the bindings this long from the start, refreshing them as the phone does; then remove them'
             cand --socket 'A socket or connection per account (as real phones), or one shared by all'

@@ -180,6 +180,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -s v -l verbose 
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -s h -l help -d 'Print help'
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l accounts -d 'The accounts: CSV with a header, columns user,password and optionally auth_user,domain' -r -F
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l rate -d 'Registrations started per second [default: all at once, within --concurrency]' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l burst -d 'Start the accounts in groups of N at once, the groups --rate apart (a switch\'s worth of phones coming back together) [default: 1, one by one]' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l concurrency -d 'Registrations under way at once' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l duration -d 'Hold the bindings this long from the start, refreshing them as the phone does; then remove them' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l socket -d 'A socket or connection per account (as real phones), or one shared by all' -r -f -a "per-account\t'A UDP socket or TCP/TLS connection per account, as real phones have'

@@ -337,6 +337,10 @@ pub struct StormArgs {
     /// Registrations started per second [default: all at once, within --concurrency].
     #[arg(long, value_parser = rate, value_name = "N", help_heading = "Storm")]
     pub rate: Option<f64>,
+    /// Start the accounts in groups of N at once, the groups --rate apart (a switch's worth of phones
+    /// coming back together) [default: 1, one by one].
+    #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N", help_heading = "Storm")]
+    pub burst: Option<u32>,
     /// Registrations under way at once.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N", help_heading = "Storm")]
     pub concurrency: u32,

@@ -471,6 +471,51 @@ fn a_second_signal_abandons_registrations_under_way() {
     assert_eq!(j["accounts"], 20);
 }
 
+/// When the registrar first heard from each account, in ms from the first of them, sorted.
+fn first_heard(arrivals: &std::sync::Mutex<HashMap<String, Instant>>) -> Vec<u128> {
+    let all = arrivals.lock().unwrap();
+    let first = all.values().min().copied().unwrap();
+    let mut ms: Vec<u128> = all.values().map(|t| (*t - first).as_millis()).collect();
+    ms.sort_unstable();
+    ms
+}
+
+#[test]
+fn a_burst_starts_its_accounts_together_and_the_groups_keep_the_rate() {
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let seen = arrivals.clone();
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(move |r: &Incoming| {
+            let call_id = r.request.header("call-id").unwrap_or_default().to_string();
+            seen.lock()
+                .unwrap()
+                .entry(call_id)
+                .or_insert_with(Instant::now);
+            vec![Step::Send(r.ok())]
+        }),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 8);
+    let server = reg.sip_addr.to_string();
+    // 20/s in groups of 4: four at once, four more 200 ms later.
+    let j = storm_json(&file, &["--udp", "--rate", "20", "--burst", "4"], &server);
+    assert_eq!(j["registered"], 8, "{j}");
+    let ms = first_heard(&arrivals);
+    assert_eq!(ms.len(), 8, "{ms:?}");
+    assert!(ms[3] < 80 && ms[4] > 120 && ms[7] - ms[4] < 80, "{ms:?}");
+    // One by one (the default), the same rate spreads them 50 ms apart.
+    arrivals.lock().unwrap().clear();
+    let j = storm_json(&file, &["--udp", "--rate", "20"], &server);
+    assert_eq!(j["registered"], 8, "{j}");
+    let ms = first_heard(&arrivals);
+    assert!(ms[3] > 120 && ms[7] > 300, "{ms:?}");
+    // A burst needs a rate.
+    let out = run(&["storm", "--accounts", &file, "--burst", "4", &server]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--rate"), "{}", out.stderr);
+}
+
 #[test]
 fn the_rate_is_judged_by_the_starts_not_by_slow_answers() {
     // Every answer takes about 0.2 s (dripped a byte every half millisecond over TCP).

@@ -14,8 +14,8 @@ use crate::observe::storm::StormSummary;
 const STAGES: [&str; 5] = ["starting", "registering", "holding", "removing", "done"];
 
 /// Runs `plan` on `lanes` threads (at most one per account and per `--concurrency` slot), each a
-/// single-threaded runtime with every `lanes`-th account, its share of `--rate` and
-/// `--concurrency`, and sockets of its own. Blocks until all are done; `tick` gets the sum of their
+/// single-threaded runtime with every `lanes`-th account (each started when it would be on one
+/// runtime), its share of `--concurrency`, and sockets of its own. Blocks until all are done; `tick` gets the sum of their
 /// progress four times a second. `stop` counts signals as in [`super::run`].
 ///
 /// # Errors
@@ -27,7 +27,7 @@ pub fn run_lanes(
     tick: &mut (dyn FnMut(&Snapshot) + Send),
 ) -> Result<StormSummary, String> {
     let host_before = host::Readings::take();
-    let pacing = (plan.rate, plan.concurrency);
+    let pacing = (plan.pace.rate, plan.concurrency);
     let plans = split(plan, lanes);
     let latest: Arc<Mutex<Vec<Option<Snapshot>>>> = Arc::new(Mutex::new(vec![None; plans.len()]));
     let results = std::thread::scope(|scope| {
@@ -95,7 +95,8 @@ fn run_one(
     Ok((summary, starts))
 }
 
-/// The lanes' plans: account `i` goes to lane `i % n`; `--rate` and `--concurrency` are shared out.
+/// The lanes' plans: account `i` goes to lane `i % n` and starts when it would on one runtime;
+/// `--concurrency` is shared out.
 fn split(plan: Plan, lanes: usize) -> Vec<Plan> {
     let n = lanes.min(plan.accounts.len()).min(plan.concurrency).max(1);
     let mut shares: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
@@ -108,9 +109,8 @@ fn split(plan: Plan, lanes: usize) -> Vec<Plan> {
         .map(|(k, accounts)| Plan {
             base: plan.base.clone(),
             accounts,
-            rate: plan.rate.map(|r| r / n as f64),
-            // Account j of lane k is account j·n + k of the storm: it starts at (j + k/n) lane intervals.
-            offset: k as f64 / n as f64,
+            // Account j of lane k is account j·n + k of the storm, and starts when it would there.
+            pace: plan.pace.on_lane(k, n),
             concurrency: plan.concurrency / n + usize::from(k < plan.concurrency % n),
             duration: plan.duration,
             socket: plan.socket,
@@ -171,8 +171,7 @@ mod tests {
                     domain: None,
                 })
                 .collect(),
-            rate,
-            offset: 0.0,
+            pace: crate::storm::Pace::new(rate, 1),
             concurrency,
             duration: None,
             socket: SocketMode::PerAccount,
@@ -198,13 +197,11 @@ mod tests {
             parts.iter().map(|p| p.concurrency).collect::<Vec<_>>(),
             [2, 2, 1]
         );
-        let rate: f64 = parts.iter().filter_map(|p| p.rate).sum();
-        assert!((rate - 100.0).abs() < 1e-9, "{rate}");
         // Each account starts when it would in one storm at 100/s: account i at i/100 s.
         for p in &parts {
             for (j, a) in p.accounts.iter().enumerate() {
                 let i: f64 = a.user[1..].parse().unwrap();
-                let at = (j as f64 + p.offset) / p.rate.unwrap();
+                let at = p.pace.start(j).unwrap().as_secs_f64();
                 assert!((at - i / 100.0).abs() < 1e-9, "{} at {at}", a.user);
             }
         }

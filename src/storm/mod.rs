@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod host;
 mod lanes;
+mod pace;
 pub mod plan;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::ua::registration::Registration;
 use crate::ua::watch::{WatchSettings, signalled};
 pub use accounts::{Account, Shard};
 pub use lanes::run_lanes;
+pub use pace::Pace;
 
 /// Where the accounts' requests leave from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +45,8 @@ pub struct Plan {
     pub base: Config,
     /// The accounts (this shard's).
     pub accounts: Vec<Account>,
-    /// Registrations started per second; all at once without it.
-    pub rate: Option<f64>,
-    /// Where this plan's starts fall between those of a whole storm's `--rate`, in intervals of its
-    /// own rate: lane k of n starts at k/n, so the lanes' starts interleave instead of coming in
-    /// bursts of n (0 for a storm on one runtime).
-    pub offset: f64,
+    /// When the accounts start (`--rate`, `--burst`, the lane).
+    pub pace: Pace,
     /// Registrations under way at once.
     pub concurrency: usize,
     /// Hold the bindings (refreshing them) this long from the start.
@@ -115,7 +113,7 @@ pub async fn run(
 ) -> Result<StormSummary, String> {
     let host_before = host::Readings::take();
     let (mut summary, starts, shared) = lane(&plan, stop, tick).await?;
-    let pacing = (plan.rate, plan.concurrency);
+    let pacing = (plan.pace.rate, plan.concurrency);
     add_warnings(
         &mut summary,
         pacing,
@@ -334,9 +332,8 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
     ) -> u64 {
         let mut started = 0u64;
         for (i, account) in plan.accounts.iter().enumerate() {
-            if let Some(rate) = plan.rate {
-                let at = self.t0 + Duration::from_secs_f64((i as f64 + plan.offset) / rate);
-                if !self.wait_until(at, stop, every, tick).await {
+            if let Some(at) = plan.pace.start(i) {
+                if !self.wait_until(self.t0 + at, stop, every, tick).await {
                     break;
                 }
             }

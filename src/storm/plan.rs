@@ -73,10 +73,9 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
         });
     }
     Ok(Plan {
-        offset: 0.0,
         base,
         accounts: all,
-        rate: args.rate,
+        pace: super::Pace::new(args.rate, args.burst.map_or(1, |b| b as usize)),
         concurrency: args.concurrency as usize,
         duration: args.duration.filter(|d| *d > Duration::ZERO),
         socket,
