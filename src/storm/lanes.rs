@@ -15,8 +15,8 @@ const STAGES: [&str; 5] = ["starting", "registering", "holding", "removing", "do
 
 /// Runs `plan` on `lanes` threads (at most one per account and per `--concurrency` slot), each a
 /// single-threaded runtime with every `lanes`-th account (each started when it would be on one
-/// runtime), its share of `--concurrency`, and sockets of its own. Blocks until all are done; `tick` gets the sum of their
-/// progress four times a second. `stop` counts signals as in [`super::run`].
+/// runtime), its share of `--concurrency`, and sockets of its own. Blocks until all are done; `tick`
+/// gets the sum of their progress four times a second. `stop` counts signals as in [`super::run`].
 ///
 /// # Errors
 /// One line when a lane's shared socket cannot be opened or its runtime not started.
