@@ -171,41 +171,31 @@ impl AccountSink {
         values[2] = self.tls;
         values[3] = self.first_answer;
         values[4] = self.first_sent.map(|s| at.saturating_duration_since(s));
+        self.registered = true;
+        self.totals.live.registered.fetch_add(1, Ordering::Relaxed);
         {
-            let mut m = self
-                .totals
-                .merged
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let totals = self.totals.clone();
+            let mut m = totals.merged.lock().unwrap_or_else(PoisonError::into_inner);
             for (h, v) in m.histograms.iter_mut().zip(values) {
                 if let Some(v) = v {
                     let _ = h.record(micros(v));
                 }
             }
             m.last_registration_end = Some(m.last_registration_end.map_or(at, |l| l.max(at)));
+            self.end_registration(&mut m);
         }
-        self.registered = true;
-        self.totals.live.registered.fetch_add(1, Ordering::Relaxed);
-        self.end_registration();
     }
 
-    fn end_registration(&mut self) {
+    /// The registration is over (`m`: the storm's totals, locked): its slot is given back, and its
+    /// counts go to the storm's now, so that a held binding keeps no lists.
+    fn end_registration(&mut self, m: &mut Merged) {
         self.ended = true;
         self.slot = None;
-        // The registration's counts go to the storm's now: a held binding keeps no lists.
-        self.flush_counts();
+        self.flush_counts(m);
     }
 
-    /// Moves the outcomes and status codes seen so far into the storm's totals, freeing the lists.
-    fn flush_counts(&mut self) {
-        if self.outcomes.is_empty() && self.statuses.is_empty() {
-            return;
-        }
-        let mut m = self
-            .totals
-            .merged
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// Moves the outcomes and status codes seen so far into `m`, the storm's totals, freeing the lists.
+    fn flush_counts(&mut self, m: &mut Merged) {
         for o in std::mem::take(&mut self.outcomes) {
             match m.outcomes.get_mut(o.as_str()) {
                 Some(n) => *n += 1,
@@ -221,16 +211,13 @@ impl AccountSink {
     }
 
     fn finished(&mut self) {
+        let totals = self.totals.clone();
+        let mut m = totals.merged.lock().unwrap_or_else(PoisonError::into_inner);
         if !self.ended {
-            self.totals.live.failed.fetch_add(1, Ordering::Relaxed);
-            self.end_registration();
+            totals.live.failed.fetch_add(1, Ordering::Relaxed);
+            self.end_registration(&mut m);
         }
-        self.flush_counts();
-        let mut m = self
-            .totals
-            .merged
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        self.flush_counts(&mut m);
         m.registration_requests += self.requests;
         m.unregister_failed += u64::from(self.unregister_failed);
         m.refreshes += self.refreshes;
