@@ -162,7 +162,7 @@ if [ "${BENCH_STORM_PAIRS:-0}" -gt 0 ]; then
       run_sipp "pair${k}_sipp_${socket}_$transport" "$sippmode"
     done
   done
-  python3 "$ROOT/bench/storm_report.py" "$WORK" "$N" "$LIMIT" "$BENCH_STORM_PAIRS"
+  BENCH_STORM_BURST=$BURST python3 "$ROOT/bench/storm_report.py" "$WORK" "$N" "$LIMIT" "$BENCH_STORM_PAIRS"
   exit 0
 fi
 
@@ -172,4 +172,4 @@ for mode in "shared udp u1" "shared tcp t1" "per-account udp un" "per-account tc
   run_sipreg "sipreg_${socket}_$transport" "$socket" "$transport"
   run_sipp "sipp_${socket}_$transport" "$sippmode"
 done
-python3 "$ROOT/bench/storm_report.py" "$WORK" "$N" "$LIMIT"
+BENCH_STORM_BURST=$BURST python3 "$ROOT/bench/storm_report.py" "$WORK" "$N" "$LIMIT"

@@ -9,9 +9,10 @@ import sys
 
 WORK, N, LIMIT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 PAIRS = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-# BENCH_STORM_RATE: both tools were paced at that many registrations started per second.
+# BENCH_STORM_RATE: both tools were paced at that many registrations started per second, sipreg in groups of
+# BENCH_STORM_BURST (bench/storm.sh sets it).
 RATE = os.environ.get("BENCH_STORM_RATE", "")
-BURST = os.environ.get("BENCH_STORM_BURST", "") or (str(max(int(RATE) // 250, 1)) if RATE else "")
+BURST = os.environ.get("BENCH_STORM_BURST", "")
 PACE = f", {RATE} started per second, sipreg --burst {BURST}" if RATE else ""
 MODES = [
     ("shared", "udp", "one UDP socket", "u1"),

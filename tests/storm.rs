@@ -278,13 +278,7 @@ fn removals_over_a_shared_connection_that_closed_fail_at_once() {
     // The registrar closes the one shared TCP connection after the last registration's 200: every
     // binding is lost, and the removals at the end fail at once instead of waiting for Timer F.
     let reg = registrar(Options {
-        behaviour: Behaviour::raw(|r: &Incoming| {
-            if r.index == 4 {
-                vec![Step::Send(r.ok()), Step::Close]
-            } else {
-                vec![Step::Send(r.ok())]
-            }
-        }),
+        behaviour: Behaviour::close_after(4),
         ..Options::default()
     });
     let dir = tempfile::tempdir().unwrap();

@@ -96,13 +96,7 @@ fn tcp_refreshes_on_one_connection_with_pongs_and_removes_the_binding() {
 #[test]
 fn a_connection_closed_at_once_is_a_drop_retried_after_a_backoff_not_a_storm() {
     let reg = registrar(Options {
-        behaviour: Behaviour::raw(|r: &Incoming| {
-            if r.index == 0 {
-                vec![Step::Send(r.ok()), Step::Close]
-            } else {
-                vec![Step::Send(r.ok())]
-            }
-        }),
+        behaviour: Behaviour::close_after(0),
         ..Options::default()
     });
     let server = reg.sip_addr.to_string();

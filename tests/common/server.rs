@@ -126,6 +126,18 @@ impl Behaviour {
     pub fn raw(script: impl Fn(&Incoming) -> Vec<Step> + Send + Sync + 'static) -> Behaviour {
         Behaviour::Raw(Arc::new(script))
     }
+
+    /// 200 OK to every request; after the answer to request `index` (from 0, retransmissions not
+    /// counted) the connection closes (nothing on UDP).
+    pub fn close_after(index: usize) -> Behaviour {
+        Behaviour::raw(move |r: &Incoming| {
+            let mut steps = vec![Step::Send(r.ok())];
+            if r.index == index {
+                steps.push(Step::Close);
+            }
+            steps
+        })
+    }
 }
 
 /// A scripted reply. A 2xx also carries the requested Contact and Expires.
