@@ -164,6 +164,8 @@ pub enum Event {
         transport: Transport,
         /// The bytes received.
         bytes: Vec<u8>,
+        /// Our answer as sent (empty when none).
+        answer: Vec<u8>,
     },
     /// A keep-alive arrived on a stream (RFC 5626 §3.5.1).
     KeepAlive {
@@ -231,8 +233,11 @@ pub enum Event {
         /// Round-trip time.
         rtt: Duration,
     },
-    /// No pong within 10 s (RFC 5626 §4.4.1).
+    /// No pong within 10 s (RFC 5626 §4.4.1) on a flow that owed one.
     KeepAliveMissed,
+    /// The registrar did not answer the first ping and never agreed to outbound: it does not
+    /// answer keep-alives (said once per watch; the flow is still held).
+    KeepAliveUnanswered,
     /// The flow failed (watch): closed, reset, missed pong.
     FlowLost {
         /// Why.
@@ -253,6 +258,8 @@ pub enum Event {
         status: Option<u16>,
         /// What happened.
         reason: String,
+        /// Our Contacts the registrar may still hold (empty when the removal was confirmed).
+        left: Vec<String>,
     },
     /// A wait between cycles begins.
     WaitStarted {

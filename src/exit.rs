@@ -12,7 +12,8 @@ pub const USAGE: u8 = 2;
 pub const UNREACHABLE: u8 = 3;
 /// Unauthorized: challenged again after credentials were sent, or challenged without a password.
 pub const UNAUTHORIZED: u8 = 4;
-/// Registered, but not as `--expect-transport` or `--max-time` demanded.
+/// Registered, but not as `--expect-transport` or `--max-time` demanded, or `--check-inbound`
+/// failed (in `watch`: without a drop).
 pub const EXPECTATION: u8 = 5;
 /// `watch`: registered, but the registration dropped at least once.
 pub const DROPPED: u8 = 6;
@@ -31,7 +32,8 @@ Exit codes:
      bad exporter config, an address that cannot be bound)
   3  unreachable: no transport got a final answer
   4  unauthorized: challenged again after credentials were sent, or challenged without a password
-  5  registered, but not as --expect-transport or --max-time demanded
+  5  registered, but not as --expect-transport or --max-time demanded, or
+     --check-inbound failed (watch: held without a drop)
   6  watch: registered, but the registration dropped at least once
 storm: 0 every account registered, 5 some did not, 3 none did.
 With --nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too).";

@@ -197,7 +197,14 @@ impl Collector {
         self.report.warnings.push(warning);
     }
 
-    fn unregistered(&mut self, at: Instant, done: bool, status: Option<u16>, reason: &str) {
+    fn unregistered(
+        &mut self,
+        at: Instant,
+        done: bool,
+        status: Option<u16>,
+        reason: &str,
+        left: &[String],
+    ) {
         if !done {
             self.report.warnings.push(format!(
                 "the unregister failed ({reason}): the binding may remain until it expires"
@@ -207,6 +214,7 @@ impl Collector {
             done,
             status,
             reason: reason.to_string(),
+            not_removed: left.to_vec(),
         });
         // The attempt's time includes the removal of its binding.
         if let Some(s) = self.marks.started {
@@ -253,7 +261,12 @@ impl Collector {
         let attempt = self.report.attempts.last();
         let seen = attempt.and_then(|a| a.seen_as.clone());
         let local = attempt.and_then(|a| a.local.clone());
-        inbound.hint = hint::inbound(&inbound, seen.as_deref(), local.as_deref());
+        inbound.hint = hint::inbound(
+            &inbound,
+            seen.as_deref(),
+            local.as_deref(),
+            self.context.has_password,
+        );
         if !inbound.arrived {
             self.report.expectations_failed.push(format!(
                 "--check-inbound: an OPTIONS to our AOR through the registrar did not reach us ({})",
@@ -367,7 +380,8 @@ impl Sink for Collector {
                 done,
                 status,
                 reason,
-            } => self.unregistered(at, *done, *status, reason),
+                left,
+            } => self.unregistered(at, *done, *status, reason, left),
             Event::Finished(verdict) => self.finished(at, *verdict),
             Event::InboundChecked {
                 arrived,

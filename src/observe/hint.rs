@@ -206,6 +206,7 @@ pub fn inbound(
     i: &crate::observe::report::Inbound,
     seen: Option<&str>,
     local: Option<&str>,
+    has_password: bool,
 ) -> Option<String> {
     let behind_nat = match (
         seen.and_then(|s| s.parse::<SocketAddr>().ok()),
@@ -220,15 +221,27 @@ pub fn inbound(
         });
     }
     let hint = match i.status {
-        Some(404) => "the registrar has no binding for us: it did not keep the registration, or looks up another AOR (check --user and --domain)".to_string(),
+        Some(404 | 480) => "the registrar has no binding for us: it did not keep the registration, or looks up another AOR (check --user and --domain)".to_string(),
         Some(200..=299) => "the registrar answered the OPTIONS itself instead of forwarding it to us: it does not route requests to registered users, so this check cannot tell".to_string(),
-        Some(403 | 405 | 501) => "the registrar refuses to forward requests to registered users: it is a registrar only, or needs other credentials".to_string(),
+        Some(code @ (401 | 407)) if !has_password => format!(
+            "the registrar wants credentials for requests to registered users ({code}): give the account's password (SIPREG_PASSWORD or --password-file) so that the check can answer the challenge"
+        ),
+        Some(code @ (401 | 407)) => format!(
+            "the registrar did not accept the account's credentials for a request to a user ({code} again after answering its challenge): it may want another user name for proxy authentication, or allow only some callers; its logs say why"
+        ),
+        Some(403 | 405 | 501) => "the registrar refuses to forward requests to registered users: it is a registrar only, or wants other credentials or another caller".to_string(),
+        Some(code @ (400..=407 | 409..=479 | 481..=499)) => format!(
+            "the registrar refused or failed to route the request ({code}); nothing was in the way on the network: its configuration or logs say why"
+        ),
+        Some(code @ 500..=699) => format!(
+            "the registrar failed to route the request ({code}); nothing was in the way on the network: its logs say why"
+        ),
         _ if behind_nat => format!(
             "we are behind NAT (the registrar saw {}, we sent from {}): it stored our private Contact and cannot reach it; the registrar must use the address it saw (rport and received: Kamailio's nathelper fix_nated_register, Asterisk's rewrite_contact), or the NAT pinhole closed",
             seen.unwrap_or("?"),
             local.unwrap_or("?")
         ),
-        _ => "the request did not reach us: a firewall in front of this host lets nothing in, or a NAT pinhole closed before it came".to_string(),
+        _ => "the registrar forwarded the request, but it did not reach us: a firewall in front of this host lets nothing in, or a NAT pinhole closed before it came".to_string(),
     };
     Some(hint)
 }

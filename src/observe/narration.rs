@@ -6,9 +6,9 @@ use std::time::Duration;
 use tracing::{debug, info};
 
 use crate::config::Config;
-use crate::event::{Event, Phase, Sink, Stamped};
+use crate::event::{Event, Phase, Purpose, Sink, Stamped};
 use crate::model::{Retry, Transport};
-use crate::model::{human_ms, ms};
+use crate::model::{human_duration, human_ms, ms};
 use crate::net::resolve::Candidate;
 use crate::sip::message::bracket_host;
 
@@ -107,8 +107,29 @@ fn narrate(event: &Event) {
             debug!("ignoring {why}");
         }
         Event::RequestReceived {
-            method, transport, ..
-        } => info!("the server sent a request over {transport}: {method}"),
+            method,
+            transport,
+            answered,
+            bytes,
+            answer,
+        } => {
+            match answered {
+                Some(status) => {
+                    info!("the server sent {method} over {transport}; answering {status}");
+                }
+                None => info!("the server sent {method} over {transport}; not answered"),
+            }
+            debug!(
+                "received over {transport}:\n{}",
+                String::from_utf8_lossy(bytes)
+            );
+            if !answer.is_empty() {
+                debug!(
+                    "answering over {transport}:\n{}",
+                    String::from_utf8_lossy(answer)
+                );
+            }
+        }
         Event::KeepAlive { ping } => debug!(
             "keep-alive from the server ({})",
             if *ping { "ping" } else { "pong" }
@@ -120,7 +141,7 @@ fn narrate(event: &Event) {
         Event::Unregistering => info!("removing our binding (Expires: 0)"),
         Event::WaitStarted { wait, .. } => info!(
             "cycle failed; waiting {} before the next cycle",
-            humantime::format_duration(*wait)
+            human_duration(*wait)
         ),
         _ => {}
     }
@@ -139,22 +160,32 @@ fn candidates(list: &[Candidate]) {
 fn message(event: &Event) {
     match event {
         Event::RequestSent {
+            purpose,
             transport,
             cseq,
             expires,
             retransmission,
             bytes,
-            ..
-        } => match retransmission {
-            Some(waited) => debug!(
-                "Timer E: retransmitting after {}",
-                humantime::format_duration(*waited)
-            ),
-            None => {
-                info!("sending REGISTER (CSeq {cseq}, Expires {expires}) over {transport}");
-                debug!("sending over {transport}:\n{}", redacted(bytes));
+        } => {
+            let method = if *purpose == Purpose::Inbound {
+                "OPTIONS"
+            } else {
+                "REGISTER"
+            };
+            match retransmission {
+                Some(waited) => debug!(
+                    "Timer E: retransmitting {method} (CSeq {cseq}) after {}",
+                    human_duration(*waited)
+                ),
+                None if *purpose == Purpose::Inbound => info!(
+                    "sending OPTIONS (CSeq {cseq}) to our own AOR through the registrar over {transport}"
+                ),
+                None => info!("sending REGISTER (CSeq {cseq}, Expires {expires}) over {transport}"),
             }
-        },
+            if retransmission.is_none() {
+                debug!("sending {method} over {transport}:\n{}", redacted(bytes));
+            }
+        }
         Event::ResponseReceived {
             transport,
             status,

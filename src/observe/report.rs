@@ -91,6 +91,9 @@ pub struct Unregister {
     pub status: Option<u16>,
     /// What happened.
     pub reason: String,
+    /// Our Contacts the registrar may still hold (left out when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_removed: Vec<String>,
 }
 
 /// The inbound check (`--check-inbound`): did an OPTIONS to our own AOR, sent through the registrar,

@@ -46,8 +46,14 @@ pub struct WatchSummary {
     pub longest_gap_ms: f64,
     /// Keep-alive round trips.
     pub keepalive_rtt_ms: Rtt,
-    /// The binding was removed at the end.
+    /// Whether the registrar answers keep-alive pings on TCP/TLS: `false` when it never answered
+    /// one (no RFC 5626 flow; the flow was held all the same), `null` when none was sent over a
+    /// stream.
+    pub keepalive_answered: Option<bool>,
+    /// The binding was removed at the end (`null`: no removal was tried, as with `--keep`).
     pub unregistered: Option<bool>,
+    /// Our Contacts the registrar may still hold after the end (removal failed or skipped).
+    pub not_removed: Vec<String>,
     /// The process exit code.
     pub exit_code: u8,
 }
@@ -65,6 +71,8 @@ pub struct Tally {
     rtts: Vec<f64>,
     counts: [u32; 8],
     unregistered: Option<bool>,
+    not_removed: Vec<String>,
+    pongs: Option<bool>,
     verdict: Option<Verdict>,
     end: Option<Instant>,
     last_success: Option<Instant>,
@@ -130,7 +138,9 @@ impl Tally {
             inbound_failures: self.counts[CHECK_FAILURES],
             longest_gap_ms: ms(longest_gap),
             keepalive_rtt_ms: percentiles(&self.rtts),
+            keepalive_answered: self.pongs,
             unregistered: self.unregistered,
+            not_removed: self.not_removed.clone(),
             exit_code: self.exit_code(),
         }
     }
@@ -149,6 +159,8 @@ impl Tally {
     fn exit_code(&self) -> u8 {
         match (self.first_registered, self.counts[DROPS]) {
             (None, _) => self.verdict.unwrap_or(Verdict::Unreachable).exit_code(),
+            // Held throughout, but calls would not reach us (or the check could not tell).
+            (Some(_), 0) if self.counts[CHECK_FAILURES] > 0 => crate::exit::EXPECTATION,
             (Some(_), 0) => crate::exit::OK,
             (Some(_), _) => crate::exit::DROPPED,
         }
@@ -226,7 +238,11 @@ impl Sink for Tally {
             Event::RefreshFailed { .. } => self.counts[FAILURES] += 1,
             Event::KeepAliveSent => self.counts[SENT] += 1,
             Event::KeepAliveMissed => self.counts[MISSED] += 1,
-            Event::KeepAliveAnswered { rtt } => self.rtts.push(ms(*rtt)),
+            Event::KeepAliveAnswered { rtt } => {
+                self.rtts.push(ms(*rtt));
+                self.pongs = Some(true);
+            }
+            Event::KeepAliveUnanswered => self.pongs = Some(false),
             Event::RequestReceived { .. } => self.counts[REQUESTS] += 1,
             Event::InboundChecked { arrived, .. } => {
                 self.counts[CHECKS] += 1;
@@ -239,7 +255,10 @@ impl Sink for Tally {
                 }
                 self.end = Some(at);
             }
-            Event::Unregistered { done, .. } => self.unregistered = Some(*done),
+            Event::Unregistered { done, left, .. } => {
+                self.unregistered = Some(*done);
+                self.not_removed.clone_from(left);
+            }
             Event::Finished(verdict) => {
                 self.verdict = Some(*verdict);
                 self.end.get_or_insert(at);
@@ -309,6 +328,7 @@ mod tests {
                 done: true,
                 status: Some(200),
                 reason: "200 OK".into(),
+                left: Vec::new(),
             },
         );
         feed(&mut t, 210, Event::Finished(Verdict::Registered));

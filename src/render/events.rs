@@ -63,6 +63,9 @@ impl Sink for EventLines {
     }
 }
 
+/// What an unanswered first ping means (RFC 5626 §4.4.1).
+const UNANSWERED: &str = "the registrar does not answer keep-alives (it did not agree to an RFC 5626 flow); the connection is still held, and a dead one is found by the socket, the refresh or the inbound check";
+
 /// The event's name and JSON fields, for the events a watch reports.
 fn describe(event: &Event, transport: Option<Transport>) -> Option<(&'static str, Value)> {
     Some(match event {
@@ -83,6 +86,7 @@ fn describe(event: &Event, transport: Option<Transport>) -> Option<(&'static str
             ("keepalive", json!({ "rtt_ms": null }))
         }
         Event::KeepAliveMissed => ("keepalive_missed", json!({})),
+        Event::KeepAliveUnanswered => ("keepalive_unanswered", json!({ "reason": UNANSWERED })),
         Event::InboundChecked {
             arrived,
             transport,
@@ -117,9 +121,10 @@ fn describe(event: &Event, transport: Option<Transport>) -> Option<(&'static str
             done,
             status,
             reason,
+            left,
         } => (
             "unregistered",
-            json!({ "done": done, "status": status, "reason": reason }),
+            json!({ "done": done, "status": status, "reason": reason, "not_removed": left }),
         ),
         _ => return None,
     })
@@ -144,6 +149,7 @@ fn text(name: &str, event: &Event) -> String {
         }
         Event::KeepAliveSent => "keep-alive sent (UDP: no answer expected)".into(),
         Event::KeepAliveMissed => "keep-alive missed: no pong within 10 s".into(),
+        Event::KeepAliveUnanswered => format!("note: {UNANSWERED}"),
         Event::InboundChecked {
             arrived, reason, ..
         } => {
@@ -172,7 +178,7 @@ fn text(name: &str, event: &Event) -> String {
         Event::WaitStarted { wait, .. } => {
             format!(
                 "waiting {} before the next try",
-                humantime::format_duration(*wait)
+                crate::model::human_duration(*wait)
             )
         }
         Event::Unregistered { done, reason, .. } if *done => format!("binding removed ({reason})"),
@@ -189,9 +195,12 @@ pub fn summary(s: &WatchSummary, json: bool) -> String {
     if json {
         return format!("{}\n", json!({ "summary": s }));
     }
-    let rtt = s.keepalive_rtt_ms.p50.map_or_else(String::new, |p| {
+    let mut rtt = s.keepalive_rtt_ms.p50.map_or_else(String::new, |p| {
         format!(", keep-alive RTT median {}", human_ms(p))
     });
+    if s.keepalive_answered == Some(false) {
+        rtt.push_str(", the registrar does not answer keep-alives");
+    }
     format!(
         "watched {}: registered {:.1} % of the time, {} drops, {} refreshes ({} failed), longest gap {}{rtt}; exit {}\n",
         human_ms(s.elapsed_ms),

@@ -40,6 +40,11 @@ pub struct Register<'a> {
     /// Our instance ID, `urn:uuid:…` (RFC 5626 §4.1): sent as `+sip.instance` so that our binding
     /// can be found after a registrar rewrote the Contact URI.
     pub instance: &'a str,
+    /// Contacts of ours from earlier flows, removed in the same request (`expires=0`, before our
+    /// Contact; RFC 3261 §10.2.2, as pjsip's registration client does when its address changed).
+    /// They carry no `+sip.instance`, so a registrar that matches by instance does not remove the
+    /// binding the request makes.
+    pub remove: &'a [(Transport, SocketAddr)],
 }
 
 /// A host name or address as text, IPv6 in brackets (RFC 3261 §25.1).
@@ -130,7 +135,13 @@ impl Register<'_> {
         );
         put(&mut out, &[self.call_id, "\r\nCSeq: "]);
         put_decimal(&mut out, self.cseq.into());
-        put(&mut out, &[" REGISTER\r\nContact: <sip:", user, "@"]);
+        put(&mut out, &[" REGISTER\r\n"]);
+        for (transport, local) in self.remove {
+            put(&mut out, &["Contact: <sip:", user, "@"]);
+            put_host_port(&mut out, *local);
+            put(&mut out, &[transport_param(*transport), ">;expires=0\r\n"]);
+        }
+        put(&mut out, &["Contact: <sip:", user, "@"]);
         put_host_port(&mut out, self.local);
         put(&mut out, &[transport_param(self.transport), ">;expires="]);
         put_decimal(&mut out, self.expires.into());
@@ -186,6 +197,10 @@ pub struct Options<'a> {
     pub from_tag: &'a str,
     /// Top Via branch.
     pub branch: &'a str,
+    /// CSeq number: 1, then 2 for the request that answers a challenge (§8.1.3.5).
+    pub cseq: u32,
+    /// The answer to the registrar's challenge, if it sent one (§22.2).
+    pub authorization: Option<(AuthHeader, &'a str)>,
 }
 
 impl Options<'_> {
@@ -193,6 +208,11 @@ impl Options<'_> {
     #[must_use]
     pub fn build(&self) -> Vec<u8> {
         let aor = format!("sip:{}@{}", self.user, self.domain);
+        let auth = match self.authorization {
+            Some((AuthHeader::Authorization, v)) => format!("Authorization: {v}\r\n"),
+            Some((AuthHeader::ProxyAuthorization, v)) => format!("Proxy-Authorization: {v}\r\n"),
+            None => String::new(),
+        };
         format!(
             "OPTIONS {aor} SIP/2.0\r\n\
              Via: SIP/2.0/{} {};branch={};rport\r\n\
@@ -200,7 +220,7 @@ impl Options<'_> {
              From: <{aor}>;tag={}\r\n\
              To: <{aor}>\r\n\
              Call-ID: {}\r\n\
-             CSeq: 1 OPTIONS\r\n\
+             CSeq: {} OPTIONS\r\n{auth}\
              Contact: <sip:{}@{}>\r\n\
              Accept: application/sdp\r\n\
              User-Agent: sipreg/{}\r\n\
@@ -210,6 +230,7 @@ impl Options<'_> {
             self.branch,
             self.from_tag,
             self.call_id,
+            self.cseq,
             self.user,
             host_port(self.local),
             env!("CARGO_PKG_VERSION")
@@ -235,6 +256,7 @@ mod tests {
             expires: 600,
             authorization: &[],
             instance: "urn:uuid:00000000-0000-4000-8000-000000000001",
+            remove: &[],
         }
         .build()
     }
@@ -371,6 +393,7 @@ mod tests {
                 expires,
                 authorization,
                 instance: "urn:uuid:00000000-0000-4000-8000-000000000001",
+                remove: &[],
             };
             let ours = String::from_utf8(register.build()).unwrap();
             assert_eq!(ours, rsip_request(&register).to_string());
@@ -396,6 +419,42 @@ mod tests {
     }
 
     #[test]
+    fn contacts_of_earlier_flows_are_removed_before_ours_without_the_instance() {
+        let remove = [
+            (Transport::Tcp, "10.0.0.5:40001".parse().unwrap()),
+            (Transport::Udp, "[2001:db8::5]:5062".parse().unwrap()),
+        ];
+        let text = String::from_utf8(
+            Register {
+                transport: Transport::Tcp,
+                domain: "example.com",
+                user: "alice",
+                local: "10.0.0.5:40002".parse().unwrap(),
+                call_id: "cid1",
+                from_tag: "tag1",
+                cseq: 9,
+                branch: "z9hG4bKabc",
+                expires: 600,
+                authorization: &[],
+                instance: "urn:uuid:00000000-0000-4000-8000-000000000001",
+                remove: &remove,
+            }
+            .build(),
+        )
+        .unwrap();
+        let contacts: Vec<&str> = text.lines().filter(|l| l.starts_with("Contact:")).collect();
+        assert_eq!(
+            contacts,
+            [
+                "Contact: <sip:alice@10.0.0.5:40001;transport=tcp>;expires=0",
+                "Contact: <sip:alice@[2001:db8::5]:5062>;expires=0",
+                "Contact: <sip:alice@10.0.0.5:40002;transport=tcp>;expires=600;+sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\"",
+            ],
+            "{text}"
+        );
+    }
+
+    #[test]
     fn options_to_our_own_aor() {
         let text = String::from_utf8(
             Options {
@@ -406,6 +465,8 @@ mod tests {
                 call_id: "probe1",
                 from_tag: "t1",
                 branch: "z9hG4bKp",
+                cseq: 1,
+                authorization: None,
             }
             .build(),
         )

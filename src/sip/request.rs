@@ -79,7 +79,9 @@ impl Incoming {
     }
 
     /// Our answer, or `None` for an ACK, for a request without the headers an answer needs, and
-    /// when the answer would be larger than the request (no reflection amplification).
+    /// when the answer would be larger than the request (no reflection amplification). It answers
+    /// as a UA does: a To tag of its own per answer (§8.2.6.2), and what it allows, accepts and
+    /// supports (§11.2), which are left out when they would make it larger than the request.
     #[must_use]
     pub fn answer(&self) -> Option<Vec<u8>> {
         let (status, reason) = self.status()?;
@@ -90,13 +92,14 @@ impl Incoming {
         {
             return None;
         }
+        let tag = super::random_hex(4);
         let mut out = format!("SIP/2.0 {status} {reason}\r\n");
         for (name, value) in &self.echo {
             let name = match name.as_str() {
                 "via" => "Via",
                 "from" => "From",
                 "to" if !value.contains(";tag=") => {
-                    out.push_str(&format!("To: {value};tag=sipreg\r\n"));
+                    out.push_str(&format!("To: {value};tag={tag}\r\n"));
                     continue;
                 }
                 "to" => "To",
@@ -104,6 +107,12 @@ impl Incoming {
                 _ => "CSeq",
             };
             out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let described = format!(
+            "{out}Allow: {ALLOW}\r\nAccept: application/sdp\r\nSupported: \r\nContent-Length: 0\r\n\r\n"
+        );
+        if described.len() <= self.size {
+            return Some(described.into_bytes());
         }
         if status == 405 {
             out.push_str(&format!("Allow: {ALLOW}\r\n"));
@@ -150,9 +159,33 @@ mod tests {
                     "{text}"
                 );
                 assert!(text.contains("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKs1\r\n"));
-                assert!(text.contains("To: <sip:alice@example.com>;tag=sipreg\r\n"));
+                assert!(text.contains("To: <sip:alice@example.com>;tag="), "{text}");
+                assert!(!text.contains(";tag=sipreg"), "{text}");
                 assert!(text.contains(&format!("CSeq: 5 {method}\r\n")));
             }
+        }
+    }
+
+    #[test]
+    fn answers_like_a_ua_with_a_fresh_tag_each_time() {
+        let padding = format!("User-Agent: {}\r\n", "p".repeat(200));
+        let r = Incoming::parse(&request("OPTIONS", &padding)).unwrap();
+        let tag = |a: &str| {
+            a.lines()
+                .find(|l| l.starts_with("To:"))
+                .and_then(|l| l.split(";tag=").nth(1))
+                .map(str::to_string)
+        };
+        let one = String::from_utf8(r.answer().unwrap()).unwrap();
+        let two = String::from_utf8(r.answer().unwrap()).unwrap();
+        assert_ne!(tag(&one), tag(&two), "{one}\n{two}");
+        assert_eq!(tag(&one).map(|t| t.len()), Some(8));
+        for header in [
+            "Allow: OPTIONS, NOTIFY, INVITE, ACK, BYE, CANCEL\r\n",
+            "Accept: application/sdp\r\n",
+            "Supported: \r\n",
+        ] {
+            assert!(one.contains(header), "{header} in {one}");
         }
     }
 

@@ -598,6 +598,15 @@ impl Response {
             && it.next().is_some_and(|m| m.eq_ignore_ascii_case(method))
     }
 
+    /// Whether a `Require` header names `option` (RFC 3261 §20.32): `outbound` when the registrar
+    /// agreed to an RFC 5626 flow (§5.2).
+    #[must_use]
+    pub fn requires(&self, option: &str) -> bool {
+        self.headers_named("require")
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(option))
+    }
+
     /// A header holding a number of seconds (Expires, Min-Expires, Retry-After), comments ignored.
     #[must_use]
     pub fn seconds(&self, name: &str) -> Option<u32> {

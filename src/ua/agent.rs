@@ -34,6 +34,11 @@ pub struct Agent<'a, C: Connector> {
     pub(crate) granted: Option<u32>,
     /// The Flow-Timer of the last 2xx that registered us (RFC 5626 §4.4.1).
     pub(crate) flow_timer: Option<u32>,
+    /// The last 2xx that registered us carried `Require: outbound` (RFC 5626 §5.2): the registrar
+    /// agreed to a flow and owes a pong to every ping.
+    pub(crate) outbound: bool,
+    /// What the watch learned about the registrar's pongs, kept across flows (RFC 5626 §4.4.1).
+    pub(crate) pongs: Option<crate::ua::binding::Pongs>,
     /// Retry-After of the last attempt's answer (a 503): the watch waits at least that long.
     pub(crate) retry_after: Option<Duration>,
     /// The Call-ID of the inbound check's OPTIONS, while it runs.
@@ -65,6 +70,8 @@ impl<'a, C: Connector> Agent<'a, C> {
             last_pong: None,
             granted: None,
             flow_timer: None,
+            outbound: false,
+            pongs: None,
             retry_after: None,
             probe: None,
             probe_arrived: None,
@@ -231,7 +238,7 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// Opens the flow: TCP connect and TLS handshake are timed phases; UDP opens at once.
-    async fn connect(
+    pub(crate) async fn connect(
         &mut self,
         transport: Transport,
         remote: SocketAddr,
@@ -485,11 +492,13 @@ impl<'a, C: Connector> Agent<'a, C> {
         let reply = parsed
             .filter(|_| self.answering)
             .and_then(|r| Some((r.status()?.0, r.answer()?)));
+        let answer = self.told(|| reply.as_ref().map(|(_, b)| b.clone()).unwrap_or_default());
         self.emit(Event::RequestReceived {
             method,
             answered: reply.as_ref().map(|(status, _)| *status),
             transport,
             bytes,
+            answer,
         });
         match reply {
             Some((_, bytes)) => Inbound::Reply(bytes),
@@ -498,7 +507,7 @@ impl<'a, C: Connector> Agent<'a, C> {
     }
 
     /// Announces a request sent at `at`; `waited` is the Timer E interval before a retransmission.
-    fn sent(
+    pub(crate) fn sent(
         &mut self,
         at: std::time::Instant,
         purpose: Purpose,
@@ -543,6 +552,7 @@ impl<'a, C: Connector> Agent<'a, C> {
         if outcome == Outcome::Registered {
             self.granted = expires;
             self.flow_timer = response.seconds("flow-timer");
+            self.outbound = response.requires("outbound");
             self.emit(Event::Registered {
                 transport: info.transport,
                 local: info.local,
@@ -615,10 +625,12 @@ impl<'a, C: Connector> Agent<'a, C> {
             }
             Err(f) => (false, None, f.reason),
         };
+        let left = self.told(|| registration.left());
         self.emit(Event::Unregistered {
             done,
             status,
             reason,
+            left,
         });
     }
 }

@@ -51,6 +51,14 @@ impl Keeper {
         self.refreshing = false;
     }
 
+    /// Refresh at `now` rather than later (an inbound check did not reach us: a refresh on the
+    /// flow reopens a NAT pinhole), unless a refresh is under way or nothing is bound.
+    pub fn hasten(&mut self, now: Instant) {
+        if !self.refreshing {
+            self.refresh_at = self.refresh_at.map(|r| r.min(now));
+        }
+    }
+
     /// When [`Keeper::poll`] must be called next, if anything is scheduled.
     #[must_use]
     pub fn wake_at(&self) -> Option<Instant> {
@@ -89,27 +97,45 @@ pub const PONG_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Beat {
     /// Send a keep-alive now.
     Ping,
-    /// The pong did not come in time: the flow has failed.
+    /// The pong did not come in time on a flow whose pongs are owed: the flow has failed.
     Missed,
+    /// The first ping on a registrar that never agreed to answer got no pong: the registrar does
+    /// not answer keep-alives, which says nothing about the flow (RFC 5626 §4.4.1 binds the answer
+    /// to an agreed flow). Pings go on, unanswered.
+    Unanswered,
 }
 
-/// Keep-alives on one flow: CRLFCRLF pings every interval, and on TCP/TLS a pong within
-/// [`PONG_TIMEOUT`] (RFC 5626 §4.4.1). Pure: the caller says when things happen.
+/// Whether a pong is owed for each ping (RFC 5626 §4.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pongs {
+    /// No answer is expected: UDP's CRLF (it keeps a NAT pinhole open), or a registrar found not
+    /// to answer.
+    Never,
+    /// Not known yet (TCP/TLS, outbound not agreed): the first pong proves the registrar answers,
+    /// and from then on a missing one means a dead flow; no pong to the first ping means it does
+    /// not answer ([`Beat::Unanswered`]).
+    Learn,
+    /// Owed: the registrar agreed to outbound (`Require: outbound` in the 2xx) or answered before.
+    Owed,
+}
+
+/// Keep-alives on one flow: CRLFCRLF pings every interval, and a pong within [`PONG_TIMEOUT`]
+/// where one is owed (RFC 5626 §4.4.1). Pure: the caller says when things happen.
 #[derive(Debug, Clone)]
 pub struct KeepAlive {
     interval: Option<Duration>,
-    expect_pong: bool,
+    pongs: Pongs,
     next_ping: Option<Instant>,
     ping_sent: Option<Instant>,
 }
 
 impl KeepAlive {
-    /// Pings every `interval` (`None` or zero: off); `expect_pong` on TCP and TLS.
+    /// Pings every `interval` (`None` or zero: off), expecting pongs as `pongs` says.
     #[must_use]
-    pub fn new(interval: Option<Duration>, expect_pong: bool) -> Self {
+    pub fn new(interval: Option<Duration>, pongs: Pongs) -> Self {
         Self {
             interval: interval.filter(|d| !d.is_zero()),
-            expect_pong,
+            pongs,
             next_ping: None,
             ping_sent: None,
         }
@@ -137,11 +163,21 @@ impl KeepAlive {
         self.interval
     }
 
+    /// What is known about pongs now.
+    #[must_use]
+    pub fn pongs(&self) -> Pongs {
+        self.pongs
+    }
+
+    fn waits_for_pong(&self) -> bool {
+        self.pongs != Pongs::Never
+    }
+
     /// When [`KeepAlive::poll`] must be called next.
     #[must_use]
     pub fn wake_at(&self) -> Option<Instant> {
         match self.ping_sent {
-            Some(sent) if self.expect_pong => Some(sent + PONG_TIMEOUT),
+            Some(sent) if self.waits_for_pong() => Some(sent + PONG_TIMEOUT),
             _ => self.next_ping,
         }
     }
@@ -149,19 +185,26 @@ impl KeepAlive {
     /// What is due at `now`. After [`Beat::Ping`] the caller sends the ping and calls
     /// [`KeepAlive::sent`].
     pub fn poll(&mut self, now: Instant) -> Option<Beat> {
-        if let Some(sent) = self.ping_sent.filter(|_| self.expect_pong) {
-            return (now >= sent + PONG_TIMEOUT).then(|| {
-                self.ping_sent = None;
-                self.next_ping = None;
-                Beat::Missed
-            });
+        if let Some(sent) = self.ping_sent.filter(|_| self.waits_for_pong()) {
+            if now < sent + PONG_TIMEOUT {
+                return None;
+            }
+            self.ping_sent = None;
+            if self.pongs == Pongs::Learn {
+                // Unanswered from the start: keep pinging on the schedule, expecting nothing.
+                self.pongs = Pongs::Never;
+                self.next_ping = self.interval.map(|i| sent + i);
+                return Some(Beat::Unanswered);
+            }
+            self.next_ping = None;
+            return Some(Beat::Missed);
         }
         (self.next_ping.is_some_and(|n| now >= n)).then_some(Beat::Ping)
     }
 
     /// The ping went out at `now`.
     pub fn sent(&mut self, now: Instant) {
-        if self.expect_pong {
+        if self.waits_for_pong() {
             self.ping_sent = Some(now);
             self.next_ping = None;
         } else {
@@ -169,9 +212,11 @@ impl KeepAlive {
         }
     }
 
-    /// A pong arrived at `now`: the round-trip time, when a ping was waiting for it.
+    /// A pong arrived at `now`: the round-trip time, when a ping was waiting for it. A registrar
+    /// that answered once owes every later pong.
     pub fn pong(&mut self, now: Instant) -> Option<Duration> {
         let sent = self.ping_sent.take()?;
+        self.pongs = Pongs::Owed;
         self.next_ping = self.interval.map(|i| sent + i);
         Some(now.saturating_duration_since(sent))
     }
@@ -239,9 +284,28 @@ mod tests {
     }
 
     #[test]
+    fn a_hastened_refresh_is_due_at_once_and_the_schedule_goes_on_from_it() {
+        let start = Instant::now();
+        let mut k = Keeper::new(RefreshPolicy::default());
+        k.on_registered(start, 3600);
+        let early = start + Duration::from_secs(60);
+        k.hasten(early);
+        assert_eq!(k.wake_at(), Some(early));
+        assert_eq!(k.poll(early), Some(Due::Refresh));
+        k.hasten(early + Duration::from_secs(1));
+        assert_eq!(
+            k.wake_at(),
+            Some(start + Duration::from_secs(3600)),
+            "under way"
+        );
+        k.on_registered(early + Duration::from_secs(1), 3600);
+        assert_eq!(k.wake_at(), Some(early + Duration::from_secs(3241)));
+    }
+
+    #[test]
     fn keep_alives_ping_on_time_and_a_missing_pong_fails_the_flow() {
         let start = Instant::now();
-        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), true);
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), Pongs::Owed);
         k.start(start);
         let mut rtts = Vec::new();
         // An hour of pings answered after 3 ms.
@@ -270,7 +334,7 @@ mod tests {
     #[test]
     fn udp_keep_alives_expect_no_answer_and_zero_turns_them_off() {
         let start = Instant::now();
-        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), false);
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), Pongs::Never);
         k.start(start);
         for n in 1..=4u64 {
             let at = k.wake_at().unwrap();
@@ -278,15 +342,57 @@ mod tests {
             assert_eq!(k.poll(at), Some(Beat::Ping));
             k.sent(at);
         }
-        let mut off = KeepAlive::new(Some(Duration::ZERO), true);
+        let mut off = KeepAlive::new(Some(Duration::ZERO), Pongs::Owed);
         off.start(start);
         assert_eq!((off.wake_at(), off.interval()), (None, None));
     }
 
     #[test]
+    fn a_registrar_that_never_answers_is_told_once_and_its_flow_stays() {
+        let start = Instant::now();
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), Pongs::Learn);
+        k.start(start);
+        let first = start + Duration::from_secs(30);
+        assert_eq!(k.poll(first), Some(Beat::Ping));
+        k.sent(first);
+        assert_eq!(k.wake_at(), Some(first + PONG_TIMEOUT));
+        assert_eq!(k.poll(first + PONG_TIMEOUT), Some(Beat::Unanswered));
+        assert_eq!(k.pongs(), Pongs::Never);
+        // Pings go on every 30 s from the first one, and none is ever missed.
+        for n in 2..=100u64 {
+            let at = k.wake_at().unwrap();
+            assert_eq!(at, start + Duration::from_secs(30 * n));
+            assert_eq!(k.poll(at), Some(Beat::Ping));
+            k.sent(at);
+            assert_eq!(k.poll(at + PONG_TIMEOUT), None);
+        }
+    }
+
+    #[test]
+    fn a_registrar_that_answered_once_owes_every_pong() {
+        let start = Instant::now();
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), Pongs::Learn);
+        k.start(start);
+        let first = start + Duration::from_secs(30);
+        assert_eq!(k.poll(first), Some(Beat::Ping));
+        k.sent(first);
+        assert_eq!(
+            k.pong(first + Duration::from_millis(2)),
+            Some(Duration::from_millis(2))
+        );
+        assert_eq!(k.pongs(), Pongs::Owed);
+        let second = k.wake_at().unwrap();
+        assert_eq!(second, first + Duration::from_secs(30));
+        assert_eq!(k.poll(second), Some(Beat::Ping));
+        k.sent(second);
+        assert_eq!(k.poll(second + PONG_TIMEOUT), Some(Beat::Missed));
+        assert_eq!(k.wake_at(), None);
+    }
+
+    #[test]
     fn a_flow_timer_sets_the_interval_to_80_to_100_percent() {
         let start = Instant::now();
-        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), true);
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), Pongs::Owed);
         k.flow_timer(120, 0.8, start);
         assert_eq!(k.interval(), Some(Duration::from_secs(96)));
         k.flow_timer(120, 2.0, start);

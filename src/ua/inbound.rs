@@ -12,27 +12,30 @@ use super::words::timer_f;
 use crate::event::{Event, Purpose};
 use crate::model::{Failure, Transport};
 use crate::net::{Connector, Flow, Frame};
-use crate::sip::message::Options;
+use crate::sip::digest::{self, Credentials};
+use crate::sip::message::{AuthHeader, Options};
 use crate::sip::response::Response;
 use crate::sip::{new_branch, random_hex};
 
 impl<C: Connector> Agent<'_, C> {
     /// Sends the OPTIONS to our AOR through the registrar, answers it when the registrar forwards
     /// it to us over our binding's flow, and announces what happened: whether it arrived, and the
-    /// registrar's answer to it.
+    /// registrar's answer to it. A 401/407 is answered once with the account's credentials, over
+    /// the same path (RFC 3261 §22.2, §22.3).
     pub(crate) async fn check_inbound(&mut self, link: &mut Link<C::Flow>) -> (bool, Option<u16>) {
-        let call_id = format!("inbound-{}@sipreg", random_hex(10));
-        self.probe = Some(call_id.clone());
+        let ids = ProbeIds {
+            call_id: format!("inbound-{}@sipreg", random_hex(10)),
+            from_tag: random_hex(6),
+        };
+        self.probe = Some(ids.call_id.clone());
         self.probe_arrived = None;
         let answering = std::mem::replace(&mut self.answering, true);
         let sent = now();
         let result = if link.info.transport.is_reliable() {
             // A connection is its own pinhole: the OPTIONS goes over it.
-            let request = self.probe_request(link.info.transport, link.info.local, &call_id);
-            self.transaction(&mut link.flow, &request, Purpose::Inbound, "finish")
-                .await
+            self.probe_over(link, &ids).await
         } else {
-            self.probe_aside(link, &call_id).await
+            self.probe_aside(link, &ids).await
         };
         self.answering = answering;
         self.probe = None;
@@ -50,6 +53,64 @@ impl<C: Connector> Agent<'_, C> {
             reason,
         });
         (arrived.is_some(), status)
+    }
+
+    /// TCP/TLS: the OPTIONS over our binding's own connection, and once more with credentials
+    /// when the registrar challenges it.
+    async fn probe_over(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        ids: &ProbeIds,
+    ) -> Result<Response, Failure> {
+        let (transport, local) = (link.info.transport, link.info.local);
+        let mut request = self.probe_request(transport, local, ids, None);
+        let mut challenged = false;
+        loop {
+            let response = self
+                .transaction(&mut link.flow, &request, Purpose::Inbound, "finish")
+                .await?;
+            match self.answer_challenge(&response, transport, local, ids, challenged) {
+                Some(next) => {
+                    request = next;
+                    challenged = true;
+                }
+                None => return Ok(response),
+            }
+        }
+    }
+
+    /// The OPTIONS again with the credentials that answer `response`'s challenge (CSeq 2, a fresh
+    /// cnonce, nc 1: RFC 7616 §3.4), when it is one, this is the first, and we have a password.
+    fn answer_challenge(
+        &self,
+        response: &Response,
+        transport: Transport,
+        local: SocketAddr,
+        ids: &ProbeIds,
+        challenged: bool,
+    ) -> Option<Request> {
+        let (header, kind) = match response.status {
+            401 => ("www-authenticate", AuthHeader::Authorization),
+            407 => ("proxy-authenticate", AuthHeader::ProxyAuthorization),
+            _ => return None,
+        };
+        let password = self.cfg.password.as_ref().filter(|_| !challenged)?;
+        let values: Vec<&str> = response.headers_named(header).collect();
+        let challenge = digest::choose(&values).ok()?;
+        let credentials = Credentials {
+            username: &self.cfg.auth_user,
+            password: password.expose(),
+        };
+        let uri = format!("sip:{}@{}", self.cfg.user, self.cfg.domain);
+        let value = digest::authorization(
+            &challenge,
+            &credentials,
+            "OPTIONS",
+            &uri,
+            1,
+            &digest::new_cnonce(),
+        );
+        Some(self.probe_request(transport, local, ids, Some((kind, &value))))
     }
 
     /// A final answer came before the forwarded request: a registrar that forks to another binding
@@ -79,25 +140,34 @@ impl<C: Connector> Agent<'_, C> {
         Ok(())
     }
 
-    /// The OPTIONS to our AOR, sent from `local`.
-    fn probe_request(&self, transport: Transport, local: SocketAddr, call_id: &str) -> Request {
+    /// The OPTIONS to our AOR, sent from `local`: CSeq 1, or 2 with the answer to a challenge.
+    fn probe_request(
+        &self,
+        transport: Transport,
+        local: SocketAddr,
+        ids: &ProbeIds,
+        authorization: Option<(AuthHeader, &str)>,
+    ) -> Request {
         let branch = new_branch();
+        let cseq = if authorization.is_some() { 2 } else { 1 };
         let bytes = Options {
             transport,
             domain: &self.cfg.domain,
             user: &self.cfg.user,
             local,
-            call_id,
-            from_tag: &random_hex(6),
+            call_id: &ids.call_id,
+            from_tag: &ids.from_tag,
             branch: &branch,
+            cseq,
+            authorization,
         }
         .build();
         Request {
             bytes,
             key: Key {
                 branch,
-                call_id: call_id.into(),
-                cseq: 1,
+                call_id: ids.call_id.as_str().into(),
+                cseq,
                 method: "OPTIONS",
             },
             expires: 0,
@@ -106,20 +176,45 @@ impl<C: Connector> Agent<'_, C> {
 
     /// UDP: the OPTIONS goes out from a socket of its own, so that it cannot itself reopen the NAT
     /// pinhole of our binding's flow (which is what the check is about); the forwarded request is
-    /// awaited, and answered, on that flow. Timer E/F run on the side socket (RFC 3261 §17.1.2).
+    /// awaited, and answered, on that flow. A challenge is answered once from the same socket.
     async fn probe_aside(
         &mut self,
         link: &mut Link<C::Flow>,
-        call_id: &str,
+        ids: &ProbeIds,
     ) -> Result<Response, Failure> {
         let connect = self.cfg.timers.connect;
         let mut aside = self
             .connector
             .open(Transport::Udp, link.remote, connect)
             .await?;
-        let request = self.probe_request(Transport::Udp, aside.local_addr(), call_id);
+        let local = aside.local_addr();
+        let mut request = self.probe_request(Transport::Udp, local, ids, None);
+        let mut challenged = false;
+        loop {
+            let response = self.aside_transaction(link, &mut aside, &request).await?;
+            match self.answer_challenge(&response, Transport::Udp, local, ids, challenged) {
+                Some(next) => {
+                    request = next;
+                    challenged = true;
+                }
+                None => return Ok(response),
+            }
+        }
+    }
+
+    /// One OPTIONS transaction on the side socket (Timer E/F, RFC 3261 §17.1.2), in the trace like
+    /// every other request, while our flow is listened to for the forwarded request.
+    async fn aside_transaction(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        aside: &mut C::Flow,
+        request: &Request,
+    ) -> Result<Response, Failure> {
+        let sent = now();
         aside.send(&request.bytes).await?;
-        let mut tx = Transaction::new(&request.key, false, &self.cfg.timers, now());
+        self.sent(sent, Purpose::Inbound, Transport::Udp, request, None);
+        let mut last_send = sent;
+        let mut tx = Transaction::new(&request.key, false, &self.cfg.timers, sent);
         loop {
             let wake = Instant::from_std(tx.wake_at());
             // Our flow first: a proxy relays the final answer only after we answered the forwarded
@@ -130,7 +225,20 @@ impl<C: Connector> Agent<'_, C> {
                 frame = aside.recv() => {
                     let Frame::Message(bytes) = frame? else { continue };
                     let Ok(response) = Response::parse(&bytes) else { continue };
-                    if tx.on_response(now(), &response) == Step::Final {
+                    let step = tx.on_response(now(), &response);
+                    if matches!(step, Step::Ignore(_)) {
+                        continue;
+                    }
+                    self.emit(Event::ResponseReceived {
+                        purpose: Purpose::Inbound,
+                        transport: Transport::Udp,
+                        status: response.status,
+                        reason: self.told(|| response.reason.clone()),
+                        after: now() - sent,
+                        from: None,
+                        bytes: self.told(|| bytes.clone()),
+                    });
+                    if step == Step::Final {
                         if self.probe_arrived.is_none() && (200..300).contains(&response.status) {
                             self.linger(link).await?;
                         }
@@ -139,10 +247,22 @@ impl<C: Connector> Agent<'_, C> {
                 }
                 () = tokio::time::sleep_until(wake) => match tx.on_timer(now()) {
                     Some(Step::TimedOut) => return Err(timer_f(self.cfg, &tx, 0)),
-                    Some(Step::Retransmit) => aside.send(&request.bytes).await?,
+                    Some(Step::Retransmit) => {
+                        let at = now();
+                        aside.send(&request.bytes).await?;
+                        self.sent(at, Purpose::Inbound, Transport::Udp, request, Some(at - last_send));
+                        last_send = at;
+                    }
                     _ => {}
                 },
             }
         }
     }
+}
+
+/// The identifiers of one inbound check: its Call-ID (by which the forwarded request is
+/// recognised) and From tag, the same for the challenged request and its answer (§8.1.3.5).
+struct ProbeIds {
+    call_id: String,
+    from_tag: String,
 }

@@ -92,6 +92,11 @@ pub struct Registration {
     /// The challenges answered so far, with the last nonce count used (RFC 7616 §3.4).
     challenges: Vec<(AuthHeader, Challenge, u32)>,
     round: Round,
+    /// The flow whose Contact the last request asked to bind, until a removal covers it.
+    bound: Option<FlowInfo>,
+    /// Contacts of earlier flows that may still be bound: every request removes them (expires=0)
+    /// until a 2xx says they are gone. Empty (no allocation) unless the address changed.
+    stale: Vec<(Transport, SocketAddr)>,
 }
 
 impl Registration {
@@ -119,6 +124,8 @@ impl Registration {
             cseq: 0,
             challenges: Vec::new(),
             round: Round::default(),
+            bound: None,
+            stale: Vec::new(),
         }
     }
 
@@ -150,6 +157,25 @@ impl Registration {
     #[must_use]
     pub fn cseq(&self) -> u32 {
         self.cseq
+    }
+
+    /// Our Contacts that a registrar may still hold: asked for in this registration and not yet
+    /// seen removed by a 2xx (as `sip:user@host:port;transport=…`).
+    #[must_use]
+    pub fn left(&self) -> Vec<String> {
+        let bound = self.bound.map(|f| (f.transport, f.local));
+        self.stale
+            .iter()
+            .copied()
+            .chain(bound)
+            .map(|(t, local)| contact_uri(&self.account.user, t, local))
+            .collect()
+    }
+
+    /// Whether a Contact of ours may still be bound (see [`Registration::left`]).
+    #[must_use]
+    pub fn holds_any(&self) -> bool {
+        self.bound.is_some() || !self.stale.is_empty()
     }
 
     fn credentials(&self) -> Option<Credentials<'_>> {
@@ -199,6 +225,15 @@ impl Registration {
         // The Authorization values live only in the request's bytes: a storm holds ten thousand
         // registrations between their requests.
         let authorization = self.authorizations();
+        // A Contact from another flow is removed by this request and every later one until a 2xx
+        // confirms it (§10.2.2): no binding of ours is left pointing at a closed connection.
+        if let Some(old) = self.bound.filter(|b| *b != flow) {
+            self.stale.push((old.transport, old.local));
+            self.bound = None;
+        }
+        if self.round.expires > 0 {
+            self.bound = Some(flow);
+        }
         self.cseq += 1;
         let branch = new_branch();
         let bytes = Register {
@@ -213,6 +248,7 @@ impl Registration {
             expires: self.round.expires,
             authorization: &authorization,
             instance: &self.instance,
+            remove: &self.stale,
         }
         .build();
         Request {
@@ -230,7 +266,14 @@ impl Registration {
     /// Feeds the final response of the current request.
     pub fn on_final(&mut self, flow: FlowInfo, response: Response) -> Next {
         match response.status {
-            200..=299 => Next::Done(Answer::Success(response)),
+            200..=299 => {
+                // §10.3: the registrar applied every Contact of the request, removals included.
+                self.stale.clear();
+                if self.round.expires == 0 {
+                    self.bound = None;
+                }
+                Next::Done(Answer::Success(response))
+            }
             401 | 407 => self.on_challenge(flow, response),
             // §10.3 step 7: a 423 only answers a registration; a removal (Expires 0) is not retried.
             423 if !self.round.answered_423 && self.round.expires > 0 => {
@@ -304,6 +347,16 @@ impl Registration {
         self.challenges.push((kind, challenge, 0));
         Next::Send(self.request(flow), retry)
     }
+}
+
+/// A Contact URI of ours, as the REGISTER writes it.
+fn contact_uri(user: &str, transport: Transport, local: SocketAddr) -> String {
+    let param = match transport {
+        Transport::Udp => "",
+        Transport::Tcp => ";transport=tcp",
+        Transport::Tls => ";transport=tls",
+    };
+    format!("sip:{user}@{}{param}", host_port(local))
 }
 
 /// `host:port` from `received` and `rport` of the top Via, when the registrar filled both in.

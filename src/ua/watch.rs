@@ -8,7 +8,7 @@ use tokio::sync::watch::Receiver;
 use tokio::time::Instant;
 
 use super::agent::{Agent, Inbound, Link, account, now};
-use super::binding::{Beat, Due, KeepAlive, Keeper, RefreshPolicy, backoff};
+use super::binding::{Beat, Due, KeepAlive, Keeper, Pongs, RefreshPolicy, backoff};
 use super::registration::{Answer, Registration};
 use super::words::rejection_reason;
 use crate::event::{Event, Purpose};
@@ -36,14 +36,22 @@ struct Schedule {
     every: Option<Duration>,
 }
 
+impl Schedule {
+    /// No more inbound checks in this hold.
+    fn stop_checks(&mut self) {
+        self.next_check = None;
+        self.every = None;
+    }
+}
+
 /// Why holding a binding ended.
 enum Hold {
     /// The duration is over or a signal arrived.
     Stop,
     /// The binding is gone; the reason says how.
     Lost(String),
-    /// The binding is held, but the inbound check says requests through the registrar do not
-    /// reach us (or the registrar lost it): register again after the backoff.
+    /// The registrar says it holds no binding for us (404 or 480 to the inbound check): register
+    /// again after the backoff.
     Unreached(String),
 }
 
@@ -94,6 +102,9 @@ impl<C: Connector> Agent<'_, C> {
         let mut registration = Registration::new(account(self.cfg));
         let mut failures = 0u32;
         let mut verdict = Verdict::Unreachable;
+        // Where the last binding was made, for the removal when the watch ends without a flow.
+        let mut last: Option<(crate::model::Transport, std::net::SocketAddr)> = None;
+        let mut removal_tried = false;
         loop {
             // Every (re-)registration resolves afresh, as a phone does: DNS failover is seen.
             let cycle = tokio::select! {
@@ -106,6 +117,7 @@ impl<C: Connector> Agent<'_, C> {
             };
             verdict = cycle.0;
             if let Some(mut link) = cycle.1 {
+                last = Some((link.info.transport, link.remote));
                 let since = Instant::now();
                 let held = self
                     .hold(&mut link, &mut registration, settings, &mut stop, deadline)
@@ -114,6 +126,7 @@ impl<C: Connector> Agent<'_, C> {
                     Hold::Stop => {
                         self.answering = false;
                         if !self.cfg.keep {
+                            removal_tried = true;
                             tokio::select! {
                                 () = self.unregister(&mut link, &mut registration) => {}
                                 () = asked(&mut stop, 2, None) => {}
@@ -133,8 +146,9 @@ impl<C: Connector> Agent<'_, C> {
                         }
                     }
                     Hold::Unreached(reason) => {
-                        // Calls do not reach us: registering again may help (a new pinhole), but
-                        // it always waits the backoff, or a check that times out would loop.
+                        // The registrar says our binding is gone (404 or 480 to the inbound
+                        // check): register again, after the backoff, or a registrar that keeps
+                        // saying so would loop us.
                         self.answering = false;
                         self.emit(Event::RegistrationLost { reason });
                     }
@@ -148,8 +162,51 @@ impl<C: Connector> Agent<'_, C> {
                 () = tokio::time::sleep(wait) => self.emit(Event::WaitEnded),
             }
         }
+        // Ended between flows (a retry wait, a registration under way, after drops): what may
+        // still be bound is removed over a new flow, unless --keep (a second signal skips it).
+        if !self.cfg.keep && !removal_tried && registration.holds_any() {
+            if let Some((transport, remote)) = last {
+                tokio::select! {
+                    () = self.sweep(&mut registration, transport, remote) => {}
+                    () = asked(&mut stop, 2, None) => {}
+                }
+            }
+        }
         self.emit(Event::Finished(verdict));
         verdict
+    }
+
+    /// Removes what `registration` may still hold over a new flow to `remote`.
+    async fn sweep(
+        &mut self,
+        registration: &mut Registration,
+        transport: crate::model::Transport,
+        remote: std::net::SocketAddr,
+    ) {
+        match Box::pin(self.connect(transport, remote, "finish")).await {
+            Ok(flow) => {
+                let mut link = Link {
+                    info: super::registration::FlowInfo {
+                        transport,
+                        local: flow.local_addr(),
+                    },
+                    flow,
+                    remote,
+                    answered: false,
+                };
+                Box::pin(self.unregister(&mut link, registration)).await;
+            }
+            Err(f) => {
+                self.emit(Event::Unregistering);
+                let left = self.told(|| registration.left());
+                self.emit(Event::Unregistered {
+                    done: false,
+                    status: None,
+                    reason: f.reason,
+                    left,
+                });
+            }
+        }
     }
 
     /// One account of a storm, `registration` (its identity), with the storm's shared configuration
@@ -258,7 +315,14 @@ impl<C: Connector> Agent<'_, C> {
     fn schedule(&self, settings: &WatchSettings, reliable: bool) -> Schedule {
         let mut keeper = Keeper::new(settings.refresh);
         keeper.on_registered(now(), self.granted.unwrap_or(self.cfg.expires));
-        let mut beats = KeepAlive::new(Some(settings.keepalive), reliable);
+        // RFC 5626 §4.4.1: pongs are owed inside an agreed flow; outside one, what the registrar
+        // does is learned from the first ping (and remembered across flows).
+        let pongs = match (reliable, self.outbound, self.pongs) {
+            (false, _, _) => Pongs::Never,
+            (true, true, _) => Pongs::Owed,
+            (true, false, learned) => learned.unwrap_or(Pongs::Learn),
+        };
+        let mut beats = KeepAlive::new(Some(settings.keepalive), pongs);
         beats.start(now());
         // A Flow-Timer from the registrar sets the interval, unless the user turned keep-alives off.
         if let Some(secs) = self.flow_timer.filter(|_| !settings.keepalive.is_zero()) {
@@ -304,6 +368,7 @@ impl<C: Connector> Agent<'_, C> {
             () = sleep_until(wake) => {}
         }
         if let Some(rtt) = self.last_pong.take().and_then(|at| plan.beats.pong(at)) {
+            self.pongs = Some(Pongs::Owed);
             self.emit(Event::KeepAliveAnswered { rtt });
         }
         Ok(())
@@ -407,6 +472,11 @@ impl<C: Connector> Agent<'_, C> {
                 self.emit(Event::KeepAliveMissed);
                 Err(self.flow_lost("no pong within 10 s (RFC 5626 §4.4.1)".into()))
             }
+            Some(Beat::Unanswered) => {
+                self.pongs = Some(Pongs::Never);
+                self.emit(Event::KeepAliveUnanswered);
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -431,9 +501,10 @@ impl<C: Connector> Agent<'_, C> {
         }
     }
 
-    /// A failed inbound check ends the registration: a 404 says the registrar lost our binding
-    /// (after a restart, which UDP cannot notice otherwise); any other failure means calls would
-    /// not arrive. Either way the phone registers again.
+    /// What a failed inbound check means for the binding. Only the registrar saying the binding
+    /// is gone (404, 480) loses the registration; a check that did not reach us is reported and
+    /// the binding refreshed at once on its flow (which reopens a NAT pinhole); a check the
+    /// registrar refused or answered itself is reported, and no more checks are made.
     fn inbound_lost(
         &mut self,
         (arrived, status): (bool, Option<u16>),
@@ -442,30 +513,41 @@ impl<C: Connector> Agent<'_, C> {
         if arrived {
             return None;
         }
-        // A registrar that answers the OPTIONS itself or refuses to forward it cannot tell us
-        // anything: no more checks, and no registration counted as lost.
-        if matches!(status, Some(200..=299 | 403 | 405 | 501)) {
-            plan.next_check = None;
-            plan.every = None;
-            return None;
-        }
         let reason = match status {
-            Some(404) => {
-                let reason = "the registrar has no binding for us (404 to the inbound check)";
+            Some(404 | 480) => {
+                let reason = format!(
+                    "the registrar has no binding for us ({} to the inbound check)",
+                    status.unwrap_or_default()
+                );
                 self.emit(Event::BindingLost {
-                    reason: reason.into(),
+                    reason: reason.clone(),
                 });
-                reason
+                return Some(Hold::Unreached(reason));
             }
-            _ => {
-                let reason = "requests through the registrar no longer reach us";
-                self.emit(Event::InboundFailed {
-                    reason: reason.into(),
-                });
-                reason
+            None | Some(408) => {
+                plan.keeper.hasten(now());
+                "requests through the registrar do not reach us; refreshing the binding on its flow now".to_string()
             }
+            Some(code @ 200..=299) => {
+                plan.stop_checks();
+                format!(
+                    "the registrar answered the check itself ({code}) instead of forwarding it: it cannot tell; no more checks"
+                )
+            }
+            Some(code @ (401 | 407)) if self.cfg.password.is_none() => {
+                plan.stop_checks();
+                format!(
+                    "the registrar wants credentials for requests to users ({code}) and no password was given; no more checks"
+                )
+            }
+            Some(code @ 400..=499) => {
+                plan.stop_checks();
+                format!("the registrar refused to route the check ({code}); no more checks")
+            }
+            Some(code) => format!("the registrar failed to route the check ({code})"),
         };
-        Some(Hold::Unreached(reason.into()))
+        self.emit(Event::InboundFailed { reason });
+        None
     }
 
     fn flow_lost(&mut self, reason: String) -> Hold {
@@ -500,6 +582,7 @@ impl<C: Connector> Agent<'_, C> {
             Answer::Success(r) => {
                 let binding = registration.binding(r, link.info.local);
                 self.flow_timer = r.seconds("flow-timer");
+                self.outbound = r.requires("outbound");
                 self.emit(Event::Registered {
                     transport: link.info.transport,
                     local: link.info.local,

@@ -40,8 +40,10 @@ pub struct Setup {
     pub netns: Option<String>,
     /// The address every listener binds.
     pub listen_ip: String,
-    /// Config defines (`-A NAME`): `WITH_RELAY`, `WITH_NATHELPER`.
+    /// Config defines (`-A NAME`): `WITH_RELAY`, `WITH_NATHELPER`, `WITH_MANY_USERS`, `WITH_STRICT`.
     pub defines: Vec<String>,
+    /// The registrar's `min_expires` (a shorter Expires gets 423 with this Min-Expires).
+    pub min_expires: u32,
 }
 
 impl Setup {
@@ -52,6 +54,18 @@ impl Setup {
             netns: None,
             listen_ip: "127.0.0.1".to_string(),
             defines: Vec::new(),
+            min_expires: 10,
+        }
+    }
+
+    /// On 127.0.0.1, as the stricter registrar `WITH_STRICT` makes of it: no CRLF pongs, bindings
+    /// matched by Contact URI (not +sip.instance), 407 for requests from its own domain before it
+    /// relays them, and `min_expires` 60.
+    pub fn strict(algorithm: &str) -> Setup {
+        Setup {
+            defines: vec!["WITH_STRICT".to_string()],
+            min_expires: 60,
+            ..Setup::loopback(algorithm)
         }
     }
 
@@ -62,6 +76,7 @@ impl Setup {
             netns: Some(ns.to_string()),
             listen_ip: ip.to_string(),
             defines: defines.iter().map(|d| d.to_string()).collect(),
+            min_expires: 10,
         }
     }
 }
@@ -223,7 +238,7 @@ impl Kamailio {
                 .replace("@USER@", USER)
                 .replace("@PASSWORD@", PASSWORD)
                 .replace("@AUTH_ALGORITHM@", &setup.algorithm)
-                .replace("@MIN_EXPIRES@", "10")
+                .replace("@MIN_EXPIRES@", &setup.min_expires.to_string())
                 .replace("@MODULES_DIR@", modules.to_str().expect("utf-8 path"))
                 .replace("@SERVER_CERT@", server_cert.to_str().expect("utf-8 path"))
                 .replace("@SERVER_KEY@", server_key.to_str().expect("utf-8 path"))
