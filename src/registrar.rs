@@ -51,20 +51,43 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The Contact and Expires header lines of a 2xx that grants the requested binding (§10.3 step 8).
+    /// Every Contact value of the request, in order.
+    pub fn contacts(&self) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "contact" || n == "m")
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The Contact and Expires header lines of a 2xx that grants the requested bindings (§10.3
+    /// step 8): every Contact of the request but those it removes (`expires=0`), each with its
+    /// lifetime, as a registrar that lists only the request's Contacts answers.
     #[must_use]
     pub fn binding(&self) -> Vec<String> {
         let expires = self.header("expires").unwrap_or("3600");
-        let contact = self.header("contact").unwrap_or_default();
-        // The Contact as sent (URI and header parameters such as +sip.instance), with the lifetime
-        // granted in place of the one asked for (§10.3 step 8).
-        let kept: Vec<&str> = crate::sip::response::split_top_level(contact, ';')
-            .filter(|p| !p.trim().to_ascii_lowercase().starts_with("expires="))
-            .collect();
-        vec![
-            format!("Contact: {};expires={expires}", kept.join(";")),
-            format!("Expires: {expires}"),
-        ]
+        let mut lines = Vec::new();
+        for contact in self.contacts() {
+            let params: Vec<&str> = crate::sip::response::split_top_level(contact, ';').collect();
+            let own = params.iter().find_map(|p| {
+                p.trim()
+                    .to_ascii_lowercase()
+                    .strip_prefix("expires=")
+                    .map(str::to_string)
+            });
+            let granted = own.unwrap_or_else(|| expires.to_string());
+            if granted == "0" {
+                continue;
+            }
+            // The Contact as sent (URI and header parameters such as +sip.instance), with the
+            // lifetime granted in place of the one asked for (§10.3 step 8).
+            let kept: Vec<&str> = params
+                .into_iter()
+                .filter(|p| !p.trim().to_ascii_lowercase().starts_with("expires="))
+                .collect();
+            lines.push(format!("Contact: {};expires={granted}", kept.join(";")));
+        }
+        lines.push(format!("Expires: {expires}"));
+        lines
     }
 
     /// A response with `status`, `reason` and `extra` header lines (without CRLF), as seen from

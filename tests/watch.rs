@@ -132,12 +132,15 @@ fn a_connection_closed_at_once_is_a_drop_retried_after_a_backoff_not_a_storm() {
     let s = summary(&events);
     assert_eq!(s["drops"], 1);
     assert!(s["longest_gap_ms"].as_f64().unwrap() < 1000.0);
+    // Each re-registration came from a new connection and removed the Contact before it.
+    assert_eq!(reg.bindings(), Vec::<String>::new(), "{:?}", reg.seen());
 }
 
 #[test]
-fn a_silent_flow_is_found_by_its_missing_pong_and_recovered() {
+fn a_flow_that_answered_pongs_and_goes_silent_is_lost_and_its_contact_removed() {
+    // The registrar answers the first ping only: from then on a missing pong means a dead flow.
     let reg = registrar(Options {
-        pong: false,
+        pong_limit: Some(1),
         ..Options::default()
     });
     let server = reg.sip_addr.to_string();
@@ -150,17 +153,21 @@ fn a_silent_flow_is_found_by_its_missing_pong_and_recovered() {
         "--retry-interval",
         "1s",
         "--duration",
-        "13s",
+        "14s",
         &server,
     ]);
-    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(started.elapsed() < Duration::from_secs(21));
     assert_eq!(code, 6, "{events:?}");
+    assert!(
+        named(&events, "keepalive_unanswered").is_empty(),
+        "{events:?}"
+    );
     let missed = named(&events, "keepalive_missed");
     assert_eq!(missed.len(), 1, "{events:?}");
     let at = missed[0]["t_ms"].as_f64().unwrap();
     assert!(
-        (10_500.0..12_500.0).contains(&at),
-        "ping at 1 s, pong due 10 s later: {at}"
+        (11_500.0..13_500.0).contains(&at),
+        "pong at 1 s, ping at 2 s, pong due 10 s later: {at}"
     );
     let registered = named(&events, "registered");
     assert_eq!(
@@ -168,6 +175,79 @@ fn a_silent_flow_is_found_by_its_missing_pong_and_recovered() {
         2,
         "registered again after the loss: {events:?}"
     );
+    // The new REGISTER removed the Contact of the dead connection, and the end removed the new one.
+    let seen = reg.seen();
+    let again = seen
+        .iter()
+        .find(|s| s.peer != seen[0].peer)
+        .expect("a REGISTER from the new connection");
+    assert!(again.contact.contains(";expires=0"), "{again:?}");
+    assert_eq!(reg.bindings(), Vec::<String>::new(), "{seen:?}");
+    assert_eq!(summary(&events)["unregistered"], true);
+}
+
+#[test]
+fn a_registrar_that_never_answers_keep_alives_is_said_once_and_the_binding_held() {
+    // Outside an RFC 5626 flow a registrar owes no pong: the connection stays up and works.
+    let reg = registrar(Options {
+        pong: false,
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&["--tcp", "--keepalive", "1s", "--duration", "13s", &server]);
+    assert_eq!(code, 0, "{events:?}");
+    let told = named(&events, "keepalive_unanswered");
+    assert_eq!(told.len(), 1, "said once: {events:?}");
+    let at = told[0]["t_ms"].as_f64().unwrap();
+    assert!((10_500.0..12_500.0).contains(&at), "{at}");
+    assert!(named(&events, "keepalive_missed").is_empty(), "{events:?}");
+    assert!(named(&events, "registration_lost").is_empty(), "{events:?}");
+    let s = summary(&events);
+    assert_eq!(
+        (s["drops"].as_u64(), s["registered_pct"].as_f64()),
+        (Some(0), Some(100.0)),
+        "{s}"
+    );
+    assert_eq!(s["keepalive_answered"], false, "{s}");
+    // Pings went on after the note (one at 1 s, unanswered until 11 s; then every second), on the
+    // one connection.
+    assert!(reg.pings() >= 3, "{}", reg.pings());
+    let seen = reg.seen();
+    assert!(seen.iter().all(|x| x.peer == seen[0].peer), "{seen:?}");
+    assert_eq!(reg.bindings(), Vec::<String>::new());
+}
+
+#[test]
+fn a_watch_that_ends_while_waiting_to_retry_still_removes_its_contacts() {
+    // The first registration's connection closes at once; every later REGISTER but a removal is
+    // refused, so the watch is waiting to retry when --duration ends.
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(
+            |r: &Incoming| match (r.index, r.request.header("expires")) {
+                (0, _) => vec![Step::Send(r.ok()), Step::Close],
+                (_, Some("0")) => vec![Step::Send(r.ok())],
+                _ => vec![Step::Send(r.reply(503, "Service Unavailable", &[]))],
+            },
+        ),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&[
+        "--tcp",
+        "--keepalive",
+        "0",
+        "--retry-interval",
+        "10s",
+        "--duration",
+        "1500ms",
+        &server,
+    ]);
+    assert_eq!(code, 6, "{events:?}");
+    assert!(!named(&events, "waiting").is_empty(), "{events:?}");
+    let s = summary(&events);
+    assert_eq!(s["unregistered"], true, "{events:?}");
+    assert_eq!(s["not_removed"], serde_json::json!([]), "{s}");
+    assert_eq!(reg.bindings(), Vec::<String>::new(), "{:?}", reg.seen());
 }
 
 #[test]
@@ -244,6 +324,7 @@ fn sigterm_removes_the_binding_and_prints_the_summary() {
         Some(0),
         "no binding left"
     );
+    assert_eq!(reg.bindings(), Vec::<String>::new());
 }
 
 #[test]
@@ -277,7 +358,17 @@ fn a_second_sigint_skips_the_removal_and_still_prints_the_summary() {
     assert!(second.elapsed() < Duration::from_secs(5), "exits at once");
     assert_eq!(code, Some(0), "{rest:?}");
     let last: Value = serde_json::from_str(rest.last().expect("a summary")).unwrap();
-    assert_eq!(last["summary"]["unregistered"], Value::Null, "{last}");
+    assert_eq!(last["summary"]["unregistered"], false, "{last}");
+    let left = last["summary"]["not_removed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        left.len(),
+        1,
+        "the Contact it could not remove is named: {last}"
+    );
+    assert_eq!(reg.bindings().len(), 1, "left behind, as the summary says");
     assert_eq!(
         reg.seen().last().and_then(|s| s.expires),
         Some(0),

@@ -129,7 +129,7 @@ impl<C: Connector> Agent<'_, C> {
                             removal_tried = true;
                             tokio::select! {
                                 () = self.unregister(&mut link, &mut registration) => {}
-                                () = asked(&mut stop, 2, None) => {}
+                                () = asked(&mut stop, 2, None) => self.removal_skipped(&registration),
                             }
                         }
                         break;
@@ -168,12 +168,23 @@ impl<C: Connector> Agent<'_, C> {
             if let Some((transport, remote)) = last {
                 tokio::select! {
                     () = self.sweep(&mut registration, transport, remote) => {}
-                    () = asked(&mut stop, 2, None) => {}
+                    () = asked(&mut stop, 2, None) => self.removal_skipped(&registration),
                 }
             }
         }
         self.emit(Event::Finished(verdict));
         verdict
+    }
+
+    /// A second signal cut the removal short: what may still be bound is told.
+    fn removal_skipped(&mut self, registration: &Registration) {
+        let left = self.told(|| registration.left());
+        self.emit(Event::Unregistered {
+            done: false,
+            status: None,
+            reason: "skipped: a second signal".into(),
+            left,
+        });
     }
 
     /// Removes what `registration` may still hold over a new flow to `remote`.

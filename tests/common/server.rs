@@ -190,6 +190,9 @@ pub struct Options {
     pub nat: Option<SocketAddr>,
     /// Answer a CRLFCRLF ping on a stream with a CRLF pong (RFC 5626 §3.5.1).
     pub pong: bool,
+    /// Answer only this many pings (over all connections), then stop answering: a registrar that
+    /// answered keep-alives and then went silent.
+    pub pong_limit: Option<usize>,
 }
 
 impl Default for Options {
@@ -202,6 +205,7 @@ impl Default for Options {
             behaviour: Behaviour::Accept,
             nat: None,
             pong: true,
+            pong_limit: None,
         }
     }
 }
@@ -240,8 +244,12 @@ struct Shared {
     answers: Mutex<Vec<(String, Vec<Step>)>>,
     log: Mutex<Vec<Seen>>,
     pong: bool,
+    pong_limit: Option<usize>,
     /// Keep-alive pings received on streams.
     pings: std::sync::atomic::AtomicUsize,
+    /// The bindings a 2xx granted (Contact URI and when it runs out), removed by `expires=0`; not
+    /// tied to any connection, as many registrars keep them.
+    bindings: Mutex<Vec<(String, std::time::Instant)>>,
 }
 
 /// A thread with a tokio runtime of its own that keeps a server running until dropped.
@@ -325,7 +333,9 @@ impl Server {
             answers: Mutex::default(),
             log: Mutex::default(),
             pong: opts.pong,
+            pong_limit: opts.pong_limit,
             pings: std::sync::atomic::AtomicUsize::new(0),
+            bindings: Mutex::default(),
         });
         let serving = shared.clone();
         let (background, (sip_addr, tls_addr)) = Background::start(move || async move {
@@ -348,7 +358,20 @@ impl Server {
             .collect()
     }
 
-    /// Keep-alive pings received on streams so far.
+    /// The Contacts bound now: granted by a 2xx, not removed, not expired.
+    pub fn bindings(&self) -> Vec<String> {
+        let now = std::time::Instant::now();
+        self.shared
+            .bindings
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, until)| *until > now)
+            .map(|(uri, _)| uri.clone())
+            .collect()
+    }
+
+    /// Keep-alive pings received on streams.
     pub fn pings(&self) -> usize {
         self.shared.pings.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -555,10 +578,11 @@ async fn serve_stream<S: OverTcp>(
             let message = match framer.next_frame() {
                 Ok(Some(Frame::Message(m))) => m,
                 Ok(Some(Frame::Ping)) => {
-                    shared
+                    let before = shared
                         .pings
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if shared.pong && !send(&mut io, b"\r\n").await {
+                    let answers = shared.pong && shared.pong_limit.is_none_or(|n| before < n);
+                    if answers && !send(&mut io, b"\r\n").await {
                         return;
                     }
                     continue;
@@ -632,8 +656,44 @@ impl Shared {
             index,
         };
         let steps = self.fresh(&incoming);
+        self.bind(&incoming.request, &steps);
         self.answers.lock().unwrap().push((key, steps.clone()));
         steps
+    }
+
+    /// Applies the Contacts of a REGISTER that the steps answer with a 2xx (RFC 3261 §10.3): each
+    /// is bound for its `expires` (or the Expires header, or 3600 s), `expires=0` removes it.
+    fn bind(&self, request: &Request, steps: &[Step]) {
+        let granted = steps.iter().any(|s| match s {
+            Step::Send(b) | Step::Drip(b, _) => b.starts_with(b"SIP/2.0 2"),
+            _ => false,
+        });
+        if request.method != "REGISTER" || !granted {
+            return;
+        }
+        let header: u64 = request
+            .header("expires")
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(3600);
+        let mut table = self.bindings.lock().unwrap();
+        for contact in request.contacts() {
+            let Some(uri) = contact.split('<').nth(1).and_then(|u| u.split('>').next()) else {
+                continue;
+            };
+            let expires = contact
+                .rsplit_once('>')
+                .and_then(|(_, params)| {
+                    params
+                        .split(';')
+                        .find_map(|p| p.trim().strip_prefix("expires=")?.parse::<u64>().ok())
+                })
+                .unwrap_or(header);
+            table.retain(|(u, _)| u != uri);
+            if expires > 0 {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(expires);
+                table.push((uri.to_string(), until));
+            }
+        }
     }
 
     /// Logs a request; returns its index among the requests seen, retransmissions not counted.
