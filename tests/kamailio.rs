@@ -284,7 +284,9 @@ fn watch_holds_the_binding_with_pongs_and_survives_a_restart() {
     assert_eq!(last["summary"]["drops"], 1, "{last}");
     assert!(
         !k.ul_dump().contains(&format!("sip:{USER}@")),
-        "the binding is removed at the end"
+        "the binding is removed at the end: {}\n{seen:?}\n{}",
+        k.ul_dump(),
+        k.log()
     );
 }
 

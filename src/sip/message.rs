@@ -40,10 +40,11 @@ pub struct Register<'a> {
     /// Our instance ID, `urn:uuid:…` (RFC 5626 §4.1): sent as `+sip.instance` so that our binding
     /// can be found after a registrar rewrote the Contact URI.
     pub instance: &'a str,
-    /// Contacts of ours from earlier flows, removed in the same request (`expires=0`, before our
+    /// Contacts of ours from earlier flows, removed in the same request (`expires=0`, after our
     /// Contact; RFC 3261 §10.2.2, as pjsip's registration client does when its address changed).
     /// They carry no `+sip.instance`, so a registrar that matches by instance does not remove the
-    /// binding the request makes.
+    /// binding the request makes; ours comes first, because some registrars (Kamailio's
+    /// `insert_contacts`) take the instance of a new record from the first Contact.
     pub remove: &'a [(Transport, SocketAddr)],
 }
 
@@ -135,20 +136,17 @@ impl Register<'_> {
         );
         put(&mut out, &[self.call_id, "\r\nCSeq: "]);
         put_decimal(&mut out, self.cseq.into());
-        put(&mut out, &[" REGISTER\r\n"]);
+        put(&mut out, &[" REGISTER\r\nContact: <sip:", user, "@"]);
+        put_host_port(&mut out, self.local);
+        put(&mut out, &[transport_param(self.transport), ">;expires="]);
+        put_decimal(&mut out, self.expires.into());
+        put(&mut out, &[";+sip.instance=\"<", self.instance, ">\"\r\n"]);
         for (transport, local) in self.remove {
             put(&mut out, &["Contact: <sip:", user, "@"]);
             put_host_port(&mut out, *local);
             put(&mut out, &[transport_param(*transport), ">;expires=0\r\n"]);
         }
-        put(&mut out, &["Contact: <sip:", user, "@"]);
-        put_host_port(&mut out, self.local);
-        put(&mut out, &[transport_param(self.transport), ">;expires="]);
-        put_decimal(&mut out, self.expires.into());
-        put(
-            &mut out,
-            &[";+sip.instance=\"<", self.instance, ">\"\r\nExpires: "],
-        );
+        put(&mut out, &["Expires: "]);
         put_decimal(&mut out, self.expires.into());
         put(&mut out, &["\r\n"]);
         for (kind, value) in self.authorization {
@@ -419,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn contacts_of_earlier_flows_are_removed_before_ours_without_the_instance() {
+    fn contacts_of_earlier_flows_are_removed_after_ours_without_the_instance() {
         let remove = [
             (Transport::Tcp, "10.0.0.5:40001".parse().unwrap()),
             (Transport::Udp, "[2001:db8::5]:5062".parse().unwrap()),
@@ -446,9 +444,9 @@ mod tests {
         assert_eq!(
             contacts,
             [
+                "Contact: <sip:alice@10.0.0.5:40002;transport=tcp>;expires=600;+sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\"",
                 "Contact: <sip:alice@10.0.0.5:40001;transport=tcp>;expires=0",
                 "Contact: <sip:alice@[2001:db8::5]:5062>;expires=0",
-                "Contact: <sip:alice@10.0.0.5:40002;transport=tcp>;expires=600;+sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\"",
             ],
             "{text}"
         );

@@ -12,6 +12,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 
+pub mod baresip;
 pub mod http;
 pub mod kamailio;
 pub mod netns;
