@@ -31,6 +31,7 @@ pub struct Collector {
     marks: Marks,
     candidate: Option<Candidate>,
     registered_at: Option<Instant>,
+    unregistering_at: Option<Instant>,
     user: String,
 }
 
@@ -64,6 +65,7 @@ impl Collector {
             marks: Marks::default(),
             candidate: None,
             registered_at: None,
+            unregistering_at: None,
             user: cfg.user.clone(),
         }
     }
@@ -215,13 +217,10 @@ impl Collector {
             status,
             reason: reason.to_string(),
             not_removed: left.to_vec(),
+            // The removal's own time: the attempt's ends with its registration, so that the
+            // cycle line and the verdict line tell the same registration time.
+            elapsed_ms: self.unregistering_at.map(|u| ms(at - u)),
         });
-        // The attempt's time includes the removal of its binding.
-        if let Some(s) = self.marks.started {
-            if let Some(a) = self.attempt() {
-                a.elapsed_ms = ms(at - s);
-            }
-        }
     }
 
     fn finished(&mut self, at: Instant, verdict: Verdict) {
@@ -376,6 +375,7 @@ impl Sink for Collector {
             }
             Event::AttemptEnded(ended) => self.ended(at, ended),
             Event::Registered { .. } => self.registered_at = Some(at),
+            Event::Unregistering => self.unregistering_at = Some(at),
             Event::Unregistered {
                 done,
                 status,

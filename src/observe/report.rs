@@ -94,6 +94,8 @@ pub struct Unregister {
     /// Our Contacts the registrar may still hold (left out when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_removed: Vec<String>,
+    /// How long the removal took, ms (not part of the attempt's `elapsed_ms`).
+    pub elapsed_ms: Option<f64>,
 }
 
 /// The inbound check (`--check-inbound`): did an OPTIONS to our own AOR, sent through the registrar,

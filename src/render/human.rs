@@ -124,8 +124,11 @@ pub fn human(r: &Report, detail: Detail, p: &Palette) -> String {
         }
     }
     if let Some(u) = &r.unregister {
+        let took = u
+            .elapsed_ms
+            .map_or_else(String::new, |t| format!(" in {}", human_ms(t)));
         if u.done {
-            let _ = writeln!(out, "  binding removed ({})", u.reason);
+            let _ = writeln!(out, "  binding removed{took} ({})", u.reason);
         }
     }
     for w in &r.warnings {

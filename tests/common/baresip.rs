@@ -92,6 +92,7 @@ fn modules_dir() -> Option<PathBuf> {
 
 /// A version 4 UUID from the standard library's random hasher keys.
 fn random_uuid() -> String {
+    use std::fmt::Write;
     use std::hash::{BuildHasher, Hasher};
     let mut bytes = [0u8; 16];
     for (i, half) in bytes.chunks_mut(8).enumerate() {
@@ -107,7 +108,10 @@ fn random_uuid() -> String {
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = bytes.iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

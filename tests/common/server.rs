@@ -223,7 +223,7 @@ pub struct Seen {
     pub call_id: String,
     /// The Expires header value.
     pub expires: Option<u32>,
-    /// The Contact value.
+    /// The Contact values, joined by ", ".
     pub contact: String,
     /// The Authorization header value, if any.
     pub authorization: Option<String>,
@@ -715,7 +715,7 @@ impl Shared {
                 .unwrap_or(0),
             call_id: req.header("call-id").unwrap_or_default().to_string(),
             expires: req.header("expires").and_then(|e| e.parse().ok()),
-            contact: req.header("contact").unwrap_or_default().to_string(),
+            contact: req.contacts().collect::<Vec<_>>().join(", "),
             authorization: req.header("authorization").map(str::to_string),
             proxy_authorization: req.header("proxy-authorization").map(str::to_string),
         };
