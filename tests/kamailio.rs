@@ -11,7 +11,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::kamailio::{Kamailio, PASSWORD, USER};
+use common::kamailio::{self, Kamailio, PASSWORD, USER};
 use common::*;
 
 fn local_of(run: &Run) -> String {
@@ -353,4 +353,232 @@ fn a_storm_of_digest_accounts_registers_at_kamailio_and_leaves_nothing() {
             "{socket} {transport}: bindings left:\n{left}"
         );
     }
+}
+
+/// One case of the oracle: what the reference phone and sipreg concluded.
+struct Row {
+    case: &'static str,
+    baresip: String,
+    sipreg: String,
+}
+
+/// The oracle's table, as the closing note and a failing assertion show it.
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from("| case | baresip | sipreg |\n|---|---|---|\n");
+    for r in rows {
+        out.push_str(&format!("| {} | {} | {} |\n", r.case, r.baresip, r.sipreg));
+    }
+    out
+}
+
+/// baresip's first verdict within 10 s, in the oracle's words.
+fn phone_verdict(phone: &baresip::Baresip) -> String {
+    match phone.wait_verdict(Duration::from_secs(10)) {
+        Some(baresip::Verdict::Registered) => "registered".into(),
+        Some(baresip::Verdict::Failed(line)) => format!("not registered ({})", line.trim()),
+        None => "no verdict in 10 s".into(),
+    }
+}
+
+/// Whether `dump` (`kamcmd ul.dump`) holds a Contact of sipreg's (baresip's user part is
+/// `alice-0x…`, ours is `alice`).
+fn holds_ours(dump: &str) -> bool {
+    dump.contains(&format!("sip:{USER}@"))
+}
+
+#[test]
+fn baresip_and_sipreg_agree_at_a_registrar_like_the_others() {
+    // Kamailio as other deployed registrars behave: no pongs outside an RFC 5626 flow, bindings by
+    // Contact URI that outlive their connection, 407 for requests to users, Min-Expires 60.
+    let Some(k) = Kamailio::start_with(kamailio::Setup::strict("MD5")) else {
+        return;
+    };
+    let udp = k.udp_server();
+    let tls = format!("127.0.0.1:{}", k.tls);
+    let ca = k.pki.ca_pem.to_str().unwrap().to_string();
+    let mut rows = Vec::new();
+    // One-shot: registered or not.
+    let one_shot: Vec<(&str, &str, &str, &str, u32, Vec<&str>)> = vec![
+        ("UDP", "udp", &udp, PASSWORD, 3600, vec!["--udp", &udp]),
+        ("TCP", "tcp", &udp, PASSWORD, 3600, vec!["--tcp", &udp]),
+        (
+            "TLS",
+            "tls",
+            &tls,
+            PASSWORD,
+            3600,
+            vec!["--tls", "--ca-file", &ca, &tls],
+        ),
+        (
+            "TCP, wrong password",
+            "tcp",
+            &udp,
+            "wrong",
+            3600,
+            vec!["--tcp", &udp],
+        ),
+        (
+            "UDP, Expires 30 (Min-Expires 60)",
+            "udp",
+            &udp,
+            PASSWORD,
+            30,
+            vec!["--udp", "--expires", "30", &udp],
+        ),
+    ];
+    for (case, transport, registrar, password, regint, args) in one_shot {
+        let Some(mut phone) = baresip::Baresip::start(registrar, transport, USER, password, regint)
+        else {
+            return;
+        };
+        let phone_says = phone_verdict(&phone);
+        phone.stop();
+        let mut all = vec!["--json", "--user", USER];
+        all.extend(args);
+        let out = run_cmd(sipreg().args(&all).env("SIPREG_PASSWORD", password));
+        let j = out.json();
+        let sipreg_says = if j["registered"] == true {
+            "registered".to_string()
+        } else {
+            format!("not registered ({})", j["verdict"].as_str().unwrap_or("?"))
+        };
+        rows.push(Row {
+            case,
+            baresip: phone_says,
+            sipreg: sipreg_says,
+        });
+    }
+    // Watch: stays registered or drops, side by side for 14 s over TCP and TLS, with sipreg's
+    // keep-alives every second (the registrar answers none).
+    let mut phones = Vec::new();
+    for transport in ["tcp", "tls"] {
+        let registrar = if transport == "tls" { &tls } else { &udp };
+        let Some(phone) = baresip::Baresip::start(registrar, transport, USER, PASSWORD, 60) else {
+            return;
+        };
+        phones.push(phone);
+    }
+    let watches: Vec<_> = [
+        vec!["--tcp", udp.as_str()],
+        vec!["--tls", "--ca-file", &ca, &tls],
+    ]
+    .into_iter()
+    .map(|args| {
+        let mut all = vec!["watch", "--json", "--keepalive", "1s", "--duration", "14s"];
+        all.extend(args);
+        all.extend(["--user", USER]);
+        let all: Vec<String> = all.into_iter().map(str::to_string).collect();
+        std::thread::spawn(move || run_cmd(sipreg().args(&all).env("SIPREG_PASSWORD", PASSWORD)))
+    })
+    .collect();
+    for (case, (phone, watch)) in ["TCP watch, 14 s", "TLS watch, 14 s"]
+        .into_iter()
+        .zip(phones.iter_mut().zip(watches))
+    {
+        let out = watch.join().expect("the watch thread");
+        let summary: serde_json::Value = out
+            .stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default();
+        let s = &summary["summary"];
+        let sipreg_says = match (out.code, s["drops"].as_u64()) {
+            (0, Some(0)) => "stays registered".to_string(),
+            (code, drops) => format!("dropped (exit {code}, {drops:?} drops)"),
+        };
+        let phone_says = match (
+            phone.registered_throughout(),
+            phone.wait_dropped(Duration::ZERO),
+        ) {
+            (true, _) => "stays registered".to_string(),
+            (false, Some(line)) => format!("dropped ({})", line.trim()),
+            (false, None) => "never registered".to_string(),
+        };
+        assert_eq!(s["keepalive_answered"], false, "{}", out.stdout);
+        phone.stop();
+        rows.push(Row {
+            case,
+            baresip: phone_says,
+            sipreg: sipreg_says,
+        });
+    }
+    let table = table(&rows);
+    eprintln!("{table}");
+    for r in &rows {
+        let agree = r.baresip.split(' ').next() == r.sipreg.split(' ').next()
+            && r.baresip.starts_with("not") == r.sipreg.starts_with("not");
+        assert!(
+            agree,
+            "baresip and sipreg disagree on {:?}:\n{table}\n{}",
+            r.case,
+            k.log()
+        );
+    }
+    assert!(
+        !holds_ours(&k.ul_dump()),
+        "no binding of sipreg's is left: {}",
+        k.ul_dump()
+    );
+}
+
+#[test]
+fn the_inbound_check_answers_a_proxy_challenge_and_a_watch_holds() {
+    let Some(k) = Kamailio::start_with(kamailio::Setup::strict("MD5")) else {
+        return;
+    };
+    let udp = k.udp_server();
+    for transport in ["--udp", "--tcp"] {
+        let out = k.sipreg(&["--json", transport, "--check-inbound", "--user", USER, &udp]);
+        let j = out.json();
+        let inbound = &j["inbound"];
+        assert_eq!(out.code, 0, "{transport}: {}\n{}", out.stdout, k.log());
+        assert_eq!(
+            (inbound["arrived"].as_bool(), inbound["status"].as_u64()),
+            (Some(true), Some(200)),
+            "{transport}: {inbound}\n{}",
+            k.log()
+        );
+    }
+    // The first OPTIONS got 407 and the second carried Proxy-Authorization.
+    assert!(k.log().contains("relaying OPTIONS"), "{}", k.log());
+    let out = k.sipreg(&[
+        "watch",
+        "--json",
+        "--tcp",
+        "--keepalive",
+        "1s",
+        "--check-inbound=2s",
+        "--duration",
+        "5s",
+        "--user",
+        USER,
+        &udp,
+    ]);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let arrived: Vec<bool> = lines
+        .iter()
+        .filter(|e| e["event"] == "inbound")
+        .map(|e| e["arrived"] == true)
+        .collect();
+    assert!(
+        arrived.len() >= 2 && arrived.iter().all(|a| *a),
+        "{}",
+        out.stdout
+    );
+    let s = &lines.last().expect("a summary")["summary"];
+    assert_eq!(
+        (
+            s["exit_code"].as_u64(),
+            s["drops"].as_u64(),
+            s["unregistered"].as_bool()
+        ),
+        (Some(0), Some(0), Some(true)),
+        "{s}"
+    );
+    assert!(!holds_ours(&k.ul_dump()), "{}", k.ul_dump());
 }

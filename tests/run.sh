@@ -6,7 +6,8 @@
 # (tests/tls_legacy.rs), openssl, and for the NAT tests (tests/nat.rs: network namespaces, run as root), nftables,
 # iproute2, procps (sysctl) and python3 (its probes): all installed here when missing (as root, or with sudo); for
 # the monitoring tests (tests/exporter.rs, tests/prometheus.rs), Debian's prometheus (prometheus and promtool); for
-# the storm benchmark's smoke run, sip-tester (SIPp).
+# the storm benchmark's smoke run, sip-tester (SIPp); for the reference phone of the oracle tests
+# (tests/kamailio.rs), baresip-core (baresip without a GUI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v sysctl >/dev/null 2>&1 || missing+=(procps)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
   sudo=""
@@ -35,6 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   command -v openssl >/dev/null 2>&1 || { echo "tests/run.sh: openssl is still missing" >&2; exit 1; }
   command -v nft >/dev/null 2>&1 || { echo "tests/run.sh: nft is still missing" >&2; exit 1; }
   command -v promtool >/dev/null 2>&1 || { echo "tests/run.sh: promtool is still missing" >&2; exit 1; }
+  command -v baresip >/dev/null 2>&1 || { echo "tests/run.sh: baresip is still missing" >&2; exit 1; }
 fi
 
 # The Rust that rust-toolchain.toml pins, before the first cargo.

@@ -416,6 +416,7 @@ impl Baresip {
         }
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
     }
@@ -437,6 +438,7 @@ impl Drop for Baresip {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
     }
