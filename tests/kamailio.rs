@@ -355,6 +355,10 @@ fn a_storm_of_digest_accounts_registers_at_kamailio_and_leaves_nothing() {
     }
 }
 
+/// A one-shot case of the oracle: its name, baresip's transport, registrar, password and Expires,
+/// and sipreg's flags.
+type OneShot<'a> = (&'static str, &'a str, &'a str, &'a str, u32, Vec<&'a str>);
+
 /// One case of the oracle: what the reference phone and sipreg concluded.
 struct Row {
     case: &'static str,
@@ -398,7 +402,7 @@ fn baresip_and_sipreg_agree_at_a_registrar_like_the_others() {
     let ca = k.pki.ca_pem.to_str().unwrap().to_string();
     let mut rows = Vec::new();
     // One-shot: registered or not.
-    let one_shot: Vec<(&str, &str, &str, &str, u32, Vec<&str>)> = vec![
+    let one_shot: Vec<OneShot> = vec![
         ("UDP", "udp", &udp, PASSWORD, 3600, vec!["--udp", &udp]),
         ("TCP", "tcp", &udp, PASSWORD, 3600, vec!["--tcp", &udp]),
         (
