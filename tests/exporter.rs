@@ -111,6 +111,11 @@ fn a_probe_answers_with_blackbox_style_metrics() {
     assert!(debug.body.contains("Module: udp"), "{}", debug.body);
     assert!(debug.body.contains("registered over UDP"), "{}", debug.body);
     assert!(debug.body.contains("probe_success 1"), "{}", debug.body);
+    assert_eq!(
+        reg.bindings(),
+        Vec::<String>::new(),
+        "every probe removed its binding"
+    );
 }
 
 #[test]
@@ -397,6 +402,7 @@ fn watch_serves_the_held_registration_as_metrics() {
         Some(0),
         "binding removed"
     );
+    assert_eq!(reg.bindings(), Vec::<String>::new());
 }
 
 #[test]
@@ -511,4 +517,5 @@ fn a_binding_made_before_the_deadline_is_still_removed_after_it() {
         Some(0.0),
         "{own}"
     );
+    assert_eq!(reg.bindings(), Vec::<String>::new());
 }

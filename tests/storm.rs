@@ -130,6 +130,7 @@ fn a_storm_registers_every_account_and_removes_every_binding() {
             Vec::<String>::new(),
             "{socket} {transport}"
         );
+        assert_eq!(reg.bindings(), Vec::<String>::new(), "{socket} {transport}");
         let peers: HashSet<_> = seen.iter().map(|s| s.peer).collect();
         if socket == "shared" {
             assert_eq!(peers.len(), 1, "one socket for all: {peers:?}");
@@ -189,6 +190,7 @@ fn a_held_storm_refreshes_and_the_human_summary_says_so() {
         out.stdout
     );
     assert_eq!(bindings_left(&reg.seen()), Vec::<String>::new());
+    assert_eq!(reg.bindings(), Vec::<String>::new());
 }
 
 #[test]
@@ -231,6 +233,7 @@ fn sigint_ends_a_storm_with_every_binding_removed_and_the_summary() {
     let j: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(j["unregistered"], 50, "{j}");
     assert_eq!(bindings_left(&reg.seen()), Vec::<String>::new());
+    assert_eq!(reg.bindings(), Vec::<String>::new());
 }
 
 #[test]
@@ -270,6 +273,7 @@ fn bindings_lost_while_held_are_removed_at_the_end_too() {
             Vec::<String>::new(),
             "{transport}"
         );
+        assert_eq!(reg.bindings(), Vec::<String>::new(), "{transport}");
     }
 }
 
