@@ -16,6 +16,8 @@ enum Proxy {
     Answer(u16),
     /// Never answers.
     Silent,
+    /// Demands proxy authentication (407) first, then forwards what carries Proxy-Authorization.
+    Challenge,
 }
 
 fn registrar_that(proxy: Proxy) -> Server {
@@ -30,6 +32,18 @@ fn registrar_that(proxy: Proxy) -> Server {
             let to = binding.lock().unwrap().unwrap_or(r.source);
             match proxy {
                 Proxy::Forward => vec![
+                    Step::SendTo(to, forwarded(&r.request)),
+                    Step::Send(r.reply(200, "OK", &[])),
+                ],
+                Proxy::Challenge if r.request.header("proxy-authorization").is_none() => {
+                    let challenge = "Proxy-Authenticate: Digest realm=\"pbx\", nonce=\"n0nce\", qop=\"auth\", algorithm=MD5".to_string();
+                    vec![Step::Send(r.reply(
+                        407,
+                        "Proxy Authentication Required",
+                        &[challenge],
+                    ))]
+                }
+                Proxy::Challenge => vec![
                     Step::SendTo(to, forwarded(&r.request)),
                     Step::Send(r.reply(200, "OK", &[])),
                 ],
@@ -141,6 +155,89 @@ fn a_silent_registrar_and_one_that_answers_itself_are_told_apart() {
             .contains("answered the OPTIONS itself"),
         "{j}"
     );
+}
+
+#[test]
+fn a_proxy_challenge_is_answered_once_with_the_accounts_credentials() {
+    for flag in ["--udp", "--tcp"] {
+        let reg = registrar_that(Proxy::Challenge);
+        let out = run_cmd(
+            sipreg()
+                .args(["--json", "--check-inbound", "--timeout", "1s", flag])
+                .arg(reg.sip_addr.to_string())
+                .env("SIPREG_PASSWORD", "s3cret-pw"),
+        );
+        let j = out.json();
+        assert_eq!(out.code, 0, "{flag}: {j}");
+        assert_eq!(
+            (
+                j["inbound"]["arrived"].as_bool(),
+                j["inbound"]["status"].as_u64()
+            ),
+            (Some(true), Some(200)),
+            "{flag}: {j}"
+        );
+        let options: Vec<Seen> = reg
+            .seen()
+            .into_iter()
+            // Our requests, not our answer to the forwarded one (it has no Contact).
+            .filter(|s| s.call_id.starts_with("inbound-") && !s.contact.is_empty())
+            .collect();
+        assert_eq!(options.len(), 2, "{flag}: {options:?}");
+        assert_eq!((options[0].cseq, options[1].cseq), (1, 2), "{options:?}");
+        let answer = options[1].proxy_authorization.clone().unwrap_or_default();
+        for part in [
+            "realm=\"pbx\"",
+            "nonce=\"n0nce\"",
+            "nc=00000001",
+            "qop=auth",
+        ] {
+            assert!(answer.contains(part), "{part} in {answer}");
+        }
+        assert!(!out.stdout.contains("s3cret-pw") && !out.stderr.contains("s3cret-pw"));
+    }
+}
+
+#[test]
+fn a_proxy_challenge_without_a_password_says_the_check_needs_one() {
+    let reg = registrar_that(Proxy::Challenge);
+    let (code, j) = check(&reg, "--udp");
+    assert_eq!(code, 5, "{j}");
+    let i = &j["inbound"];
+    assert_eq!(i["status"], 407, "{i}");
+    let hint = i["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("password"), "{hint}");
+    assert!(!hint.contains("firewall"), "{hint}");
+}
+
+#[test]
+fn the_trace_shows_the_check_on_either_transport() {
+    for (flag, transport) in [("--udp", "UDP"), ("--tcp", "TCP")] {
+        let reg = registrar_that(Proxy::Forward);
+        let out = run(&["-vv", "--check-inbound", flag, &reg.sip_addr.to_string()]);
+        assert_eq!(out.code, 0, "{flag}: {}", out.stderr);
+        let trace = &out.stderr;
+        assert!(
+            trace.contains(&format!(
+                "sending OPTIONS (CSeq 1) to our own AOR through the registrar over {transport}"
+            )),
+            "{flag}: {trace}"
+        );
+        assert!(
+            trace.contains(&format!("sending OPTIONS over {transport}:")),
+            "{flag}: the request itself: {trace}"
+        );
+        // Once the OPTIONS (CSeq 1, no Expires) was told as a REGISTER removing the binding.
+        assert!(
+            !trace.contains("sending REGISTER (CSeq 1, Expires 0)"),
+            "{flag}: {trace}"
+        );
+        assert!(trace.contains("the server sent OPTIONS over"), "{trace}");
+        assert!(
+            trace.contains("answering over"),
+            "our answer in full: {trace}"
+        );
+    }
 }
 
 #[test]
