@@ -287,6 +287,94 @@ fn requests_from_the_network_are_answered_and_reported() {
     assert_eq!(summary(&events)["requests_received"], 3);
 }
 
+#[test]
+fn a_check_the_registrar_refuses_is_reported_and_the_registration_held() {
+    // A registrar only: it refuses to route anything but REGISTER (403), as many do for OPTIONS.
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            if r.request.method == "REGISTER" {
+                vec![Step::Send(r.ok())]
+            } else {
+                vec![Step::Send(r.reply(403, "Forbidden", &[]))]
+            }
+        }),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&[
+        "--udp",
+        "--check-inbound=300ms",
+        "--duration",
+        "1500ms",
+        &server,
+    ]);
+    assert_eq!(code, 5, "held, but the check failed: {events:?}");
+    let failed = named(&events, "inbound_failed");
+    assert_eq!(
+        failed.len(),
+        1,
+        "said once, then no more checks: {events:?}"
+    );
+    let reason = failed[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("403") && reason.contains("refused"),
+        "{reason}"
+    );
+    assert_eq!(named(&events, "inbound").len(), 1, "{events:?}");
+    assert!(named(&events, "registration_lost").is_empty(), "{events:?}");
+    let s = summary(&events);
+    assert_eq!(
+        (s["drops"].as_u64(), s["registered_pct"].as_f64()),
+        (Some(0), Some(100.0)),
+        "{s}"
+    );
+    assert_eq!(reg.bindings(), Vec::<String>::new());
+}
+
+#[test]
+fn the_trace_shows_a_request_from_the_network_and_our_answer_in_full() {
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| {
+            let mut steps = vec![Step::Send(r.ok())];
+            if r.index == 0 {
+                steps.push(Step::Send(request("OPTIONS")));
+            }
+            steps
+        }),
+        ..Options::default()
+    });
+    let out = run(&[
+        "watch",
+        "-vv",
+        "--tcp",
+        "--duration",
+        "1s",
+        &reg.sip_addr.to_string(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let trace = &out.stderr;
+    assert!(
+        trace.contains("the server sent OPTIONS over TCP; answering 200"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("Call-ID: OPTIONS@pbx"),
+        "the request in full: {trace}"
+    );
+    let answer = trace
+        .split("answering over TCP:")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        answer.contains("SIP/2.0 200 OK"),
+        "our answer in full: {trace}"
+    );
+    assert!(
+        !answer.contains("tag=sipreg"),
+        "a To tag of its own: {answer}"
+    );
+}
+
 /// A request from the registrar to the phone.
 fn request(method: &str) -> Vec<u8> {
     format!(
