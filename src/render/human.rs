@@ -123,13 +123,8 @@ pub fn human(r: &Report, detail: Detail, p: &Palette) -> String {
             );
         }
     }
-    if let Some(u) = &r.unregister {
-        let took = u
-            .elapsed_ms
-            .map_or_else(String::new, |t| format!(" in {}", human_ms(t)));
-        if u.done {
-            let _ = writeln!(out, "  binding removed{took} ({})", u.reason);
-        }
+    if let Some(line) = r.unregister.as_ref().and_then(removed_line) {
+        let _ = writeln!(out, "  {line}");
     }
     for w in &r.warnings {
         let _ = writeln!(out, "{}", Palette::paint(p.warn, &format!("warning: {w}")));
@@ -137,6 +132,15 @@ pub fn human(r: &Report, detail: Detail, p: &Palette) -> String {
     out.push_str(&verdict_styled(r, p));
     out.push('\n');
     out
+}
+
+/// `binding removed in 0.2 ms (200 OK)`, when the removal was confirmed.
+fn removed_line(u: &crate::observe::report::Unregister) -> Option<String> {
+    let took = u
+        .elapsed_ms
+        .map_or_else(String::new, |t| format!(" in {}", human_ms(t)));
+    u.done
+        .then(|| format!("binding removed{took} ({})", u.reason))
 }
 
 /// `inbound: an OPTIONS through the registrar reached us over UDP on our flow in 1.2 ms (200 OK)`.

@@ -162,18 +162,32 @@ impl<C: Connector> Agent<'_, C> {
                 () = tokio::time::sleep(wait) => self.emit(Event::WaitEnded),
             }
         }
-        // Ended between flows (a retry wait, a registration under way, after drops): what may
-        // still be bound is removed over a new flow, unless --keep (a second signal skips it).
-        if !self.cfg.keep && !removal_tried && registration.holds_any() {
-            if let Some((transport, remote)) = last {
-                tokio::select! {
-                    () = self.sweep(&mut registration, transport, remote) => {}
-                    () = asked(&mut stop, 2, None) => self.removal_skipped(&registration),
-                }
-            }
+        if !removal_tried {
+            self.sweep_at_end(&mut registration, last, &mut stop).await;
         }
         self.emit(Event::Finished(verdict));
         verdict
+    }
+
+    /// Ended between flows (a retry wait, a registration under way, after drops): what may still
+    /// be bound is removed over a new flow to where the last binding was made, unless --keep (a
+    /// second signal skips it).
+    async fn sweep_at_end(
+        &mut self,
+        registration: &mut Registration,
+        last: Option<(crate::model::Transport, std::net::SocketAddr)>,
+        stop: &mut Receiver<u32>,
+    ) {
+        let Some((transport, remote)) = last else {
+            return;
+        };
+        if self.cfg.keep || !registration.holds_any() {
+            return;
+        }
+        tokio::select! {
+            () = self.sweep(registration, transport, remote) => {}
+            () = asked(stop, 2, None) => self.removal_skipped(registration),
+        }
     }
 
     /// A second signal cut the removal short: what may still be bound is told.
