@@ -169,7 +169,8 @@ impl Register<'_> {
 }
 
 /// The Contact URI's `;transport=` parameter: none for UDP, the default (RFC 3261 §19.1.1).
-fn transport_param(transport: Transport) -> &'static str {
+#[must_use]
+pub fn transport_param(transport: Transport) -> &'static str {
     match transport {
         Transport::Udp => "",
         Transport::Tcp => ";transport=tcp",

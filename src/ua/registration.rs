@@ -351,12 +351,11 @@ impl Registration {
 
 /// A Contact URI of ours, as the REGISTER writes it.
 fn contact_uri(user: &str, transport: Transport, local: SocketAddr) -> String {
-    let param = match transport {
-        Transport::Udp => "",
-        Transport::Tcp => ";transport=tcp",
-        Transport::Tls => ";transport=tls",
-    };
-    format!("sip:{user}@{}{param}", host_port(local))
+    format!(
+        "sip:{user}@{}{}",
+        host_port(local),
+        crate::sip::message::transport_param(transport)
+    )
 }
 
 /// `host:port` from `received` and `rport` of the top Via, when the registrar filled both in.
