@@ -187,6 +187,36 @@ fn a_flow_that_answered_pongs_and_goes_silent_is_lost_and_its_contact_removed() 
 }
 
 #[test]
+fn a_registrar_that_agreed_to_outbound_owes_the_first_pong_too() {
+    // RFC 5626 §4.4.1: inside an agreed flow (Require: outbound) the first missing pong loses it.
+    let reg = registrar(Options {
+        behaviour: Behaviour::Script(vec![Canned::new(
+            200,
+            "OK",
+            &["Require: outbound", "Flow-Timer: 1"],
+        )]),
+        pong: false,
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&["--tcp", "--duration", "12500ms", &server]);
+    assert_eq!(code, 6, "{events:?}");
+    assert!(
+        named(&events, "keepalive_unanswered").is_empty(),
+        "{events:?}"
+    );
+    let missed = named(&events, "keepalive_missed");
+    assert_eq!(missed.len(), 1, "{events:?}");
+    let at = missed[0]["t_ms"].as_f64().unwrap();
+    assert!(
+        (10_500.0..11_500.0).contains(&at),
+        "ping at 0.8–1 s, pong due 10 s later: {at}"
+    );
+    assert_eq!(named(&events, "registration_lost").len(), 1, "{events:?}");
+    assert_eq!(reg.bindings(), Vec::<String>::new());
+}
+
+#[test]
 fn a_registrar_that_never_answers_keep_alives_is_said_once_and_the_binding_held() {
     // Outside an RFC 5626 flow a registrar owes no pong: the connection stays up and works.
     let reg = registrar(Options {
