@@ -192,7 +192,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
         }
         'sipreg;exporter' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr)')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see docs/monitoring.md)')
             [CompletionResult]::new('--max-concurrent', '--max-concurrent', [CompletionResultType]::ParameterName, 'Probes run at once; more wait for a slot until their scrape deadline (then 503)')
             [CompletionResult]::new('--timeout-offset', '--timeout-offset', [CompletionResultType]::ParameterName, 'A probe ends this long before Prometheus''s scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter''s --timeout-offset')
             [CompletionResult]::new('--check-config', '--check-config', [CompletionResultType]::ParameterName, 'Check the config file, print its modules and exit (0 valid, 2 not)')

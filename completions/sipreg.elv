@@ -185,7 +185,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
         }
         &'sipreg;exporter'= {
             cand --listen 'Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr)'
-            cand --config 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README)'
+            cand --config 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see docs/monitoring.md)'
             cand --max-concurrent 'Probes run at once; more wait for a slot until their scrape deadline (then 503)'
             cand --timeout-offset 'A probe ends this long before Prometheus''s scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter''s --timeout-offset'
             cand --check-config 'Check the config file, print its modules and exit (0 valid, 2 not)'

@@ -172,7 +172,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s v -l verbose -d 
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s q -l quiet -d 'Print only the verdict line'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l listen -d 'Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr)' -r
-complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l config -d 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README)' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l config -d 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see docs/monitoring.md)' -r -F
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l max-concurrent -d 'Probes run at once; more wait for a slot until their scrape deadline (then 503)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l timeout-offset -d 'A probe ends this long before Prometheus\'s scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter\'s --timeout-offset' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l check-config -d 'Check the config file, print its modules and exit (0 valid, 2 not)'

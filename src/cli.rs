@@ -297,7 +297,7 @@ pub struct ExporterArgs {
     /// Address to serve HTTP on (port 0 picks a free one; the address is printed on stderr).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: std::net::SocketAddr,
-    /// The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see README).
+    /// The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see docs/monitoring.md).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// Probes run at once; more wait for a slot until their scrape deadline (then 503).

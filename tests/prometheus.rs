@@ -1,5 +1,5 @@
 //! A real Prometheus (Debian's package) scraping the real exporter with blackbox_exporter's
-//! relabelling, from the config and alert rules the README shows (fixtures/monitoring).
+//! relabelling, from the config and alert rules docs/monitoring.md shows (fixtures/monitoring).
 
 mod common;
 
@@ -32,7 +32,7 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// The README's prometheus.yml with our exporter, targets and a one-second rhythm.
+/// The prometheus.yml of docs/monitoring.md with our exporter, targets and a one-second rhythm.
 fn config(exporter: SocketAddr, targets: &[String]) -> String {
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("prometheus.yml")).unwrap();
     let list = targets
@@ -145,7 +145,7 @@ fn prometheus_scrapes_probes_through_the_blackbox_relabelling() {
     wait_for("the exporter's own metrics", || {
         !query(&p, "sipreg_exporter_probes_total{result=\"failure\"}").is_empty()
     });
-    // The README's alert rule: pending for the dead target only (its `for` is 5 minutes).
+    // The alert rule of docs/monitoring.md: pending for the dead target only (its `for` is 5 minutes).
     wait_for("the alert rule pending", || {
         let alerts = try_get(p.addr, "/api/v1/alerts", &[])
             .map(|a| a.body)
@@ -164,14 +164,14 @@ fn prometheus_scrapes_probes_through_the_blackbox_relabelling() {
 }
 
 #[test]
-fn the_readme_shows_the_monitoring_files_and_promtool_accepts_them() {
+fn the_docs_show_the_monitoring_files_and_promtool_accepts_them() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/monitoring.md")).unwrap();
     for name in ["sipreg-exporter.toml", "prometheus.yml", "sipreg.rules.yml"] {
         let text = std::fs::read_to_string(Path::new(FIXTURES).join(name)).unwrap();
         assert!(
             readme.contains(&text),
-            "README.md does not show fixtures/monitoring/{name} as it is"
+            "docs/monitoring.md does not show fixtures/monitoring/{name} as it is"
         );
     }
     let Some(promtool) = prometheus_tool("promtool") else {
