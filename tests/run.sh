@@ -2,12 +2,12 @@
 # The whole test suite, as README.md gives it: installs what the tests need, then runs them.
 #
 # Needs: rustup, for the Rust that rust-toolchain.toml pins (tests/toolchain.sh links or installs it); for the
-# Kamailio interop suite (tests/kamailio.rs), Debian's kamailio and kamailio-tls-modules, for the legacy-TLS servers
-# (tests/tls_legacy.rs), openssl, and for the NAT tests (tests/nat.rs: network namespaces, run as root), nftables,
+# Kamailio interop suite (tests/it/kamailio.rs), Debian's kamailio and kamailio-tls-modules, for the legacy-TLS servers
+# (tests/it/tls_legacy.rs), openssl, and for the NAT tests (tests/it/nat.rs: network namespaces, run as root), nftables,
 # iproute2, procps (sysctl) and python3 (its probes): all installed here when missing (as root, or with sudo); for
-# the monitoring tests (tests/exporter.rs, tests/prometheus.rs), Debian's prometheus (prometheus and promtool); for
+# the monitoring tests (tests/it/exporter.rs, tests/it/prometheus.rs), Debian's prometheus (prometheus and promtool); for
 # the storm benchmark's smoke run, sip-tester (SIPp); for the reference phone of the oracle tests
-# (tests/kamailio.rs), baresip-core (baresip without a GUI).
+# (tests/it/kamailio.rs), baresip-core (baresip without a GUI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

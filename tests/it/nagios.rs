@@ -1,8 +1,6 @@
 //! `--nagios`: the Monitoring Plugins line, perfdata and exit codes, with the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn ok_warning_and_critical_by_the_registration_time() {

@@ -1,8 +1,6 @@
 //! End-to-end over TLS and mutual TLS, and every row of spec §1 against a server with all three transports.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn full_server(pki: &Pki) -> Server {
     registrar(Options {

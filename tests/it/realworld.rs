@@ -1,9 +1,7 @@
 //! Registrars as deployed ones behave (issue 11): rewritten Contacts, 2xx without our binding,
 //! answers from another address, 401 then close. The real binary against the scripted server.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// A registrar whose 2xx carries `contact` (built from our request's Contact) and `extra` lines.

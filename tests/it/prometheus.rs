@@ -1,15 +1,13 @@
 //! A real Prometheus (Debian's package) scraping the real exporter with blackbox_exporter's
 //! relabelling, from the config and alert rules docs/monitoring.md shows (fixtures/monitoring).
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http::{exporter, get, prometheus_tool, try_get};
-use common::*;
+use crate::common::http::{exporter, get, prometheus_tool, try_get};
+use crate::common::*;
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/monitoring");

@@ -1,17 +1,15 @@
 //! sipreg behind a real NAT (network namespaces, nftables masquerade) against Kamailio: the NAT note and the inbound check.
 //!
-//! Each test makes its own client, router and server namespaces (`common::netns`), starts Kamailio in
+//! Each test makes its own client, router and server namespaces (`crate::common::netns`), starts Kamailio in
 //! the server namespace and runs sipreg in the client namespace. Without namespaces (not root, no
 //! `nft`) the tests print "SKIP: ..." and pass, except under `CI=true`, where they fail.
-
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::kamailio::{Kamailio, PASSWORD, Setup, USER};
-use common::netns::{self, Topology};
-use common::{Run, run_cmd};
+use crate::common::kamailio::{Kamailio, PASSWORD, Setup, USER};
+use crate::common::netns::{self, Topology};
+use crate::common::{Run, run_cmd};
 use serde_json::Value;
 
 /// Kamailio in the server namespace of `t`, with `defines`; None when Kamailio is not installed

@@ -1,10 +1,8 @@
 //! `--check-inbound` end to end: an OPTIONS to our own AOR through a scripted registrar that
 //! forwards it to our binding (as a proxy forwards a call), answers 404, stays silent or answers
-//! itself. (Behind a real NAT: tests/nat.rs.)
+//! itself. (Behind a real NAT: tests/it/nat.rs.)
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// What the registrar does with the OPTIONS to our AOR.

@@ -2,12 +2,10 @@
 //! modules bound to their targets, secrets kept, the scrape deadline, the bound on probes at once, and
 //! promtool on every page.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::http::{Served, exporter, get, promtool_check, sample};
-use common::*;
+use crate::common::http::{Served, exporter, get, promtool_check, sample};
+use crate::common::*;
 
 /// A UDP port where nothing listens: ICMP port unreachable at once.
 fn closed_udp_port() -> String {
@@ -15,7 +13,7 @@ fn closed_udp_port() -> String {
     format!("127.0.0.1:{}", s.local_addr().unwrap().port())
 }
 
-fn probe(e: &Served, query: &str) -> common::http::Answer {
+fn probe(e: &Served, query: &str) -> crate::common::http::Answer {
     get(e.addr, &format!("/probe?{query}"), &[])
 }
 

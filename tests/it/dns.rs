@@ -2,13 +2,11 @@
 //! SRV priority and weight, failover between targets, AAAA only, no such name, IPv6 end to end, and
 //! `sipreg resolve`. Every lookup goes to 127.0.0.1 through `--dns-server`.
 
-mod common;
-
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use hickory_server::Server;
 use hickory_server::proto::rr::rdata::{A, AAAA, NAPTR, SOA, SRV};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record};

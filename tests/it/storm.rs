@@ -2,13 +2,11 @@
 //! account and shared sockets, holding with refreshes, nothing left behind (also on SIGINT), shards
 //! merged exactly, and bad input.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn accounts(dir: &std::path::Path, n: usize) -> String {
     let mut text = String::from("user,password\n");

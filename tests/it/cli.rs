@@ -1,8 +1,6 @@
 //! Bad command lines: each exits 2 with one line on stderr that names the bad value, and sends nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn bad_command_lines_exit_2_with_one_line_naming_the_value() {
@@ -200,7 +198,7 @@ fn version_names_the_commit_and_the_man_page_does_not() {
         );
     }
     assert_eq!(run(&["-V"]).stdout, out.stdout);
-    // The committed man page (tests/generated.rs) must not change with every commit.
+    // The committed man page (tests/it/generated.rs) must not change with every commit.
     let man = run(&["man"]).stdout;
     assert!(man.contains(&format!("\"{package}\"")), "{man}");
     if !rest.is_empty() {

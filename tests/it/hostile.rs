@@ -4,11 +4,9 @@
 //! The test server is scripted byte by byte here: for each request it runs a list of steps (send bytes,
 //! drip them, close, reset), so each case is exactly the misbehaviour it names.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// A 200 OK with a wrong branch in the top Via.
 fn wrong_branch(r: &Incoming) -> Vec<u8> {

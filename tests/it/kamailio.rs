@@ -3,16 +3,14 @@
 //!
 //! Each test writes a Kamailio config into a temp dir (from `fixtures/kamailio/`), starts Kamailio,
 //! waits until it answers OPTIONS, runs the sipreg binary against it and stops it (the harness is in
-//! `tests/common/kamailio.rs`). `tests/run.sh` installs Kamailio; under `CI=true` a missing Kamailio
+//! `tests/it/common/kamailio.rs`). `tests/run.sh` installs Kamailio; under `CI=true` a missing Kamailio
 //! fails the run instead of skipping it.
-
-mod common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::kamailio::{self, Kamailio, PASSWORD, USER};
-use common::*;
+use crate::common::kamailio::{self, Kamailio, PASSWORD, USER};
+use crate::common::*;
 
 fn local_of(run: &Run) -> String {
     let j = run.json();
@@ -302,9 +300,9 @@ impl Drop for Reap {
 
 #[test]
 fn a_storm_of_digest_accounts_registers_at_kamailio_and_leaves_nothing() {
-    let setup = common::kamailio::Setup {
+    let setup = crate::common::kamailio::Setup {
         defines: vec!["WITH_MANY_USERS".into()],
-        ..common::kamailio::Setup::loopback("MD5")
+        ..crate::common::kamailio::Setup::loopback("MD5")
     };
     let Some(k) = Kamailio::start_with(setup) else {
         return;

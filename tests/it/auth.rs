@@ -1,9 +1,7 @@
 //! Digest authentication and the rest of the REGISTER transaction (423, 3xx, 503 Retry-After, 407,
 //! stale nonces), end to end against the in-process registrar; and no secret in any output.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn scripted(replies: Vec<Canned>) -> Server {
     registrar(Options {

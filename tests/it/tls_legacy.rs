@@ -3,8 +3,6 @@
 //! `tests/run.sh` installs openssl; under `CI=true` a missing openssl fails the run instead of skipping
 //! these tests. Every server listens on 127.0.0.1 only.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -12,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// The openssl command, or None (skip) when it is not installed outside CI.
 fn openssl() -> Option<PathBuf> {

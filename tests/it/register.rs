@@ -1,8 +1,6 @@
 //! End-to-end: the real binary against the in-process registrar over loopback UDP and TCP.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::net::UdpSocket;
 
 fn addr(r: &Server) -> String {

@@ -1,9 +1,7 @@
 //! The help-desk and CI front end: narration, live progress under a pseudo-terminal, colour, hints,
 //! CI assertions, repeat mode, and snapshots of the human output.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -303,7 +301,7 @@ fn snapshot(name: &str, text: &str) {
     let want = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(
         got, want,
-        "snapshot {name} differs; SIPREG_UPDATE_SNAPSHOTS=1 cargo test --test frontend rewrites it"
+        "snapshot {name} differs; SIPREG_UPDATE_SNAPSHOTS=1 cargo test --test it frontend:: rewrites it"
     );
 }
 

@@ -2,13 +2,11 @@
 //! sockets — refreshes on one connection, pongs, drops and recovery, answers to the network,
 //! SIGTERM. Short timers and generous bounds.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Runs `sipreg watch --json` with `args` and returns its event lines (the summary last) and code.

@@ -1,9 +1,7 @@
 //! The committed completions and man page in `completions/` match what the binary generates.
-//! Regenerate with `SIPREG_UPDATE_GENERATED=1 cargo test --test generated`.
+//! Regenerate with `SIPREG_UPDATE_GENERATED=1 cargo test --test it generated::`.
 
-mod common;
-
-use common::run;
+use crate::common::run;
 use std::path::Path;
 
 #[test]
@@ -32,7 +30,7 @@ fn committed_completions_and_man_page_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "stale in completions/: {stale:?}; run SIPREG_UPDATE_GENERATED=1 cargo test --test generated"
+        "stale in completions/: {stale:?}; run SIPREG_UPDATE_GENERATED=1 cargo test --test it generated::"
     );
 }
 
