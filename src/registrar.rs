@@ -67,7 +67,7 @@ impl Request {
         let expires = self.header("expires").unwrap_or("3600");
         let mut lines = Vec::new();
         for contact in self.contacts() {
-            let params: Vec<&str> = crate::sip::response::split_top_level(contact, ';').collect();
+            let params: Vec<&str> = crate::sip::header::split_top_level(contact, ';').collect();
             let own = params.iter().find_map(|p| {
                 p.trim()
                     .to_ascii_lowercase()

@@ -6,6 +6,7 @@
 
 pub mod digest;
 pub mod framing;
+pub mod header;
 pub mod message;
 pub mod request;
 pub mod response;

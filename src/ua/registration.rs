@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use crate::config::Secret;
 use crate::model::{Binding, BindingMatch, Retry, Transport};
 use crate::sip::digest::{self, Challenge, Credentials};
+use crate::sip::header::Contact;
 use crate::sip::message::{AuthHeader, Register, addr_text, host_port};
-use crate::sip::response::{Contact, Response};
+use crate::sip::response::Response;
 use crate::sip::{ascii, new_branch, put_random_hex, random_hex};
 use crate::ua::transaction::Key;
 

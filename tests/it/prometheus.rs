@@ -164,7 +164,8 @@ fn prometheus_scrapes_probes_through_the_blackbox_relabelling() {
 #[test]
 fn the_docs_show_the_monitoring_files_and_promtool_accepts_them() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/monitoring.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/monitoring.md"))
+            .unwrap();
     for name in ["sipreg-exporter.toml", "prometheus.yml", "sipreg.rules.yml"] {
         let text = std::fs::read_to_string(Path::new(FIXTURES).join(name)).unwrap();
         assert!(

@@ -12,7 +12,7 @@ use sipreg::model::Transport;
 use sipreg::registrar::{Request, bind_sip_port, refusing_tcp};
 use sipreg::sip::digest::{self, Challenge, Credentials};
 use sipreg::sip::framing::{Frame, StreamFramer};
-use sipreg::sip::response::split_top_level;
+use sipreg::sip::header::split_top_level;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 
