@@ -9,6 +9,7 @@ pub mod shared;
 pub mod stream;
 pub mod tls;
 pub mod tls_probe;
+pub mod tls_reason;
 pub mod udp;
 pub mod x509;
 

@@ -132,8 +132,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream<S> {
 /// Classifies an error on an open stream: TLS errors (a TLS 1.3 alert arrives on the first read) or a
 /// closed connection.
 fn stream_error(e: &io::Error, transport: Transport, remote: SocketAddr) -> Failure {
-    if let Some(tls_err) = super::tls::rustls_error(e) {
-        return super::tls::failure(tls_err);
+    if let Some(tls_err) = super::tls_reason::rustls_error(e) {
+        return super::tls_reason::failure(tls_err);
     }
     match e.kind() {
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => Failure::new(
