@@ -20,8 +20,10 @@ pub const DROPPED: u8 = 6;
 /// `--nagios`: UNKNOWN, the Monitoring Plugins code for a usage error or a check that could not run
 /// (0, 1 and 2 are OK, WARNING and CRITICAL in that mode).
 pub const NAGIOS_UNKNOWN: u8 = 3;
-/// sipreg itself failed: the runtime or the demo registrar could not start, the man page failed.
-pub const INTERNAL: u8 = 1;
+/// sipreg itself failed: the runtime, a storm's threads or the demo registrar could not start, the
+/// man page could not be written. 70 is sysexits' EX_SOFTWARE; distinct from 1 (rejected), so that a
+/// pipeline can tell a registrar's refusal from a broken tester.
+pub const INTERNAL: u8 = 70;
 
 /// The exit-code table as `--help` prints it.
 pub const TABLE: &str = "\
@@ -35,6 +37,7 @@ Exit codes:
   5  registered, but not as --expect-transport or --max-time demanded, or
      --check-inbound failed (watch: held without a drop)
   6  watch: registered, but the registration dropped at least once
+  70 sipreg itself failed (a runtime or thread that cannot start): not the registrar's answer
 storm: 0 every account registered, 5 some did not, 3 none did.
 With --nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors too).";
 
@@ -67,7 +70,13 @@ mod tests {
         assert_eq!(of_verdict(Verdict::Rejected), 1);
         assert_eq!(of_verdict(Verdict::Unreachable), 3);
         assert_eq!(of_verdict(Verdict::Unauthorized), 4);
-        for (code, line) in [(0, "registered"), (2, "usage"), (5, "--expect-transport")] {
+        assert_ne!(INTERNAL, REJECTED, "a broken tester is not a rejection");
+        for (code, line) in [
+            (0, "registered"),
+            (2, "usage"),
+            (5, "--expect-transport"),
+            (70, "sipreg itself failed"),
+        ] {
             assert!(
                 TABLE
                     .lines()
