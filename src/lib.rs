@@ -1,7 +1,6 @@
 //! sipreg: a SIP registration tester that plays a desk phone's UDP/TCP/TLS fallback against a registrar.
 #![forbid(unsafe_code)]
 
-pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod event;

@@ -4,14 +4,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Config, ConfigError, Secret, args};
+use super::{Config, ConfigError, Secret, deduce};
 use crate::model::Family;
 use crate::model::Transport;
 
 /// The inputs of a [`Config`] before validation, with the defaults of the command line.
 ///
-/// [`ConfigBuilder::build`] runs the same validation steps as [`Config::from_args`], so errors
-/// read as they do on the command line (they name the flag, for example `--t1`).
+/// The one list of a run's settings: the command line's flags map onto its fields one for one, and
+/// the exporter's modules are read into it from TOML. [`ConfigBuilder::build`] validates them with
+/// errors worded as on the command line (they name the flag, for example `--t1`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -28,38 +29,68 @@ use crate::model::Transport;
 #[derive(Debug, Clone)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct ConfigBuilder {
-    pub(super) server: String,
-    pub(super) udp: bool,
-    pub(super) tcp: bool,
-    pub(super) tls: bool,
-    pub(super) user: String,
-    pub(super) domain: Option<String>,
-    pub(super) auth_user: Option<String>,
-    pub(super) password: Option<Secret>,
-    pub(super) password_file: Option<PathBuf>,
-    pub(super) expires: u32,
-    pub(super) keep: bool,
-    pub(super) check_inbound: bool,
-    pub(super) connect_timeout: Duration,
-    pub(super) timeout: Option<Duration>,
-    pub(super) t1: Duration,
-    pub(super) retries: u32,
-    pub(super) retry_interval: Duration,
-    pub(super) retry_max: Duration,
-    pub(super) tls_port: u16,
-    pub(super) ca_file: Option<PathBuf>,
-    pub(super) cert: Option<PathBuf>,
-    pub(super) key: Option<PathBuf>,
-    pub(super) tls_server_name: Option<String>,
-    pub(super) insecure: bool,
-    pub(super) strict_tls: bool,
-    pub(super) no_srv: bool,
-    pub(super) dns_server: Option<SocketAddr>,
-    pub(super) family: Family,
-    pub(super) expect_transport: Option<Transport>,
-    pub(super) max_time: Option<Duration>,
+    /// SERVER: `host[:port]`, `[v6][:port]`, `sip:` or `sips:`.
+    pub server: String,
+    /// `--udp`.
+    pub udp: bool,
+    /// `--tcp`.
+    pub tcp: bool,
+    /// `--tls`.
+    pub tls: bool,
+    /// `--user`: the AOR user.
+    pub user: String,
+    /// `--domain`: the AOR domain (default: the SERVER host).
+    pub domain: Option<String>,
+    /// `--auth-user`: the digest user name (default: `user`).
+    pub auth_user: Option<String>,
+    /// `--password` or `SIPREG_PASSWORD`.
+    pub password: Option<Secret>,
+    /// `--password-file`.
+    pub password_file: Option<PathBuf>,
+    /// `--expires`, seconds.
+    pub expires: u32,
+    /// `--keep`: leave the binding in place.
+    pub keep: bool,
+    /// `--check-inbound`.
+    pub check_inbound: bool,
+    /// `--connect-timeout`.
+    pub connect_timeout: Duration,
+    /// `--timeout` (Timer F; default 64 × T1).
+    pub timeout: Option<Duration>,
+    /// `--t1`.
+    pub t1: Duration,
+    /// `--retries`.
+    pub retries: u32,
+    /// `--retry-interval`.
+    pub retry_interval: Duration,
+    /// `--retry-max`.
+    pub retry_max: Duration,
+    /// `--tls-port`.
+    pub tls_port: u16,
+    /// `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `--cert`.
+    pub cert: Option<PathBuf>,
+    /// `--key`.
+    pub key: Option<PathBuf>,
+    /// `--tls-server-name`.
+    pub tls_server_name: Option<String>,
+    /// `--insecure`.
+    pub insecure: bool,
+    /// `--strict-tls`.
+    pub strict_tls: bool,
+    /// `--no-srv`.
+    pub no_srv: bool,
+    /// `--dns-server`.
+    pub dns_server: Option<SocketAddr>,
+    /// `-4` / `-6`.
+    pub family: Family,
+    /// `--expect-transport`.
+    pub expect_transport: Option<Transport>,
+    /// `--max-time`.
+    pub max_time: Option<Duration>,
     /// `--interval` (between runs of `--count`): not part of a [`Config`], only checked.
-    pub(super) interval: Duration,
+    pub interval: Duration,
 }
 
 impl Config {
@@ -321,146 +352,13 @@ impl ConfigBuilder {
     /// # Errors
     /// A [`ConfigError`] with one line naming the bad value, worded as on the command line.
     pub fn build(&self) -> Result<Config, ConfigError> {
-        args::deduce(self)
+        deduce::deduce(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Cli;
-    use clap::Parser;
-
-    fn from_cli(argv: &[&str]) -> Result<Config, ConfigError> {
-        let cli = Cli::try_parse_from(argv).unwrap();
-        Config::from_args(&cli.register, None)
-    }
-
-    /// The fields a default run depends on, TLS reduced to what can be compared.
-    fn summary(c: &Config) -> String {
-        let tls = c
-            .tls
-            .as_ref()
-            .map(|t| (&t.server_name, t.insecure, t.strict, t.has_client_cert));
-        format!(
-            "{:?} {:?} {} {} {} {} {} {} {:?} {} {:?} {:?} {} {} {:?} {:?} {:?} {:?} {}",
-            c.server,
-            c.order,
-            c.user,
-            c.domain,
-            c.auth_user,
-            c.password.is_some(),
-            c.expires,
-            c.keep,
-            c.timers,
-            c.retries,
-            c.retry_interval,
-            c.retry_max,
-            c.sip_port,
-            c.tls_port,
-            tls,
-            c.expect_transport,
-            c.max_time,
-            c.dns,
-            c.server_display(),
-        )
-    }
-
-    #[test]
-    fn defaults_equal_the_cli_defaults() {
-        let cli = Cli::try_parse_from(["sipreg", "--user", "x", "h"]).unwrap();
-        let mapped = args::builder_from_args("h", &cli.register, None);
-        let built = Config::builder("h").user("x");
-        assert_eq!(format!("{mapped:?}"), format!("{built:?}"));
-
-        let a = from_cli(&["sipreg", "--user", "x", "h"]).unwrap();
-        let b = Config::builder("h").user("x").build().unwrap();
-        assert_eq!(summary(&a), summary(&b));
-        assert_eq!(b.order, vec![Transport::Tcp, Transport::Udp]);
-        assert_eq!(b.expires, 3600);
-        assert_eq!(b.timers.t1, Duration::from_millis(500));
-        assert_eq!(b.timers.timer_f, Duration::from_secs(32));
-        assert_eq!(b.timers.connect, Duration::from_secs(30));
-        assert_eq!(b.retries, 0);
-        assert_eq!(b.retry_interval, Duration::from_secs(30));
-        assert_eq!(b.retry_max, Duration::from_secs(1800));
-        assert_eq!((b.sip_port, b.tls_port), (5060, 5061));
-        assert!(b.password.is_none() && b.tls.is_none());
-    }
-
-    #[test]
-    fn setters_match_their_flags() {
-        let a = from_cli(&[
-            "sipreg",
-            "--tls",
-            "--tcp",
-            "--user",
-            "alice",
-            "--domain",
-            "example.com",
-            "--auth-user",
-            "a1",
-            "--password",
-            "pw",
-            "--expires",
-            "60",
-            "--keep",
-            "--t1",
-            "100ms",
-            "--timeout",
-            "3s",
-            "--connect-timeout",
-            "2s",
-            "--retries",
-            "2",
-            "--retry-interval",
-            "1s",
-            "--retry-max",
-            "4s",
-            "--tls-port",
-            "5071",
-            "--tls-server-name",
-            "sip.example.com",
-            "--insecure",
-            "--no-srv",
-            "--dns-server",
-            "127.0.0.1:5353",
-            "-4",
-            "--expect-transport",
-            "tls",
-            "--max-time",
-            "5s",
-            "10.0.0.1:5070",
-        ])
-        .unwrap();
-        let b = Config::builder("10.0.0.1:5070")
-            .tls(true)
-            .tcp(true)
-            .user("alice")
-            .domain("example.com")
-            .auth_user("a1")
-            .password(Secret::new("pw"))
-            .expires(60)
-            .keep(true)
-            .t1(Duration::from_millis(100))
-            .timeout(Duration::from_secs(3))
-            .connect_timeout(Duration::from_secs(2))
-            .retries(2)
-            .retry_interval(Duration::from_secs(1))
-            .retry_max(Duration::from_secs(4))
-            .tls_port(5071)
-            .tls_server_name("sip.example.com")
-            .insecure(true)
-            .no_srv(true)
-            .dns_server(SocketAddr::from(([127, 0, 0, 1], 5353)))
-            .family(Family::V4)
-            .expect_transport(Transport::Tls)
-            .max_time(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        assert_eq!(summary(&a), summary(&b));
-        assert_eq!(b.password.as_ref().map(Secret::expose), Some("pw"));
-    }
 
     #[test]
     fn udp_and_tls_are_refused() {
@@ -469,8 +367,6 @@ mod tests {
             .tls(true)
             .build()
             .unwrap_err();
-        assert_eq!(e.to_string(), "unsupported transport set: UDP + TLS");
-        let e = from_cli(&["sipreg", "--udp", "--tls", "h"]).unwrap_err();
         assert_eq!(e.to_string(), "unsupported transport set: UDP + TLS");
         assert!(
             Config::builder("h")

@@ -1,7 +1,7 @@
 //! A validated [`Config`]: built from the command line or from a [`ConfigBuilder`]; every usage error is found here, before any packet.
 
-mod args;
 mod builder;
+mod deduce;
 mod server;
 
 use std::sync::Arc;
@@ -11,8 +11,8 @@ use crate::model::Transport;
 use crate::net::resolve::{DnsSettings, Target};
 use crate::net::tls;
 
-pub use args::transport_order;
 pub use builder::ConfigBuilder;
+pub use deduce::transport_order;
 pub use server::Server;
 
 /// A usage or configuration error: exit code 2, one line naming the bad value.

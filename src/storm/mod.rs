@@ -7,7 +7,6 @@ pub mod accounts;
 pub mod host;
 mod lanes;
 mod pace;
-pub mod plan;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

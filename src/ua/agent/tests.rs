@@ -4,19 +4,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Parser;
-
 use super::*;
-use crate::cli::Cli;
+use crate::config::{ConfigBuilder, Secret};
 use crate::event::Recorder;
 use crate::net::memory::{MemoryConnector, Peer, pair};
 
-fn config(args: &[&str]) -> Config {
-    let mut argv = vec!["sipreg", "--user", "alice"];
-    argv.extend_from_slice(args);
-    argv.push("192.0.2.10:5060");
-    let cli = Cli::try_parse_from(argv).expect("valid flags");
-    Config::from_args(&cli.register, None).expect("valid config")
+/// Alice at 192.0.2.10:5060, with what `set` changes.
+fn config(set: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Config {
+    set(Config::builder("192.0.2.10:5060").user("alice"))
+        .build()
+        .expect("valid config")
 }
 
 fn local() -> SocketAddr {
@@ -102,7 +99,7 @@ async fn challenging_registrar(mut peer: Peer) {
 
 #[tokio::test(start_paused = true)]
 async fn a_challenged_registration_emits_every_step_in_order() {
-    let cfg = config(&["--udp", "--password", "pw"]);
+    let cfg = config(|b| b.udp(true).password(Secret::new("pw")));
     let (flow, peer) = pair(Transport::Udp, local(), remote());
     tokio::spawn(challenging_registrar(peer));
     let connector = MemoryConnector::new(vec![Ok(flow)]);
@@ -182,7 +179,7 @@ fn texts(events: &[Stamped]) -> Vec<String> {
 
 #[tokio::test(start_paused = true)]
 async fn a_sink_without_detail_gets_the_same_steps_without_texts() {
-    let cfg = config(&["--udp", "--password", "pw"]);
+    let cfg = config(|b| b.udp(true).password(Secret::new("pw")));
     let mut runs = Vec::new();
     for detail in [true, false] {
         let (flow, peer) = pair(Transport::Udp, local(), remote());
@@ -212,7 +209,7 @@ async fn a_sink_without_detail_gets_the_same_steps_without_texts() {
 
 #[tokio::test(start_paused = true)]
 async fn timer_e_retransmits_on_simulated_time_until_timer_f() {
-    let cfg = config(&["--udp"]);
+    let cfg = config(|b| b.udp(true));
     let (flow, peer) = pair(Transport::Udp, local(), remote());
     let connector = MemoryConnector::new(vec![Ok(flow)]);
     let started = tokio::time::Instant::now();
@@ -262,7 +259,7 @@ async fn timer_e_retransmits_on_simulated_time_until_timer_f() {
 
 #[tokio::test(start_paused = true)]
 async fn refused_tcp_falls_back_to_udp() {
-    let cfg = config(&[]);
+    let cfg = config(|b| b);
     let (flow, peer) = pair(Transport::Udp, local(), remote());
     tokio::spawn(challenging_registrar(peer));
     let refused = Failure::new(Outcome::Refused, "connection refused (TCP reset)");
@@ -293,7 +290,7 @@ async fn refused_tcp_falls_back_to_udp() {
 
 #[tokio::test(start_paused = true)]
 async fn a_broken_flow_ends_the_attempt_as_closed() {
-    let cfg = config(&["--tcp"]);
+    let cfg = config(|b| b.tcp(true));
     let (flow, mut peer) = pair(Transport::Tcp, local(), remote());
     tokio::spawn(async move {
         let _ = peer.recv().await;
@@ -311,7 +308,7 @@ async fn a_broken_flow_ends_the_attempt_as_closed() {
 
 #[tokio::test(start_paused = true)]
 async fn failed_cycles_wait_with_doubling_over_simulated_minutes() {
-    let cfg = config(&["--tcp", "--retries", "5", "--retry-max", "4m"]);
+    let cfg = config(|b| b.tcp(true).retries(5).retry_max(Duration::from_secs(240)));
     let refusals = (0..6)
         .map(|_| Err(Failure::new(Outcome::Refused, "refused")))
         .collect();
@@ -332,7 +329,7 @@ async fn failed_cycles_wait_with_doubling_over_simulated_minutes() {
 
 #[tokio::test(start_paused = true)]
 async fn requests_and_keepalives_from_the_server_reach_the_core() {
-    let cfg = config(&["--tcp", "--keep"]);
+    let cfg = config(|b| b.tcp(true).keep(true));
     let (flow, mut peer) = pair(Transport::Tcp, local(), remote());
     tokio::spawn(async move {
         let Some(request) = peer.recv().await else {
@@ -362,7 +359,7 @@ async fn requests_and_keepalives_from_the_server_reach_the_core() {
 
 #[tokio::test(start_paused = true)]
 async fn a_connection_closed_after_an_answer_is_replaced_for_the_next_request() {
-    let cfg = config(&["--tcp", "--password", "pw", "--keep"]);
+    let cfg = config(|b| b.tcp(true).password(Secret::new("pw")).keep(true));
     let (first, mut peer1) = pair(Transport::Tcp, local(), remote());
     let second_local: SocketAddr = "10.0.0.5:40002".parse().unwrap();
     let (second, peer2) = pair(Transport::Tcp, second_local, remote());
@@ -425,7 +422,7 @@ async fn holding_registrar(mut peer: Peer, expires: u32) {
 async fn three_hours_of_watch_in_milliseconds() {
     use crate::ua::binding::RefreshPolicy;
     use crate::ua::watch::WatchSettings;
-    let cfg = config(&["--tcp"]);
+    let cfg = config(|b| b.tcp(true));
     let (flow, peer) = pair(Transport::Tcp, local(), remote());
     tokio::spawn(holding_registrar(peer, 3600));
     let connector = MemoryConnector::new(vec![Ok(flow)]);

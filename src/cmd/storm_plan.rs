@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Plan, SocketMode, accounts};
-use crate::cli::{SocketArg, StormArgs};
-use crate::config::Config;
-use crate::model::Transport;
+use sipreg::model::Transport;
+use sipreg::storm::{Pace, Plan, SocketMode, accounts};
+
+use super::cli::{SocketArg, StormArgs};
 
 /// One-shot flags a storm refuses, with the reason.
 fn refused(args: &StormArgs) -> Option<&'static str> {
@@ -45,7 +45,7 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
     if let Some(why) = refused(args) {
         return Err(why.to_string());
     }
-    let base = Config::from_args(&args.register, None).map_err(|e| e.to_string())?;
+    let base = super::flags::config(&args.register, None).map_err(|e| e.to_string())?;
     let socket = match args.socket {
         SocketArg::PerAccount => SocketMode::PerAccount,
         SocketArg::Shared => SocketMode::Shared,
@@ -57,7 +57,7 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
     }
     if args
         .duration
-        .is_some_and(|d| d > crate::config::MAX_DURATION)
+        .is_some_and(|d| d > sipreg::config::MAX_DURATION)
     {
         return Err("--duration is longer than a week".into());
     }
@@ -75,7 +75,7 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
     Ok(Plan {
         base,
         accounts: all,
-        pace: super::Pace::new(args.rate, args.burst.map_or(1, |b| b as usize)),
+        pace: Pace::new(args.rate, args.burst.map_or(1, |b| b as usize)),
         concurrency: args.concurrency as usize,
         duration: args.duration.filter(|d| *d > Duration::ZERO),
         socket,

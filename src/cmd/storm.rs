@@ -3,11 +3,12 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use sipreg::cli::{StormArgs, StormCommand};
+use super::cli::{StormArgs, StormCommand};
 use sipreg::exit;
 use sipreg::render;
 
-use crate::{eprint_line, print, signals, usage_error};
+use super::signals::signals;
+use super::{eprint_line, print, usage_error};
 
 /// `sipreg storm merge FILE...`: the shards' results as one.
 fn storm_merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
@@ -141,7 +142,7 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
         return storm_merge(files, *json);
     }
     let json = s.register.json;
-    let plan = match sipreg::storm::plan::plan(s) {
+    let plan = match super::storm_plan::plan(s) {
         Ok(p) => p,
         Err(e) => return usage_error(&e, json),
     };

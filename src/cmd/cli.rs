@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Exit codes, as documented in the README and in `--help` (the table lives in [`crate::exit`]).
-pub const EXIT_CODES: &str = crate::exit::TABLE;
+/// Exit codes, as documented in the README and in `--help` (the table lives in [`sipreg::exit`]).
+pub const EXIT_CODES: &str = sipreg::exit::TABLE;
 
 /// What `--version` prints after the name: the package version and, when the build knew it, the commit
 /// (`0.1.0 (abc123def456)`; set by build.rs).
@@ -89,7 +89,7 @@ pub enum TransportArg {
     Tls,
 }
 
-impl From<TransportArg> for crate::model::Transport {
+impl From<TransportArg> for sipreg::model::Transport {
     fn from(t: TransportArg) -> Self {
         match t {
             TransportArg::Udp => Self::Udp,
@@ -223,10 +223,10 @@ pub struct RegisterArgs {
     /// --nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5,
     /// 1:5, @1:5).
     #[arg(short, long, value_parser = nagios_range, value_name = "RANGE", allow_hyphen_values = true, help_heading = "Monitoring")]
-    pub warning: Option<crate::threshold::Range>,
+    pub warning: Option<sipreg::threshold::Range>,
     /// --nagios: CRITICAL when the registration time (seconds) is outside this range.
     #[arg(short, long, value_parser = nagios_range, value_name = "RANGE", allow_hyphen_values = true, help_heading = "Monitoring")]
-    pub critical: Option<crate::threshold::Range>,
+    pub critical: Option<sipreg::threshold::Range>,
 
     /// Print the report as one JSON document.
     #[arg(long, help_heading = "Output")]
@@ -277,7 +277,7 @@ pub struct WatchArgs {
     /// When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time
     /// before it runs out (`5s`, as pjsip; never before half of it).
     #[arg(long, default_value = "90%", value_parser = refresh_policy, value_name = "PCT%|DURATION", help_heading = "Watch")]
-    pub refresh: crate::model::RefreshPolicy,
+    pub refresh: sipreg::model::RefreshPolicy,
     /// Watch this long, then remove the binding and print the summary; without it, until SIGINT or
     /// SIGTERM.
     #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Watch")]
@@ -357,7 +357,7 @@ pub struct StormArgs {
     pub threads: Option<u16>,
     /// Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm.
     #[arg(long, value_parser = shard, value_name = "K/N", help_heading = "Storm")]
-    pub shard: Option<crate::model::Shard>,
+    pub shard: Option<sipreg::model::Shard>,
     /// The server and the one-shot flags.
     #[command(flatten)]
     pub register: RegisterArgs,
@@ -386,13 +386,13 @@ fn rate(s: &str) -> Result<f64, String> {
     }
 }
 
-fn shard(s: &str) -> Result<crate::model::Shard, String> {
-    crate::model::Shard::parse(s)
+fn shard(s: &str) -> Result<sipreg::model::Shard, String> {
+    sipreg::model::Shard::parse(s)
 }
 
 /// `90%` or a duration such as `5s`.
-fn refresh_policy(s: &str) -> Result<crate::model::RefreshPolicy, String> {
-    use crate::model::RefreshPolicy;
+fn refresh_policy(s: &str) -> Result<sipreg::model::RefreshPolicy, String> {
+    use sipreg::model::RefreshPolicy;
     let s = s.trim();
     if let Some(pct) = s.strip_suffix('%') {
         return match pct.trim().parse::<f64>() {
@@ -405,8 +405,8 @@ fn refresh_policy(s: &str) -> Result<crate::model::RefreshPolicy, String> {
     duration(s).map(RefreshPolicy::Before)
 }
 
-fn nagios_range(s: &str) -> Result<crate::threshold::Range, String> {
-    crate::threshold::Range::parse(s)
+fn nagios_range(s: &str) -> Result<sipreg::threshold::Range, String> {
+    sipreg::threshold::Range::parse(s)
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

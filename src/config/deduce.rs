@@ -1,4 +1,5 @@
-//! From the command line to a [`Config`]: [`Config::from_args`] and the validation steps it shares with [`ConfigBuilder::build`].
+//! From a [`ConfigBuilder`] to a [`Config`]: the validation steps of [`ConfigBuilder::build`], worded as
+//! on the command line (they name the flag).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -10,7 +11,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use super::{
     Config, ConfigBuilder, ConfigError, MAX_DURATION, Secret, Server, Timers, TlsConfig, err,
 };
-use crate::cli::RegisterArgs;
 use crate::model::Family;
 use crate::model::Transport;
 use crate::net::resolve::DnsSettings;
@@ -18,84 +18,6 @@ use crate::net::tls::{self, TlsSettings};
 
 type CertChain = Vec<CertificateDer<'static>>;
 type ClientCert = (CertChain, PrivateKeyDer<'static>);
-
-impl Config {
-    /// Validates the flags and reads the files they name.
-    ///
-    /// `env_password` (`SIPREG_PASSWORD`) is used when neither `--password` nor
-    /// `--password-file` is given and it is not empty.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] with one line naming the bad value.
-    pub fn from_args(
-        a: &RegisterArgs,
-        env_password: Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let Some(server) = a.server.as_deref() else {
-            return err("SERVER is required");
-        };
-        deduce(&builder_from_args(server, a, env_password))
-    }
-}
-
-/// The flags as builder inputs, one field for each; nothing is checked here.
-pub(super) fn builder_from_args(
-    server: &str,
-    a: &RegisterArgs,
-    env_password: Option<String>,
-) -> ConfigBuilder {
-    ConfigBuilder {
-        server: server.to_string(),
-        udp: a.udp,
-        tcp: a.tcp,
-        tls: a.tls,
-        user: a.user.clone(),
-        domain: a.domain.clone(),
-        auth_user: a.auth_user.clone(),
-        password: password_from_args(a, env_password),
-        password_file: a.password_file.clone(),
-        expires: a.expires,
-        keep: a.keep,
-        check_inbound: a.check_inbound.is_some(),
-        connect_timeout: a.connect_timeout,
-        timeout: a.timeout,
-        t1: a.t1,
-        retries: a.retries,
-        retry_interval: a.retry_interval,
-        retry_max: a.retry_max,
-        tls_port: a.tls_port,
-        ca_file: a.ca_file.clone(),
-        cert: a.cert.clone(),
-        key: a.key.clone(),
-        tls_server_name: a.tls_server_name.clone(),
-        insecure: a.insecure,
-        strict_tls: a.strict_tls,
-        no_srv: a.no_srv,
-        dns_server: a.dns_server,
-        family: family_from_args(a),
-        expect_transport: a.expect_transport.map(Transport::from),
-        max_time: a.max_time,
-        interval: a.interval,
-    }
-}
-
-/// `--password`, else `SIPREG_PASSWORD` when not empty and no `--password-file` is given.
-fn password_from_args(a: &RegisterArgs, env_password: Option<String>) -> Option<Secret> {
-    match (&a.password, &a.password_file) {
-        (Some(p), _) => Some(Secret(p.0.clone())),
-        (None, None) => env_password.filter(|p| !p.is_empty()).map(Secret),
-        (None, Some(_)) => None,
-    }
-}
-
-/// `-4` or `-6` (clap refuses both), else both families.
-fn family_from_args(a: &RegisterArgs) -> Family {
-    match (a.ipv4, a.ipv6) {
-        (true, _) => Family::V4,
-        (_, true) => Family::V6,
-        _ => Family::Any,
-    }
-}
 
 /// The validation steps, in the order their errors take precedence.
 pub(super) fn deduce(b: &ConfigBuilder) -> Result<Config, ConfigError> {
@@ -448,42 +370,7 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Cli;
     use Transport::{Tcp, Tls, Udp};
-    use clap::Parser;
-
-    fn password(argv: &[&str], env: Option<&str>) -> Result<Option<String>, String> {
-        let cli = Cli::try_parse_from(argv).unwrap();
-        Config::from_args(&cli.register, env.map(str::to_string))
-            .map(|c| c.password.map(|p| p.expose().to_string()))
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn password_sources() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("pw");
-        std::fs::write(&file, "from-file\r\nsecond line\n").unwrap();
-        let file = file.to_str().unwrap();
-        let flag = ["sipreg", "--password", "from-flag", "h"];
-        let from_file = ["sipreg", "--password-file", file, "h"];
-        assert_eq!(password(&flag, Some("env")), Ok(Some("from-flag".into())));
-        assert_eq!(
-            password(&from_file, Some("env")),
-            Ok(Some("from-file".into()))
-        );
-        assert_eq!(
-            password(&["sipreg", "h"], Some("env")),
-            Ok(Some("env".into()))
-        );
-        assert_eq!(password(&["sipreg", "h"], Some("")), Ok(None));
-        assert_eq!(password(&["sipreg", "h"], None), Ok(None));
-        let both = ["sipreg", "--password", "p", "--password-file", file, "h"];
-        assert_eq!(
-            password(&both, Some("env")),
-            Err("give --password or --password-file, not both".into())
-        );
-    }
 
     #[test]
     fn spec_section_1_table() {

@@ -2,11 +2,12 @@
 
 use std::process::ExitCode;
 
-use sipreg::cli::ExporterArgs;
+use super::cli::ExporterArgs;
 use sipreg::exit;
 use sipreg::render;
 
-use crate::{eprint_line, print, signals, usage_error};
+use super::signals::signals;
+use super::{eprint_line, print, usage_error};
 
 /// Waits for the first SIGINT or SIGTERM (forever when they cannot be caught).
 pub(crate) async fn first_signal() {
