@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-pub mod demo;
 pub mod event;
 pub mod exit;
 pub mod exporter;
@@ -10,15 +9,14 @@ pub mod http;
 pub mod model;
 pub mod net;
 pub mod observe;
-pub mod oneshot;
 pub mod registrar;
 pub mod render;
+pub mod session;
 pub mod sip;
 pub mod storm;
 pub mod threshold;
 pub mod ua;
-pub mod watching;
 
 pub use config::Config;
 pub use observe::report::Report;
-pub use oneshot::run;
+pub use session::oneshot::run;

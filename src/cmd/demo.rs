@@ -10,7 +10,7 @@ use super::{eprint_line, palette, print};
 
 /// `sipreg demo`: the in-process registrar and the phone's default flags.
 pub fn demo(rt: &tokio::runtime::Runtime, json: bool, color: ColorChoice) -> ExitCode {
-    match rt.block_on(sipreg::demo::run()) {
+    match rt.block_on(sipreg::session::demo::run()) {
         Ok(report) if json => {
             print(&render::json(&report));
             ExitCode::from(report.exit_code)

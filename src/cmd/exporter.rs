@@ -71,7 +71,7 @@ pub(crate) async fn metrics_server(
     eprint_line(&format!("sipreg watch: metrics on http://{at}/metrics"));
     tokio::spawn(sipreg::http::serve(listener, move |get| {
         let shared = shared.clone();
-        async move { sipreg::watching::metrics_page(&get, &shared) }
+        async move { sipreg::session::watch::metrics_page(&get, &shared) }
     }));
     Ok(())
 }

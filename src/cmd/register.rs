@@ -32,7 +32,11 @@ pub fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
         return repeat(rt, &config, args, &mut progress);
     }
     let resolver = Resolver::new(config.dns.clone());
-    let report = rt.block_on(sipreg::oneshot::run_with(&config, &resolver, &mut progress));
+    let report = rt.block_on(sipreg::session::oneshot::run_with(
+        &config,
+        &resolver,
+        &mut progress,
+    ));
     show(&report, args)
 }
 
@@ -48,7 +52,9 @@ fn repeat(
     let pal = palette(args.color);
     let mut reports = Vec::with_capacity(total);
     for n in 1..=total {
-        let report = rt.block_on(sipreg::oneshot::run_with(config, &resolver, progress));
+        let report = rt.block_on(sipreg::session::oneshot::run_with(
+            config, &resolver, progress,
+        ));
         if args.json {
             print(&render::json_line(&report));
         } else if !args.quiet {

@@ -54,7 +54,7 @@ pub fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
             }
         }
         let mut sinks = sipreg::event::Fanout(vec![&mut status, &mut shared]);
-        Ok(sipreg::watching::watch(&config, &settings, rx, args.json, &mut sinks).await)
+        Ok(sipreg::session::watch::watch(&config, &settings, rx, args.json, &mut sinks).await)
     });
     let summary = match summary {
         Ok(s) => s,

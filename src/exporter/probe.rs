@@ -9,13 +9,11 @@ use super::{DEFAULT_TIMEOUT, Module};
 use crate::config::Config;
 use crate::event::Fanout;
 use crate::http::Get;
-use crate::net::Sockets;
 use crate::net::resolve::Resolver;
 use crate::observe::collect::Collector;
 use crate::observe::narration::Narration;
 use crate::observe::report::Report;
 use crate::render::{self, Detail, Palette, prometheus};
-use crate::ua::agent::Agent;
 
 /// The longest target accepted.
 const MAX_TARGET: usize = 300;
@@ -237,14 +235,14 @@ pub async fn run<G: Send + 'static>(req: &Request, left: Duration, slot: G, narr
     let task = tokio::spawn(async move {
         let _slot = slot;
         let resolver = Resolver::new(cfg.dns.clone());
-        let sockets = Sockets::new(cfg.tls_client());
         let mut narration = Narration::new(&cfg);
         let mut sinks: Vec<&mut dyn crate::event::Sink> = vec![&mut sink];
         if narrate {
             sinks.push(&mut narration);
         }
         let mut fan = Fanout(sinks);
-        Agent::new(&cfg, &sockets, &resolver, &mut fan).run().await;
+        crate::session::with_agent(&cfg, &resolver, &mut fan, async |agent| agent.run().await)
+            .await;
         let _ = ended.send(());
     });
     let mut guard = AbortUnlessBound {

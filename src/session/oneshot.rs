@@ -3,12 +3,10 @@
 
 use crate::config::Config;
 use crate::event::{Fanout, Sink};
-use crate::net::Sockets;
 use crate::net::resolve::Resolver;
 use crate::observe::collect::Collector;
 use crate::observe::narration::Narration;
 use crate::observe::report::Report;
-use crate::ua::agent::Agent;
 
 /// Runs a whole registration test and returns its report.
 pub async fn run(cfg: &Config) -> Report {
@@ -18,13 +16,12 @@ pub async fn run(cfg: &Config) -> Report {
 
 /// Runs a whole registration test with a shared resolver, feeding `extra` (the progress line) too.
 pub async fn run_with(cfg: &Config, resolver: &Resolver, extra: &mut dyn Sink) -> Report {
-    let sockets = Sockets::new(cfg.tls_client());
     let mut collector = Collector::new(cfg);
     let mut narration = Narration::new(cfg);
     {
         // The progress line first: it clears itself before a log line is written.
         let mut sinks = Fanout(vec![extra, &mut collector, &mut narration]);
-        Agent::new(cfg, &sockets, resolver, &mut sinks).run().await;
+        super::with_agent(cfg, resolver, &mut sinks, async |agent| agent.run().await).await;
     }
     collector.finish(cfg)
 }

@@ -13,7 +13,7 @@ pub async fn run() -> anyhow::Result<Report> {
     let registrar = Registrar::start().await?;
     let server = registrar.sip_addr.to_string();
     let config = Config::builder(server).user("demo").build()?;
-    let report = crate::oneshot::run(&config).await;
+    let report = super::oneshot::run(&config).await;
     drop(registrar);
     Ok(report)
 }

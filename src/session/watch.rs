@@ -5,12 +5,10 @@ use tokio::sync::watch::Receiver;
 
 use crate::config::Config;
 use crate::event::Fanout;
-use crate::net::Sockets;
 use crate::net::resolve::Resolver;
 use crate::observe::narration::Narration;
 use crate::observe::tally::{Tally, WatchSummary};
 use crate::render::events::EventLines;
-use crate::ua::agent::Agent;
 use crate::ua::watch::WatchSettings;
 
 /// The `/metrics` page of `watch --metrics-listen` (404 elsewhere).
@@ -41,16 +39,16 @@ pub async fn watch(
     status: &mut dyn crate::event::Sink,
 ) -> WatchSummary {
     let resolver = Resolver::new(cfg.dns.clone());
-    let sockets = Sockets::new(cfg.tls_client());
     let mut lines = EventLines::new(json);
     let mut tally = Tally::default();
     let mut narration = Narration::new(cfg);
     {
         // The live line first: it clears itself before an event line is printed.
         let mut sinks = Fanout(vec![status, &mut lines, &mut tally, &mut narration]);
-        Agent::new(cfg, &sockets, &resolver, &mut sinks)
-            .watch(settings, stop)
-            .await;
+        super::with_agent(cfg, &resolver, &mut sinks, async |agent| {
+            agent.watch(settings, stop).await
+        })
+        .await;
     }
     tally.summary(tokio::time::Instant::now().into_std())
 }
