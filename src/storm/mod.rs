@@ -4,6 +4,7 @@
 //! `--duration` and removed at the end, on a signal too.
 
 pub mod accounts;
+mod driver;
 pub mod host;
 mod lanes;
 mod pace;

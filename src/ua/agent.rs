@@ -7,44 +7,30 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::event::{Ended, Event, Phase, Purpose, Sink, Stamped};
-use crate::model::{End, Failure, Outcome, Transport, Verdict};
+use crate::event::{Event, Phase, Purpose, Sink, Stamped};
+use crate::model::{Failure, Outcome, Transport, Verdict};
 use crate::net::resolve::{self, Candidate, Resolver};
-use crate::net::{Connector, Flow, Frame};
-use crate::sip::request::Incoming;
+use crate::net::{Connector, Flow};
 use crate::sip::response::Response;
 use crate::ua::fallback::{Action, Fallback, Plan};
+use crate::ua::held::{Grant, Held};
 use crate::ua::registration::{Account, Answer, FlowInfo, Next, Registration, Request};
 use crate::ua::transaction::{Step, Transaction};
-use crate::ua::words::{rejection_reason, seen_as, timer_f};
+use crate::ua::words::timer_f;
 
-/// What an agent needs from the process: the configuration, the connector and the shared resolver.
+/// What an agent needs from the process: the configuration, the connector and the shared resolver;
+/// and what every mode carries between attempts.
 pub struct Agent<'a, C: Connector> {
-    pub(crate) cfg: &'a Config,
-    pub(crate) connector: &'a C,
+    cfg: &'a Config,
+    connector: &'a C,
     resolver: &'a Resolver,
     sink: &'a mut dyn Sink,
     /// The sink reads texts and copies ([`Sink::detail`]): when not, events carry them empty.
-    pub(crate) detail: bool,
-    /// Answer requests from the server (watch): set while a binding is held.
-    pub(crate) answering: bool,
-    /// When the last pong arrived, also while a transaction had the flow.
-    pub(crate) last_pong: Option<std::time::Instant>,
-    /// The lifetime granted by the last 2xx that registered us.
-    pub(crate) granted: Option<u32>,
-    /// The Flow-Timer of the last 2xx that registered us (RFC 5626 §4.4.1).
-    pub(crate) flow_timer: Option<u32>,
-    /// The last 2xx that registered us carried `Require: outbound` (RFC 5626 §5.2): the registrar
-    /// agreed to a flow and owes a pong to every ping.
-    pub(crate) outbound: bool,
-    /// What the watch learned about the registrar's pongs, kept across flows (RFC 5626 §4.4.1).
-    pub(crate) pongs: Option<crate::ua::binding::Pongs>,
+    detail: bool,
     /// Retry-After of the last attempt's answer (a 503): the watch waits at least that long.
-    pub(crate) retry_after: Option<Duration>,
-    /// The Call-ID of the inbound check's OPTIONS, while it runs.
-    pub(crate) probe: Option<String>,
-    /// When and over which transport the inbound check's OPTIONS reached us.
-    pub(crate) probe_arrived: Option<(std::time::Instant, Transport, Option<bool>)>,
+    retry_after: Option<Duration>,
+    /// What the agent keeps while it holds a binding (watch, the inbound check).
+    held: Held,
 }
 
 /// The instant now, on tokio's clock (paused in tests), as a std instant for the state machines.
@@ -66,16 +52,34 @@ impl<'a, C: Connector> Agent<'a, C> {
             resolver,
             detail: sink.detail(),
             sink,
-            answering: false,
-            last_pong: None,
-            granted: None,
-            flow_timer: None,
-            outbound: false,
-            pongs: None,
             retry_after: None,
-            probe: None,
-            probe_arrived: None,
+            held: Held::default(),
         }
+    }
+
+    /// The configuration of the run.
+    pub(crate) fn cfg(&self) -> &'a Config {
+        self.cfg
+    }
+
+    /// The connector flows are opened with.
+    pub(crate) fn connector(&self) -> &'a C {
+        self.connector
+    }
+
+    /// What the agent keeps while it holds a binding.
+    pub(crate) fn held(&mut self) -> &mut Held {
+        &mut self.held
+    }
+
+    /// Whether the sink reads texts and copies.
+    pub(crate) fn detail(&self) -> bool {
+        self.detail
+    }
+
+    /// Retry-After of the last attempt's answer.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// A text or copy for an event, or nothing when the sink reads none ([`Sink::detail`]).
@@ -185,109 +189,6 @@ impl<'a, C: Connector> Agent<'a, C> {
                 Action::Finish(verdict) => return (verdict, held),
             }
         }
-    }
-
-    /// One candidate in one cycle: connect and register; the flow is returned when it holds a
-    /// binding.
-    async fn attempt(
-        &mut self,
-        registration: &mut Registration,
-        cycle: u32,
-        candidate: Candidate,
-        then: String,
-    ) -> (End, Option<Link<C::Flow>>) {
-        let remote = candidate.addr.clone();
-        let transport = candidate.transport;
-        self.emit(Event::AttemptStarted {
-            cycle,
-            candidate,
-            then: then.clone(),
-        });
-        let remote = match remote {
-            Ok(r) => r,
-            Err(f) => return (self.failed(f), None),
-        };
-        let flow = match Box::pin(self.connect(transport, remote, &then)).await {
-            Ok(f) => f,
-            Err(f) => return (self.failed(f), None),
-        };
-        let mut link = Link {
-            info: FlowInfo {
-                transport,
-                local: flow.local_addr(),
-            },
-            flow,
-            remote,
-            answered: false,
-        };
-        self.emit(Event::Connected {
-            local: link.info.local,
-            tls: link.flow.tls_params(),
-        });
-        let expires = self.cfg.expires;
-        let answer = self
-            .round(&mut link, registration, expires, Purpose::Register, &then)
-            .await;
-        let answer = match answer {
-            Ok(a) => a,
-            Err(f) => return (self.failed(f), None),
-        };
-        let end = self.answered(registration, &answer, &link, false);
-        let held = (end.outcome == Outcome::Registered).then_some(link);
-        (end, held)
-    }
-
-    /// Opens the flow: TCP connect and TLS handshake are timed phases; UDP opens at once.
-    pub(crate) async fn connect(
-        &mut self,
-        transport: Transport,
-        remote: SocketAddr,
-        then: &str,
-    ) -> Result<C::Flow, Failure> {
-        let limit = self.cfg.timers.connect;
-        if transport == Transport::Udp {
-            return self.connector.open(transport, remote, limit).await;
-        }
-        let what = self.told(|| format!("TCP connect to {remote}"));
-        let flow = self
-            .phase(Phase::Connect, what, limit, then, |c| {
-                c.open(transport, remote, limit)
-            })
-            .await?;
-        if transport != Transport::Tls {
-            return Ok(flow);
-        }
-        let what = self.told(|| format!("TLS handshake with {remote}"));
-        self.phase(Phase::Tls, what, limit, then, |c| c.secure(flow, limit))
-            .await
-    }
-
-    /// Runs a timed phase, announcing its start and end.
-    async fn phase<T, F>(
-        &mut self,
-        phase: Phase,
-        what: String,
-        limit: Duration,
-        then: &str,
-        run: impl FnOnce(&'a C) -> F,
-    ) -> Result<T, Failure>
-    where
-        F: std::future::Future<Output = Result<T, Failure>>,
-    {
-        self.emit(Event::PhaseStarted {
-            phase,
-            what: what.into(),
-            limit,
-            then: self.told(|| then.to_string()),
-        });
-        let started = Instant::now();
-        let result = run(self.connector).await;
-        self.emit(Event::PhaseEnded {
-            phase,
-            elapsed: started.elapsed(),
-            ok: result.is_ok(),
-        });
-        result
     }
 
     /// A round of the registration: the request, then one more for each challenge or 423.
@@ -439,73 +340,6 @@ impl<'a, C: Connector> Agent<'a, C> {
         }
     }
 
-    /// What a frame means: a response for the transaction, or something to announce and perhaps
-    /// answer (keep-alives, requests from the server), or unreadable bytes.
-    pub(crate) fn inbound(&mut self, frame: Frame, transport: Transport) -> Inbound {
-        let bytes = match frame {
-            Frame::Message(bytes) => bytes,
-            Frame::Ping | Frame::Pong => {
-                let ping = frame == Frame::Ping;
-                if !ping {
-                    self.last_pong = Some(now());
-                }
-                self.emit(Event::KeepAlive { ping });
-                // RFC 5626 §3.5.1: a ping from the server gets a pong while we hold a binding.
-                return if ping && self.answering && transport.is_reliable() {
-                    Inbound::Reply(b"\r\n".to_vec())
-                } else {
-                    Inbound::Nothing
-                };
-            }
-        };
-        if let Some(method) = crate::sip::request_method(&bytes) {
-            return self.request(method, bytes, transport);
-        }
-        match Response::parse(&bytes) {
-            Ok(r) => Inbound::Response(r, bytes),
-            Err(e) => {
-                self.emit(Event::Ignored {
-                    why: format!("an unreadable message ({e})"),
-                    bytes: None,
-                });
-                Inbound::Nothing
-            }
-        }
-    }
-
-    /// Notes, once, whether the inbound check's probe came on our flow (not from another address).
-    pub(crate) fn probe_flow(&mut self, same: bool) {
-        if let Some((at, t, None)) = self.probe_arrived {
-            self.probe_arrived = Some((at, t, Some(same)));
-        }
-    }
-
-    /// A request from the server: announced; answered while a binding is held (watch), never
-    /// with more bytes than it had (RFC 3261 §8.2; the one-shot run does not answer).
-    fn request(&mut self, method: String, bytes: Vec<u8>, transport: Transport) -> Inbound {
-        let parsed = Incoming::parse(&bytes);
-        if let (Some(probe), Some(r)) = (&self.probe, &parsed) {
-            if r.call_id() == Some(probe.as_str()) && self.probe_arrived.is_none() {
-                self.probe_arrived = Some((now(), transport, None));
-            }
-        }
-        let reply = parsed
-            .filter(|_| self.answering)
-            .and_then(|r| Some((r.status()?.0, r.answer()?)));
-        let answer = self.told(|| reply.as_ref().map(|(_, b)| b.clone()).unwrap_or_default());
-        self.emit(Event::RequestReceived {
-            method,
-            answered: reply.as_ref().map(|(status, _)| *status),
-            transport,
-            bytes,
-            answer,
-        });
-        match reply {
-            Some((_, bytes)) => Inbound::Reply(bytes),
-            None => Inbound::Nothing,
-        }
-    }
-
     /// Announces a request sent at `at`; `waited` is the Timer E interval before a retransmission.
     pub(crate) fn sent(
         &mut self,
@@ -524,88 +358,6 @@ impl<'a, C: Connector> Agent<'a, C> {
             bytes: self.told(|| r.bytes.clone()),
         };
         self.sink.event(&Stamped { at, event });
-    }
-
-    /// Turns the server's final answer into the attempt's end, and announces both.
-    pub(crate) fn answered<F>(
-        &mut self,
-        registration: &Registration,
-        answer: &Answer,
-        link: &Link<F>,
-        refresh: bool,
-    ) -> End {
-        let info = link.info;
-        let (response, outcome, reason, binding) = match answer {
-            Answer::Success(r) => {
-                let binding = registration.binding(r, info.local);
-                let reason = match binding.expires {
-                    _ if !self.detail => String::new(),
-                    Some(s) => format!("{} {}, expires in {s} s", r.status, r.reason),
-                    None => format!("{} {}", r.status, r.reason),
-                };
-                (r, Outcome::Registered, reason, Some(binding))
-            }
-            Answer::Unauthorized(r, reason) => (r, Outcome::Unauthorized, reason.clone(), None),
-            Answer::Final(r) => (r, Outcome::Rejected, rejection_reason(r), None),
-        };
-        let expires = binding.as_ref().and_then(|b| b.expires);
-        if outcome == Outcome::Registered {
-            self.granted = expires;
-            self.flow_timer = response.seconds("flow-timer");
-            self.outbound = response.requires("outbound");
-            self.emit(Event::Registered {
-                transport: info.transport,
-                local: info.local,
-                remote: link.remote,
-                expires,
-                refresh,
-            });
-        }
-        let retry_after = response.seconds("retry-after");
-        self.emit(Event::AttemptEnded(Box::new(Ended {
-            outcome,
-            status: Some(response.status),
-            reason,
-            failure: None,
-            server_header: response
-                .header("server")
-                .filter(|_| self.detail)
-                .map(|s| s.chars().take(200).collect()),
-            seen_as: self.detail.then(|| seen_as(response, info.local)).flatten(),
-            expires,
-            binding,
-            retry_after,
-            min_expires: response.seconds("min-expires"),
-        })));
-        End {
-            outcome,
-            status: Some(response.status),
-            retry_after: (outcome == Outcome::Rejected)
-                .then(|| retry_after.map(|s| Duration::from_secs(s.into())))
-                .flatten(),
-            certificate: false,
-        }
-    }
-
-    /// The transport could not carry the request.
-    fn failed(&mut self, f: Failure) -> End {
-        let end = End {
-            certificate: f.certificate,
-            ..End::of(f.kind)
-        };
-        self.emit(Event::AttemptEnded(Box::new(Ended {
-            outcome: f.kind,
-            status: None,
-            reason: f.reason.clone(),
-            failure: Some(f),
-            server_header: None,
-            seen_as: None,
-            expires: None,
-            binding: None,
-            retry_after: None,
-            min_expires: None,
-        })));
-        end
     }
 
     /// Removes our binding (Expires 0) on the same flow and Call-ID.
@@ -645,13 +397,15 @@ pub(crate) enum Inbound {
     Nothing,
 }
 
-/// The flow of an attempt and what the reconnect rule needs.
+/// The flow of an attempt, what the reconnect rule needs, and what the registrar granted on it.
 pub(crate) struct Link<F> {
     pub(crate) flow: F,
     pub(crate) info: FlowInfo,
     pub(crate) remote: SocketAddr,
     /// A final answer arrived on this flow.
     pub(crate) answered: bool,
+    /// What the last 2xx on this flow granted.
+    pub(crate) grant: Grant,
 }
 
 impl<F> Link<F> {

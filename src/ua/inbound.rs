@@ -27,9 +27,9 @@ impl<C: Connector> Agent<'_, C> {
             call_id: format!("inbound-{}@sipreg", random_hex(10)),
             from_tag: random_hex(6),
         };
-        self.probe = Some(ids.call_id.clone());
-        self.probe_arrived = None;
-        let answering = std::mem::replace(&mut self.answering, true);
+        self.held().probe = Some(ids.call_id.clone());
+        self.held().probe_arrived = None;
+        let answering = std::mem::replace(&mut self.held().answering, true);
         let sent = now();
         let result = if link.info.transport.is_reliable() {
             // A connection is its own pinhole: the OPTIONS goes over it.
@@ -37,9 +37,9 @@ impl<C: Connector> Agent<'_, C> {
         } else {
             self.probe_aside(link, &ids).await
         };
-        self.answering = answering;
-        self.probe = None;
-        let arrived = self.probe_arrived.take();
+        self.held().answering = answering;
+        self.held().probe = None;
+        let arrived = self.held().probe_arrived.take();
         let (status, reason) = match &result {
             Ok(r) => (Some(r.status), format!("{} {}", r.status, r.reason)),
             Err(f) => (None, f.reason.clone()),
@@ -94,14 +94,14 @@ impl<C: Connector> Agent<'_, C> {
             407 => ("proxy-authenticate", AuthHeader::ProxyAuthorization),
             _ => return None,
         };
-        let password = self.cfg.password.as_ref().filter(|_| !challenged)?;
+        let password = self.cfg().password.as_ref().filter(|_| !challenged)?;
         let values: Vec<&str> = response.headers_named(header).collect();
         let challenge = digest::choose(&values).ok()?;
         let credentials = Credentials {
-            username: &self.cfg.auth_user,
+            username: &self.cfg().auth_user,
             password: password.expose(),
         };
-        let uri = format!("sip:{}@{}", self.cfg.user, self.cfg.domain);
+        let uri = format!("sip:{}@{}", self.cfg().user, self.cfg().domain);
         let value = digest::authorization(
             &challenge,
             &credentials,
@@ -116,8 +116,8 @@ impl<C: Connector> Agent<'_, C> {
     /// A final answer came before the forwarded request: a registrar that forks to another binding
     /// (the user's real phone) can relay that one's answer first. Listen on our flow for 2·T1 more.
     async fn linger(&mut self, link: &mut Link<C::Flow>) -> Result<(), Failure> {
-        let until = Instant::now() + self.cfg.timers.t1 * 2;
-        while self.probe_arrived.is_none() {
+        let until = Instant::now() + self.cfg().timers.t1 * 2;
+        while self.held().probe_arrived.is_none() {
             let Ok(frame) = tokio::time::timeout_at(until, link.flow.recv()).await else {
                 return Ok(());
             };
@@ -152,8 +152,8 @@ impl<C: Connector> Agent<'_, C> {
         let cseq = if authorization.is_some() { 2 } else { 1 };
         let bytes = Options {
             transport,
-            domain: &self.cfg.domain,
-            user: &self.cfg.user,
+            domain: &self.cfg().domain,
+            user: &self.cfg().user,
             local,
             call_id: &ids.call_id,
             from_tag: &ids.from_tag,
@@ -182,9 +182,9 @@ impl<C: Connector> Agent<'_, C> {
         link: &mut Link<C::Flow>,
         ids: &ProbeIds,
     ) -> Result<Response, Failure> {
-        let connect = self.cfg.timers.connect;
+        let connect = self.cfg().timers.connect;
         let mut aside = self
-            .connector
+            .connector()
             .open(Transport::Udp, link.remote, connect)
             .await?;
         let local = aside.local_addr();
@@ -214,7 +214,7 @@ impl<C: Connector> Agent<'_, C> {
         aside.send(&request.bytes).await?;
         self.sent(sent, Purpose::Inbound, Transport::Udp, request, None);
         let mut last_send = sent;
-        let mut tx = Transaction::new(&request.key, false, &self.cfg.timers, sent);
+        let mut tx = Transaction::new(&request.key, false, &self.cfg().timers, sent);
         loop {
             let wake = Instant::from_std(tx.wake_at());
             // Our flow first: a proxy relays the final answer only after we answered the forwarded
@@ -239,14 +239,14 @@ impl<C: Connector> Agent<'_, C> {
                         bytes: self.told(|| bytes.clone()),
                     });
                     if step == Step::Final {
-                        if self.probe_arrived.is_none() && (200..300).contains(&response.status) {
+                        if self.held().probe_arrived.is_none() && (200..300).contains(&response.status) {
                             self.linger(link).await?;
                         }
                         return Ok(response);
                     }
                 }
                 () = tokio::time::sleep_until(wake) => match tx.on_timer(now()) {
-                    Some(Step::TimedOut) => return Err(timer_f(self.cfg, &tx, 0)),
+                    Some(Step::TimedOut) => return Err(timer_f(self.cfg(), &tx, 0)),
                     Some(Step::Retransmit) => {
                         let at = now();
                         aside.send(&request.bytes).await?;

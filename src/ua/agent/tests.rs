@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::{ConfigBuilder, Secret};
 use crate::event::Recorder;
+use crate::net::Frame;
 use crate::net::memory::{MemoryConnector, Peer, pair};
 
 /// Alice at 192.0.2.10:5060, with what `set` changes.
