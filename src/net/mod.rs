@@ -6,6 +6,7 @@ pub mod memory;
 pub mod resolve;
 mod scratch;
 pub mod shared;
+pub mod srv;
 pub mod stream;
 pub mod tls;
 pub mod tls_probe;

@@ -5,4 +5,5 @@ pub mod hint;
 pub mod narration;
 pub mod report;
 pub mod storm;
+mod storm_summary;
 pub mod tally;
