@@ -299,6 +299,20 @@ pub enum Family {
 }
 
 impl Family {
+    /// `-4` / `ipv4` and `-6` / `ipv6`: one family, or both when neither is set; `None` when both
+    /// are (they exclude each other).
+    #[must_use]
+    pub fn from_flags(v4: bool, v6: bool) -> Option<Family> {
+        match (v4, v6) {
+            (true, true) => None,
+            (true, false) => Some(Family::V4),
+            (false, true) => Some(Family::V6),
+            (false, false) => Some(Family::Any),
+        }
+    }
+}
+
+impl Family {
     /// True when `ip` is allowed.
     #[must_use]
     pub fn allows(self, ip: std::net::IpAddr) -> bool {

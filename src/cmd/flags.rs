@@ -48,7 +48,8 @@ pub fn builder(server: &str, a: &RegisterArgs, env_password: Option<String>) -> 
         strict_tls: a.strict_tls,
         no_srv: a.no_srv,
         dns_server: a.dns_server,
-        family: family_from_args(a),
+        // clap refuses -4 with -6.
+        family: Family::from_flags(a.ipv4, a.ipv6).unwrap_or_default(),
         expect_transport: a.expect_transport.map(Transport::from),
         max_time: a.max_time,
         interval: a.interval,
@@ -61,15 +62,6 @@ fn password_from_args(a: &RegisterArgs, env_password: Option<String>) -> Option<
         (Some(p), _) => Some(Secret::new(p.0.clone())),
         (None, None) => env_password.filter(|p| !p.is_empty()).map(Secret::new),
         (None, Some(_)) => None,
-    }
-}
-
-/// `-4` or `-6` (clap refuses both), else both families.
-fn family_from_args(a: &RegisterArgs) -> Family {
-    match (a.ipv4, a.ipv6) {
-        (true, _) => Family::V4,
-        (_, true) => Family::V6,
-        _ => Family::Any,
     }
 }
 

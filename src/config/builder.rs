@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Deserializer};
+
 use super::{Config, ConfigError, Secret, deduce};
 use crate::model::Family;
 use crate::model::Transport;
@@ -26,10 +28,16 @@ use crate::model::Transport;
 ///     .expect("valid");
 /// assert_eq!(config.aor(), "sip:alice@pbx.example.com");
 /// ```
-#[derive(Debug, Clone)]
+///
+/// It reads from TOML (or any serde format) with the flags' long names in snake case, durations as
+/// humantime text (`"300ms"`, `"1m 30s"`) and unknown keys refused; SERVER, the password, the
+/// address family and `--interval` are not read (the exporter's modules give them otherwise).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct ConfigBuilder {
     /// SERVER: `host[:port]`, `[v6][:port]`, `sip:` or `sips:`.
+    #[serde(skip)]
     pub server: String,
     /// `--udp`.
     pub udp: bool,
@@ -44,6 +52,7 @@ pub struct ConfigBuilder {
     /// `--auth-user`: the digest user name (default: `user`).
     pub auth_user: Option<String>,
     /// `--password` or `SIPREG_PASSWORD`.
+    #[serde(skip)]
     pub password: Option<Secret>,
     /// `--password-file`.
     pub password_file: Option<PathBuf>,
@@ -54,16 +63,21 @@ pub struct ConfigBuilder {
     /// `--check-inbound`.
     pub check_inbound: bool,
     /// `--connect-timeout`.
+    #[serde(deserialize_with = "duration")]
     pub connect_timeout: Duration,
     /// `--timeout` (Timer F; default 64 × T1).
+    #[serde(deserialize_with = "some_duration")]
     pub timeout: Option<Duration>,
     /// `--t1`.
+    #[serde(deserialize_with = "duration")]
     pub t1: Duration,
     /// `--retries`.
     pub retries: u32,
     /// `--retry-interval`.
+    #[serde(deserialize_with = "duration")]
     pub retry_interval: Duration,
     /// `--retry-max`.
+    #[serde(deserialize_with = "duration")]
     pub retry_max: Duration,
     /// `--tls-port`.
     pub tls_port: u16,
@@ -84,13 +98,50 @@ pub struct ConfigBuilder {
     /// `--dns-server`.
     pub dns_server: Option<SocketAddr>,
     /// `-4` / `-6`.
+    #[serde(skip)]
     pub family: Family,
     /// `--expect-transport`.
+    #[serde(deserialize_with = "some_transport")]
     pub expect_transport: Option<Transport>,
     /// `--max-time`.
+    #[serde(deserialize_with = "some_duration")]
     pub max_time: Option<Duration>,
     /// `--interval` (between runs of `--count`): not part of a [`Config`], only checked.
+    #[serde(skip)]
     pub interval: Duration,
+}
+
+impl Default for ConfigBuilder {
+    /// The command line's defaults, with no SERVER yet.
+    fn default() -> Self {
+        ConfigBuilder::new("")
+    }
+}
+
+/// A duration as humantime text (`"300ms"`, `"30s"`, `"1m 30s"`).
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        serde::de::Error::custom(format!("{text:?}: {e} (examples: 300ms, 30s, 1m 30s)"))
+    })
+}
+
+/// [`duration`] for an optional setting.
+fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// `udp`, `tcp` or `tls`, in any case.
+fn some_transport<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Transport>, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.to_ascii_lowercase().as_str() {
+        "udp" => Ok(Some(Transport::Udp)),
+        "tcp" => Ok(Some(Transport::Tcp)),
+        "tls" => Ok(Some(Transport::Tls)),
+        _ => Err(serde::de::Error::custom(format!(
+            "{text:?} is not udp, tcp or tls"
+        ))),
+    }
 }
 
 impl Config {

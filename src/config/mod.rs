@@ -20,6 +20,27 @@ pub use server::Server;
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+impl ConfigError {
+    /// The message with flags named as configuration keys (`--connect-timeout` → `connect_timeout`),
+    /// for an error about a file rather than the command line.
+    #[must_use]
+    pub fn as_keys(&self) -> String {
+        let mut out = String::with_capacity(self.0.len());
+        let mut rest = self.0.as_str();
+        while let Some(at) = rest.find("--") {
+            out.push_str(&rest[..at]);
+            let tail = &rest[at + 2..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .unwrap_or(tail.len());
+            out.push_str(&tail[..end].replace('-', "_"));
+            rest = &tail[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
 fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
@@ -174,5 +195,16 @@ impl Config {
             Some(p) => format!("{scheme}{}:{p}", self.server.uri_host()),
             None => format!("{scheme}{}", self.server.uri_host()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_in_errors_read_as_keys() {
+        let e = ConfigError("--t1 must be at least 1ms; see --connect-timeout".into());
+        assert_eq!(e.as_keys(), "t1 must be at least 1ms; see connect_timeout");
     }
 }

@@ -3,60 +3,12 @@
 //! only from `password_file` or `password_env`.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::config::{ConfigBuilder, Secret};
-use crate::model::{Family, Transport};
-
-/// The whole file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    modules: BTreeMap<String, ModuleFile>,
-}
-
-/// One `[modules.NAME]` table as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModuleFile {
-    udp: Option<bool>,
-    tcp: Option<bool>,
-    tls: Option<bool>,
-    user: Option<String>,
-    domain: Option<String>,
-    auth_user: Option<String>,
-    /// Refused with a reason: a password in the file would end up in backups and diffs.
-    password: Option<serde::de::IgnoredAny>,
-    password_file: Option<PathBuf>,
-    password_env: Option<String>,
-    expires: Option<u32>,
-    keep: Option<bool>,
-    check_inbound: Option<bool>,
-    connect_timeout: Option<String>,
-    timeout: Option<String>,
-    t1: Option<String>,
-    retries: Option<u32>,
-    retry_interval: Option<String>,
-    retry_max: Option<String>,
-    tls_port: Option<u16>,
-    ca_file: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    tls_server_name: Option<String>,
-    insecure: Option<bool>,
-    strict_tls: Option<bool>,
-    no_srv: Option<bool>,
-    dns_server: Option<String>,
-    ipv4: Option<bool>,
-    ipv6: Option<bool>,
-    expect_transport: Option<String>,
-    max_time: Option<String>,
-    targets: Option<Vec<String>>,
-}
+use crate::model::Family;
 
 /// A module ready to probe: a [`ConfigBuilder`] waiting for its target.
 #[derive(Debug, Clone)]
@@ -85,6 +37,10 @@ pub fn load(path: &Path) -> anyhow::Result<BTreeMap<String, Module>> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The keys of a module that are the exporter's own, not flags: they are taken out of the table
+/// before the rest is read into a [`ConfigBuilder`].
+const OWN_KEYS: [&str; 5] = ["password", "password_env", "targets", "ipv4", "ipv6"];
+
 /// Parses a config text; `env` looks up `password_env` variables.
 ///
 /// # Errors
@@ -93,30 +49,55 @@ pub fn parse(
     text: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<BTreeMap<String, Module>> {
-    let file: File = basic_toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if file.modules.is_empty() {
+    let file: Value = basic_toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(Value::Object(modules)) = file.as_object().and_then(|f| {
+        (f.len() == 1).then_some(())?;
+        f.get("modules").cloned()
+    }) else {
+        anyhow::bail!("the file holds one table, modules, of [modules.NAME] tables");
+    };
+    if modules.is_empty() {
         anyhow::bail!("no [modules.NAME] table: nothing to probe");
     }
-    let mut modules = BTreeMap::new();
-    for (name, m) in file.modules {
-        let module = module(&name, m, &env).map_err(|e| anyhow::anyhow!("module {name}: {e}"))?;
-        modules.insert(name, module);
+    let mut out = BTreeMap::new();
+    for (name, table) in modules {
+        let Value::Object(table) = table else {
+            anyhow::bail!("modules.{name} is not a table");
+        };
+        let module =
+            module(&name, table, &env).map_err(|e| anyhow::anyhow!("module {name}: {e}"))?;
+        out.insert(name, module);
     }
-    Ok(modules)
+    Ok(out)
 }
 
 fn module(
     name: &str,
-    m: ModuleFile,
+    mut table: Map<String, Value>,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Module> {
-    if m.password.is_some() {
+    let own: BTreeMap<&str, Value> = OWN_KEYS
+        .iter()
+        .filter_map(|k| table.remove(*k).map(|v| (*k, v)))
+        .collect();
+    if own.contains_key("password") {
         anyhow::bail!(
             "password is not read from the config file: use password_file or password_env"
         );
     }
-    let has_credentials = m.password_file.is_some() || m.password_env.is_some();
-    let targets = m.targets.clone();
+    let password_env = match own.get("password_env") {
+        Some(Value::String(var)) => Some(var.clone()),
+        Some(v) => anyhow::bail!("password_env = {v}: not a string"),
+        None => None,
+    };
+    let has_credentials = table.contains_key("password_file") || password_env.is_some();
+    let targets = match own.get("targets") {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value::<Vec<String>>(v.clone())
+                .map_err(|e| anyhow::anyhow!("targets: {e}"))?,
+        ),
+    };
     match &targets {
         Some(list) if list.is_empty() => anyhow::bail!("targets is empty"),
         None if has_credentials => anyhow::bail!(
@@ -124,14 +105,21 @@ fn module(
         ),
         _ => {}
     }
-    let shown = shown(&m);
-    let builder = builder(m, env)?;
+    let shown = shown(&table, password_env.as_deref(), targets.as_deref());
+    let mut builder = flags(table)?;
+    let on = |k: &str| own.get(k).and_then(Value::as_bool).unwrap_or(false);
+    builder.family = Family::from_flags(on("ipv4"), on("ipv6"))
+        .ok_or_else(|| anyhow::anyhow!("ipv4 and ipv6 exclude each other"))?;
+    builder = password(builder, password_env, env)?;
+    if builder.cert.is_some() != builder.key.is_some() {
+        anyhow::bail!("cert and key go together");
+    }
     let placeholder = targets.as_ref().and_then(|t| t.first().cloned());
     builder
         .clone()
         .server(placeholder.unwrap_or_else(|| "localhost".into()))
         .build()
-        .map_err(|e| anyhow::anyhow!("{}", flag_to_key(&e.to_string())))?;
+        .map_err(|e| anyhow::anyhow!("{}", e.as_keys()))?;
     Ok(Module {
         name: name.to_string(),
         builder,
@@ -141,184 +129,55 @@ fn module(
     })
 }
 
-/// The builder for a module's flags.
-fn builder(m: ModuleFile, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<ConfigBuilder> {
-    let mut b = ConfigBuilder::new("localhost")
-        .udp(m.udp.unwrap_or(false))
-        .tcp(m.tcp.unwrap_or(false))
-        .tls(m.tls.unwrap_or(false))
-        .keep(m.keep.unwrap_or(false))
-        .check_inbound(m.check_inbound.unwrap_or(false))
-        .insecure(m.insecure.unwrap_or(false))
-        .strict_tls(m.strict_tls.unwrap_or(false))
-        .no_srv(m.no_srv.unwrap_or(false))
-        .family(family(m.ipv4, m.ipv6)?);
-    b = strings(b, &m);
-    b = durations(b, &m)?;
-    if let Some(v) = m.expires {
-        b = b.expires(v);
+/// The flags of a module, read into the builder: each key alone first, so that an error names it.
+fn flags(table: Map<String, Value>) -> anyhow::Result<ConfigBuilder> {
+    for (key, value) in &table {
+        let mut one = Map::new();
+        one.insert(key.clone(), value.clone());
+        serde_json::from_value::<ConfigBuilder>(Value::Object(one))
+            .map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
     }
-    if let Some(v) = m.retries {
-        b = b.retries(v);
-    }
-    if let Some(v) = m.tls_port {
-        b = b.tls_port(v);
-    }
-    if let Some(v) = &m.dns_server {
-        let addr: SocketAddr = v
-            .parse()
-            .map_err(|_| anyhow::anyhow!("dns_server {v:?} is not ADDR:PORT"))?;
-        b = b.dns_server(addr);
-    }
-    if let Some(v) = &m.expect_transport {
-        b = b.expect_transport(transport(v)?);
-    }
-    b = files(b, m, env)?;
-    Ok(b)
+    serde_json::from_value(Value::Object(table)).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn strings(mut b: ConfigBuilder, m: &ModuleFile) -> ConfigBuilder {
-    if let Some(v) = &m.user {
-        b = b.user(v);
-    }
-    if let Some(v) = &m.domain {
-        b = b.domain(v);
-    }
-    if let Some(v) = &m.auth_user {
-        b = b.auth_user(v);
-    }
-    if let Some(v) = &m.tls_server_name {
-        b = b.tls_server_name(v);
-    }
-    b
-}
-
-fn durations(mut b: ConfigBuilder, m: &ModuleFile) -> anyhow::Result<ConfigBuilder> {
-    let d = |key: &str, v: &Option<String>| v.as_deref().map(|s| duration(key, s)).transpose();
-    if let Some(v) = d("connect_timeout", &m.connect_timeout)? {
-        b = b.connect_timeout(v);
-    }
-    if let Some(v) = d("timeout", &m.timeout)? {
-        b = b.timeout(v);
-    }
-    if let Some(v) = d("t1", &m.t1)? {
-        b = b.t1(v);
-    }
-    if let Some(v) = d("retry_interval", &m.retry_interval)? {
-        b = b.retry_interval(v);
-    }
-    if let Some(v) = d("retry_max", &m.retry_max)? {
-        b = b.retry_max(v);
-    }
-    if let Some(v) = d("max_time", &m.max_time)? {
-        b = b.max_time(v);
-    }
-    Ok(b)
-}
-
-fn files(
-    mut b: ConfigBuilder,
-    m: ModuleFile,
+/// `password_env`: the password from that variable.
+fn password(
+    b: ConfigBuilder,
+    var: Option<String>,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ConfigBuilder> {
-    if let Some(v) = m.ca_file {
-        b = b.ca_file(v);
+    let Some(var) = var else { return Ok(b) };
+    if b.password_file.is_some() {
+        anyhow::bail!("give password_file or password_env, not both");
     }
-    match (m.cert, m.key) {
-        (Some(c), Some(k)) => b = b.client_cert(c, k),
-        (None, None) => {}
-        _ => anyhow::bail!("cert and key go together"),
-    }
-    match (m.password_file, m.password_env) {
-        (Some(_), Some(_)) => anyhow::bail!("give password_file or password_env, not both"),
-        (Some(path), None) => b = b.password_file(path),
-        (None, Some(var)) => {
-            let value = env(&var).ok_or_else(|| {
-                anyhow::anyhow!("password_env: the variable {var} is not set (or not UTF-8)")
-            })?;
-            b = b.password(Secret::new(value));
-        }
-        (None, None) => {}
-    }
-    Ok(b)
+    let value = env(&var).ok_or_else(|| {
+        anyhow::anyhow!("password_env: the variable {var} is not set (or not UTF-8)")
+    })?;
+    Ok(b.password(Secret::new(value)))
 }
 
-fn family(v4: Option<bool>, v6: Option<bool>) -> anyhow::Result<Family> {
-    match (v4.unwrap_or(false), v6.unwrap_or(false)) {
-        (true, true) => anyhow::bail!("ipv4 and ipv6 exclude each other"),
-        (true, false) => Ok(Family::V4),
-        (false, true) => Ok(Family::V6),
-        (false, false) => Ok(Family::Any),
+/// The module's settings as `key = value` lines, passwords left out (a password is never in the
+/// table: only the name of its file or variable).
+fn shown(
+    table: &Map<String, Value>,
+    password_env: Option<&str>,
+    targets: Option<&[String]>,
+) -> String {
+    let mut lines: Vec<String> = table.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    if let Some(var) = password_env {
+        lines.push(format!("password_env = {var:?}"));
     }
-}
-
-fn transport(v: &str) -> anyhow::Result<Transport> {
-    match v.to_ascii_lowercase().as_str() {
-        "udp" => Ok(Transport::Udp),
-        "tcp" => Ok(Transport::Tcp),
-        "tls" => Ok(Transport::Tls),
-        _ => anyhow::bail!("expect_transport {v:?} is not udp, tcp or tls"),
+    if let Some(t) = targets {
+        lines.push(format!("targets = {t:?}"));
     }
-}
-
-fn duration(key: &str, v: &str) -> anyhow::Result<Duration> {
-    humantime::parse_duration(v.trim())
-        .map_err(|e| anyhow::anyhow!("{key} {v:?}: {e} (examples: 300ms, 30s, 1m 30s)"))
-}
-
-/// `--connect-timeout` → `connect_timeout` in an error of the shared validation.
-fn flag_to_key(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find("--") {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at + 2..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .unwrap_or(tail.len());
-        out.push_str(&tail[..end].replace('-', "_"));
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The module's settings as `key = value` lines, passwords left out.
-fn shown(m: &ModuleFile) -> String {
-    let mut lines = Vec::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            lines.push(format!("{k} = {v}"));
-        }
-    };
-    let b = |v: Option<bool>| v.map(|x| x.to_string());
-    let s = |v: &Option<String>| v.as_ref().map(|x| format!("{x:?}"));
-    let p = |v: &Option<PathBuf>| v.as_ref().map(|x| format!("{:?}", x.display().to_string()));
-    put("udp", b(m.udp));
-    put("tcp", b(m.tcp));
-    put("tls", b(m.tls));
-    put("user", s(&m.user));
-    put("domain", s(&m.domain));
-    put("auth_user", s(&m.auth_user));
-    put("password_file", p(&m.password_file));
-    put("password_env", s(&m.password_env));
-    put("expires", m.expires.map(|x| x.to_string()));
-    put("connect_timeout", s(&m.connect_timeout));
-    put("timeout", s(&m.timeout));
-    put("t1", s(&m.t1));
-    put("ca_file", p(&m.ca_file));
-    put("insecure", b(m.insecure));
-    put("no_srv", b(m.no_srv));
-    put("dns_server", s(&m.dns_server));
-    put("expect_transport", s(&m.expect_transport));
-    put("max_time", s(&m.max_time));
-    put("targets", m.targets.as_ref().map(|t| format!("{t:?}")));
     lines.join("\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Transport;
+    use std::time::Duration;
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -368,7 +227,7 @@ mod tests {
                 "must list its targets",
             ),
             ("[modules.a]\nudp = true\ntls = true\n", "module a:"),
-            ("[modules.a]\nt1 = \"soon\"\n", "t1 \"soon\""),
+            ("[modules.a]\nt1 = \"soon\"\n", "t1: \"soon\""),
             ("[modules.a]\nt1 = \"0s\"\n", "t1"),
             ("[modules.a]\nspeed = 3\n", "speed"),
             ("[modules.a]\ntargets = []\n", "targets is empty"),
@@ -381,13 +240,5 @@ mod tests {
             assert!(!err.contains('\n'), "{text:?}: {err}");
             assert!(!err.contains("--"), "{text:?}: {err}");
         }
-    }
-
-    #[test]
-    fn flags_in_errors_read_as_keys() {
-        assert_eq!(
-            flag_to_key("--t1 must be at least 1ms; see --connect-timeout"),
-            "t1 must be at least 1ms; see connect_timeout"
-        );
     }
 }

@@ -303,7 +303,7 @@ fn bad_configs_are_one_line_usage_errors_and_check_config_lists_the_modules() {
         ("[modules.a]\nudp = true\ntls = true\n", "module a:"),
         (
             "[modules.a]\nconnect_timeout = \"fast\"\n",
-            "connect_timeout \"fast\"",
+            "connect_timeout: \"fast\"",
         ),
     ] {
         std::fs::write(&path, text).unwrap();
