@@ -16,6 +16,7 @@ pub mod sip;
 pub mod storm;
 pub mod threshold;
 pub mod ua;
+pub mod units;
 
 pub use config::Config;
 pub use observe::report::Report;

@@ -277,7 +277,7 @@ pub struct WatchArgs {
     /// When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time
     /// before it runs out (`5s`, as pjsip; never before half of it).
     #[arg(long, default_value = "90%", value_parser = refresh_policy, value_name = "PCT%|DURATION", help_heading = "Watch")]
-    pub refresh: sipreg::model::RefreshPolicy,
+    pub refresh: sipreg::ua::binding::RefreshPolicy,
     /// Watch this long, then remove the binding and print the summary; without it, until SIGINT or
     /// SIGTERM.
     #[arg(long, value_parser = duration, value_name = "DURATION", help_heading = "Watch")]
@@ -357,7 +357,7 @@ pub struct StormArgs {
     pub threads: Option<u16>,
     /// Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm.
     #[arg(long, value_parser = shard, value_name = "K/N", help_heading = "Storm")]
-    pub shard: Option<sipreg::model::Shard>,
+    pub shard: Option<sipreg::storm::Shard>,
     /// The server and the one-shot flags.
     #[command(flatten)]
     pub register: RegisterArgs,
@@ -386,13 +386,13 @@ fn rate(s: &str) -> Result<f64, String> {
     }
 }
 
-fn shard(s: &str) -> Result<sipreg::model::Shard, String> {
-    sipreg::model::Shard::parse(s)
+fn shard(s: &str) -> Result<sipreg::storm::Shard, String> {
+    sipreg::storm::Shard::parse(s)
 }
 
 /// `90%` or a duration such as `5s`.
-fn refresh_policy(s: &str) -> Result<sipreg::model::RefreshPolicy, String> {
-    use sipreg::model::RefreshPolicy;
+fn refresh_policy(s: &str) -> Result<sipreg::ua::binding::RefreshPolicy, String> {
+    use sipreg::ua::binding::RefreshPolicy;
     let s = s.trim();
     if let Some(pct) = s.strip_suffix('%') {
         return match pct.trim().parse::<f64>() {

@@ -307,7 +307,7 @@ impl Drop for AbortUnlessBound {
 fn cut_short(report: &mut Report, deadline: Duration) {
     let why = format!(
         "the probe ran out of time: the scrape deadline of {} ended it (a binding made is still removed)",
-        render::human_ms(crate::model::ms(deadline))
+        render::human_ms(crate::units::ms(deadline))
     );
     if let Some(a) = report
         .attempts
@@ -332,7 +332,7 @@ pub fn debug_text(req: &Request, done: &Done) -> String {
         "Module: {}\n{shown}\n\nTarget: {}\nDeadline: {}{}\n\n{}\nMetrics that would have been returned:\n{}",
         req.module.name,
         req.target,
-        render::human_ms(crate::model::ms(req.deadline)),
+        render::human_ms(crate::units::ms(req.deadline)),
         if done.cut_short { " (reached)" } else { "" },
         render::human(&done.report, Detail::Normal, &Palette::plain()),
         done.metrics

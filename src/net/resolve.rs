@@ -13,7 +13,8 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use serde::Serialize;
 
 use super::srv::{SrvRecord, order_srv, random_pick};
-use crate::model::{Failure, Family, Outcome, Transport, ms};
+use crate::model::{Failure, Family, Outcome, Transport};
+use crate::units::ms;
 
 /// Longest time one lookup (with its retries) may take.
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);

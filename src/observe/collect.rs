@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::event::{Ended, Event, Phase, Purpose, Sink, Stamped};
-use crate::model::{Binding, BindingMatch, Transport, Verdict, ms};
+use crate::model::{Binding, BindingMatch, Transport, Verdict};
 use crate::net::TlsParams;
 use crate::net::resolve::{self, Candidate, Source};
 use crate::observe::hint::{self, Context, Facts};
-use crate::observe::report::{Attempt, Inbound, Outcome, Phases, Report, TlsInfo, Unregister};
+use crate::observe::report::{Attempt, Inbound, Report, TlsInfo, Unregister};
 use crate::sip::message::bracket_host;
+use crate::units::ms;
 
 /// The instants of one attempt that its phases are computed from.
 #[derive(Debug, Default, Clone, Copy)]
@@ -98,36 +99,15 @@ impl Collector {
             ..Marks::default()
         };
         self.candidate = Some(c.clone());
-        let attempt = Attempt {
-            cycle,
-            transport: c.transport,
-            remote: match &c.addr {
-                Ok(a) => a.to_string(),
-                Err(_) => format!("{}:{}", bracket_host(&c.target), c.port),
-            },
-            target: (c.source != Source::Literal).then(|| c.target.clone()),
-            family: c.addr.as_ref().ok().map(|a| resolve::family_name(*a)),
-            local: None,
-            started_ms: self.since_start(at),
-            elapsed_ms: 0.0,
-            outcome: Outcome::Timeout,
-            status: None,
-            reason: String::new(),
-            hint: None,
-            phases: Phases {
-                dns_ms: c.dns_ms,
-                ..Phases::default()
-            },
-            requests: 0,
-            retransmissions: 0,
-            server_header: None,
-            seen_as: None,
-            expires: None,
-            tls: None,
-            binding: None,
-            answered_from: None,
-            reconnects: 0,
+        let remote = match &c.addr {
+            Ok(a) => a.to_string(),
+            Err(_) => format!("{}:{}", bracket_host(&c.target), c.port),
         };
+        let mut attempt = Attempt::new(cycle, c.transport, remote);
+        attempt.target = (c.source != Source::Literal).then(|| c.target.clone());
+        attempt.family = c.addr.as_ref().ok().map(|a| resolve::family_name(*a));
+        attempt.started_ms = self.since_start(at);
+        attempt.phases.dns_ms = c.dns_ms;
         self.report.attempts.push(attempt);
     }
 

@@ -260,33 +260,14 @@ fn nat_note(a: &Attempt) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::report::Phases;
 
     fn attempt(outcome: Outcome, transport: Transport) -> Attempt {
-        Attempt {
-            cycle: 1,
-            transport,
-            remote: "192.0.2.7:5060".into(),
-            target: None,
-            family: None,
-            local: Some("10.0.0.5:40000".into()),
-            started_ms: 0.0,
-            elapsed_ms: 1.0,
-            outcome,
-            status: None,
-            reason: String::new(),
-            hint: None,
-            phases: Phases::default(),
-            requests: 1,
-            retransmissions: 0,
-            server_header: None,
-            seen_as: None,
-            expires: None,
-            tls: None,
-            binding: None,
-            answered_from: None,
-            reconnects: 0,
-        }
+        let mut a = Attempt::new(1, transport, "192.0.2.7:5060".into());
+        a.local = Some("10.0.0.5:40000".into());
+        a.elapsed_ms = 1.0;
+        a.outcome = outcome;
+        a.requests = 1;
+        a
     }
 
     fn cx() -> Context {

@@ -8,9 +8,9 @@ use tracing::{debug, info};
 use crate::config::Config;
 use crate::event::{Event, Phase, Purpose, Sink, Stamped};
 use crate::model::{Retry, Transport};
-use crate::model::{human_duration, human_ms, ms};
 use crate::net::resolve::Candidate;
 use crate::sip::message::bracket_host;
+use crate::units::{human_duration, human_ms, ms};
 
 /// A sink that logs events through `tracing`; silent unless `-v` or RUST_LOG set a subscriber up.
 #[derive(Debug, Default)]

@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
+pub use crate::model::Outcome;
 use crate::model::{Binding, Transport};
-pub use crate::model::{Outcome, ms};
+pub use crate::units::ms;
 
 /// Durations inside one attempt, in milliseconds; `None` when the phase did not happen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -18,6 +19,21 @@ pub struct Phases {
     pub first_response_ms: Option<f64>,
     /// From the first REGISTER sent to the final response that ended the attempt.
     pub final_ms: Option<f64>,
+}
+
+impl Phases {
+    /// Each phase by its name in the metrics and perfdata (`dns`, `connect`, `tls`,
+    /// `first_response`, `final`), in order: the one list the renderers share.
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, Option<f64>); 5] {
+        [
+            ("dns", self.dns_ms),
+            ("connect", self.connect_ms),
+            ("tls", self.tls_ms),
+            ("first_response", self.first_response_ms),
+            ("final", self.final_ms),
+        ]
+    }
 }
 
 /// One transport tried in one cycle.
@@ -67,6 +83,38 @@ pub struct Attempt {
     pub answered_from: Option<String>,
     /// New TCP/TLS connections opened because the server closed one after an answer.
     pub reconnects: u32,
+}
+
+impl Attempt {
+    /// An attempt of `cycle` over `transport` to `remote` that has just begun: nothing measured,
+    /// nothing answered yet (its outcome stays `timeout` until it ends otherwise).
+    #[must_use]
+    pub fn new(cycle: u32, transport: Transport, remote: String) -> Attempt {
+        Attempt {
+            cycle,
+            transport,
+            remote,
+            target: None,
+            family: None,
+            local: None,
+            started_ms: 0.0,
+            elapsed_ms: 0.0,
+            outcome: Outcome::Timeout,
+            status: None,
+            reason: String::new(),
+            hint: None,
+            phases: Phases::default(),
+            requests: 0,
+            retransmissions: 0,
+            server_header: None,
+            seen_as: None,
+            expires: None,
+            tls: None,
+            binding: None,
+            answered_from: None,
+            reconnects: 0,
+        }
+    }
 }
 
 /// What a TLS handshake negotiated.

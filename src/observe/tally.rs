@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::event::{Event, Sink, Stamped};
-use crate::model::{Verdict, ms};
+use crate::model::Verdict;
+use crate::units::ms;
 
 /// Keep-alive round-trip percentiles, in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use super::human_ms;
 use crate::event::{Event, Sink, Stamped};
-use crate::model::{Transport, ms};
+use crate::model::Transport;
 use crate::observe::tally::WatchSummary;
+use crate::units::ms;
 
 /// A sink that prints watch events on stdout as they happen.
 #[derive(Debug)]
@@ -178,7 +179,7 @@ fn text(name: &str, event: &Event) -> String {
         Event::WaitStarted { wait, .. } => {
             format!(
                 "waiting {} before the next try",
-                crate::model::human_duration(*wait)
+                crate::units::human_duration(*wait)
             )
         }
         Event::Unregistered { done, reason, .. } if *done => format!("binding removed ({reason})"),

@@ -72,7 +72,7 @@ impl Palette {
     }
 }
 
-pub use crate::model::human_ms;
+pub use crate::units::human_ms;
 
 /// The transports as `TLS, then TCP, then UDP`.
 #[must_use]

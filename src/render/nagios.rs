@@ -69,14 +69,7 @@ fn perfdata(r: &Report, took: f64, warning: Option<&Range>, critical: Option<&Ra
         threshold(critical)
     );
     if let Some(a) = r.attempts.last() {
-        let p = &a.phases;
-        for (label, value) in [
-            ("dns", p.dns_ms),
-            ("connect", p.connect_ms),
-            ("tls", p.tls_ms),
-            ("first_response", p.first_response_ms),
-            ("final", p.final_ms),
-        ] {
+        for (label, value) in a.phases.named() {
             if let Some(ms) = value {
                 let _ = write!(out, " {label}={:.6}s;;;0", ms / 1000.0);
             }

@@ -150,13 +150,7 @@ fn phases(p: &mut Page, a: Option<&Attempt>) {
         "Duration of each phase of the attempt that registered (else of the last attempt); 0 when it did not happen.",
     );
     let ph = a.map(|a| a.phases.clone()).unwrap_or_default();
-    for (name, ms) in [
-        ("dns", ph.dns_ms),
-        ("connect", ph.connect_ms),
-        ("tls", ph.tls_ms),
-        ("first_response", ph.first_response_ms),
-        ("final", ph.final_ms),
-    ] {
+    for (name, ms) in ph.named() {
         p.sample(
             "probe_sip_phase_duration_seconds",
             &[("phase", name)],

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::human_ms;
 use crate::event::{Event, Sink, Stamped};
-use crate::model::{Transport, ms};
+use crate::model::Transport;
 use crate::ua::binding::RefreshPolicy;
+use crate::units::ms;
 
 /// How often the line is redrawn.
 const TICK: Duration = Duration::from_secs(1);

@@ -3,7 +3,38 @@
 
 use std::collections::HashMap;
 
-pub use crate::model::Shard;
+/// `--shard K/N`: this copy takes the accounts whose index modulo N is K (K from 0 to N − 1, as a
+/// Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This copy, from 0.
+    pub index: usize,
+    /// The number of copies.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `K/N`.
+    ///
+    /// # Errors
+    /// One line naming the value.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || format!("{s:?} is not K/N with 0 ≤ K < N (example: 0/4)");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = k.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// True when this copy takes the account at `index` (0-based, in file order).
+    #[must_use]
+    pub fn takes(&self, index: usize) -> bool {
+        index % self.count == self.index
+    }
+}
 
 /// One account.
 #[derive(Clone, PartialEq, Eq)]

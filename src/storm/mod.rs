@@ -17,12 +17,13 @@ use tokio::sync::watch::{Receiver, Sender};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, Secret};
-use crate::model::{RefreshPolicy, Transport};
+use crate::model::Transport;
 use crate::net::resolve::Resolver;
 use crate::net::shared::Shared;
 use crate::net::{Connector, Sockets};
 use crate::observe::storm::{AccountSink, StormSummary, Totals, Window};
 use crate::ua::agent::Agent;
+use crate::ua::binding::RefreshPolicy;
 use crate::ua::registration::Registration;
 use crate::ua::watch::{WatchSettings, signalled};
 pub use accounts::{Account, Shard};

@@ -4,7 +4,31 @@
 
 use std::time::{Duration, Instant};
 
-pub use crate::model::RefreshPolicy;
+/// When to send the refresh, relative to the lifetime the registrar granted (not the one asked for).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RefreshPolicy {
+    /// At this fraction of the lifetime (baresip and linphone use 0.9).
+    Fraction(f64),
+    /// This long before the lifetime ends (pjsip 5 s, Asterisk 10 s), but never before half of it.
+    Before(Duration),
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        RefreshPolicy::Fraction(0.9)
+    }
+}
+
+impl RefreshPolicy {
+    /// The delay from the 2xx to the refresh, for a granted lifetime.
+    #[must_use]
+    pub fn delay(self, granted: Duration) -> Duration {
+        match self {
+            RefreshPolicy::Fraction(f) => granted.mul_f64(f.clamp(0.0, 1.0)),
+            RefreshPolicy::Before(margin) => granted.saturating_sub(margin).max(granted / 2),
+        }
+    }
+}
 
 /// What the keeper asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
