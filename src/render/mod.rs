@@ -14,6 +14,7 @@ pub mod progress;
 pub mod prometheus;
 pub mod status;
 pub mod storm;
+mod ticker;
 
 pub use candidates::{candidates_json, candidates_text};
 pub use human::{human, run_line, summary_line, verdict_line};

@@ -1,22 +1,15 @@
 //! The live status line on stderr while sipreg waits longer than about a second: what it waits for,
 //! elapsed of limit, and what comes next. Only on a terminal, never with `--json` or `-q`.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::ticker::Ticker;
 use crate::event::{Event, Sink, Stamped};
 
 /// How long a wait must last before the status line appears.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 /// How often the line is redrawn.
 const TICK: Duration = Duration::from_millis(250);
-
-#[derive(Default)]
-struct State {
-    current: Option<Wait>,
-    drawn: bool,
-}
 
 struct Wait {
     what: String,
@@ -28,7 +21,7 @@ struct Wait {
 /// The live line: a sink of the user agent's events. Disabled handles do nothing.
 #[derive(Clone, Default)]
 pub struct Progress {
-    state: Option<Arc<Mutex<State>>>,
+    line: Ticker<Option<Wait>>,
 }
 
 impl Progress {
@@ -41,51 +34,28 @@ impl Progress {
     /// A handle that draws on stderr; must be created inside the tokio runtime, which runs the ticker.
     #[must_use]
     pub fn stderr() -> Self {
-        let state = Arc::new(Mutex::new(State::default()));
-        let ticker = state.clone();
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(TICK);
-            loop {
-                interval.tick().await;
-                let Ok(mut s) = ticker.lock() else { return };
-                let line = s.current.as_ref().and_then(|w| {
-                    let elapsed = w.since.elapsed();
-                    (elapsed >= SHOW_AFTER).then(|| line(w, elapsed))
-                });
-                if let Some(line) = line {
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(err, "\r\x1b[2K{line}");
-                    let _ = err.flush();
-                    s.drawn = true;
-                }
-            }
+        let line = Ticker::stderr(None, TICK, |wait: &Option<Wait>| {
+            let w = wait.as_ref()?;
+            let elapsed = w.since.elapsed();
+            (elapsed >= SHOW_AFTER).then(|| line(w, elapsed))
         });
-        Self { state: Some(state) }
+        Self { line }
     }
 
     /// A wait starts: `what` for at most `limit`, then `then`.
     pub fn begin(&self, what: impl Into<String>, limit: Duration, then: impl Into<String>) {
-        if let Some(state) = &self.state {
-            if let Ok(mut s) = state.lock() {
-                clear(&mut s);
-                s.current = Some(Wait {
-                    what: what.into(),
-                    limit,
-                    then: then.into(),
-                    since: Instant::now(),
-                });
-            }
-        }
+        let wait = Wait {
+            what: what.into(),
+            limit,
+            then: then.into(),
+            since: Instant::now(),
+        };
+        self.line.update(|current| *current = Some(wait));
     }
 
     /// The wait is over: the status line disappears.
     pub fn end(&self) {
-        if let Some(state) = &self.state {
-            if let Ok(mut s) = state.lock() {
-                clear(&mut s);
-                s.current = None;
-            }
-        }
+        self.line.update(|current| *current = None);
     }
 }
 
@@ -101,15 +71,6 @@ impl Sink for Progress {
             Event::PhaseEnded { .. } | Event::WaitEnded => self.end(),
             _ => {}
         }
-    }
-}
-
-fn clear(s: &mut State) {
-    if s.drawn {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K");
-        let _ = err.flush();
-        s.drawn = false;
     }
 }
 

@@ -1,11 +1,10 @@
 //! The watch's live line on stderr, on a terminal only: `registered over TCP since 12:03:04 UTC, next
 //! refresh in 42 s, keep-alive RTT 0.3 ms, 2 drops`.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::human_ms;
+use super::ticker::Ticker;
 use crate::event::{Event, Sink, Stamped};
 use crate::model::Transport;
 use crate::ua::binding::RefreshPolicy;
@@ -20,13 +19,12 @@ struct Line {
     next_refresh: Option<Instant>,
     rtt: Option<Duration>,
     drops: u32,
-    drawn: bool,
 }
 
 /// A sink that keeps the live line; disabled handles do nothing.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct WatchStatus {
-    state: Option<Arc<Mutex<Line>>>,
+    line: Ticker<Line>,
     policy: RefreshPolicy,
 }
 
@@ -40,37 +38,18 @@ impl WatchStatus {
     /// A line on stderr, redrawn every second; must be created inside the tokio runtime.
     #[must_use]
     pub fn stderr(policy: RefreshPolicy) -> Self {
-        let state = Arc::new(Mutex::new(Line::default()));
-        let ticker = state.clone();
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(TICK);
-            loop {
-                interval.tick().await;
-                let Ok(mut line) = ticker.lock() else { return };
-                let text = render(&line, Instant::now());
-                let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r\x1b[2K{text}").and_then(|()| err.flush());
-                line.drawn = true;
-            }
+        let line = Ticker::stderr(Line::default(), TICK, |line: &Line| {
+            Some(render(line, Instant::now()))
         });
-        Self {
-            state: Some(state),
-            policy,
-        }
+        Self { line, policy }
     }
 }
 
 impl Sink for WatchStatus {
     fn event(&mut self, e: &Stamped) {
-        let Some(state) = &self.state else { return };
-        let Ok(mut line) = state.lock() else { return };
-        if line.drawn {
-            // Event lines go to stdout on the same terminal: clear first.
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K").and_then(|()| err.flush());
-            line.drawn = false;
-        }
-        match &e.event {
+        let policy = self.policy;
+        // Event lines go to stdout on the same terminal: the line is cleared first.
+        self.line.update(|line| match &e.event {
             Event::Registered {
                 transport,
                 expires,
@@ -81,7 +60,7 @@ impl Sink for WatchStatus {
                     line.registered = Some((*transport, SystemTime::now()));
                 }
                 let lifetime = Duration::from_secs(u64::from(expires.unwrap_or(0)));
-                line.next_refresh = expires.map(|_| e.at + self.policy.delay(lifetime));
+                line.next_refresh = expires.map(|_| e.at + policy.delay(lifetime));
             }
             Event::KeepAliveAnswered { rtt } => line.rtt = Some(*rtt),
             Event::RegistrationLost { .. } => {
@@ -90,7 +69,7 @@ impl Sink for WatchStatus {
                 line.drops += 1;
             }
             _ => {}
-        }
+        });
     }
 }
 
@@ -143,7 +122,6 @@ mod tests {
             next_refresh: Some(now + Duration::from_secs(42)),
             rtt: Some(Duration::from_micros(300)),
             drops: 2,
-            drawn: false,
         };
         assert_eq!(
             render(&line, now),
