@@ -93,6 +93,17 @@ impl Outcome {
             Outcome::Registered | Outcome::Rejected | Outcome::Unauthorized
         )
     }
+
+    /// Every outcome that means the transport could not carry the request (the fallback's triggers).
+    pub const TRANSPORT_FAILURES: [Outcome; 7] = [
+        Outcome::DnsFailed,
+        Outcome::Refused,
+        Outcome::ConnectTimeout,
+        Outcome::Unreachable,
+        Outcome::TlsFailed,
+        Outcome::Closed,
+        Outcome::Timeout,
+    ];
 }
 
 /// The TLS failures a person can act on differently (each has its own hint).
@@ -339,16 +350,11 @@ mod tests {
 
     #[test]
     fn transport_failures_are_the_fallback_triggers() {
-        let failures = [
-            Outcome::DnsFailed,
-            Outcome::Refused,
-            Outcome::ConnectTimeout,
-            Outcome::Unreachable,
-            Outcome::TlsFailed,
-            Outcome::Closed,
-            Outcome::Timeout,
-        ];
-        assert!(failures.iter().all(|o| o.is_transport_failure()));
+        assert!(
+            Outcome::TRANSPORT_FAILURES
+                .iter()
+                .all(|o| o.is_transport_failure())
+        );
         for o in [
             Outcome::Registered,
             Outcome::Rejected,

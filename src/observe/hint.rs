@@ -287,16 +287,10 @@ mod tests {
 
     #[test]
     fn every_failure_kind_has_a_hint() {
-        for outcome in [
-            Outcome::DnsFailed,
-            Outcome::Refused,
-            Outcome::ConnectTimeout,
-            Outcome::Unreachable,
-            Outcome::TlsFailed,
-            Outcome::Closed,
-            Outcome::Timeout,
-            Outcome::Unauthorized,
-        ] {
+        for outcome in Outcome::TRANSPORT_FAILURES
+            .into_iter()
+            .chain([Outcome::Unauthorized])
+        {
             assert!(
                 for_attempt(&attempt(outcome, Transport::Tcp), &facts(), &cx()).is_some(),
                 "{outcome:?}"

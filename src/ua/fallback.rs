@@ -261,15 +261,7 @@ mod tests {
 
     #[test]
     fn every_failure_kind_is_a_fallback_trigger() {
-        for kind in [
-            Outcome::DnsFailed,
-            Outcome::Refused,
-            Outcome::ConnectTimeout,
-            Outcome::Unreachable,
-            Outcome::TlsFailed,
-            Outcome::Closed,
-            Outcome::Timeout,
-        ] {
+        for kind in Outcome::TRANSPORT_FAILURES {
             let mut e = Fallback::new(plan(&[Tcp, Udp], 0));
             e.start();
             assert_action!(e.on_attempt(&fail(kind)), attempt(1, Udp), "{kind:?}");
