@@ -224,6 +224,15 @@ fn the_scrape_timeout_ends_a_probe_and_probes_at_once_are_bounded() {
     let e = exporter(dir.path(), UDP_MODULE, &["--max-concurrent", "1"]);
     let addr = e.addr;
     let target = format!("/probe?target={}&module=udp", silent.sip_addr);
+    let in_flight = |n: f64| {
+        move || {
+            sample(
+                &get(addr, "/metrics", &[]).body,
+                "sipreg_exporter_probes_in_flight",
+            ) == Some(n)
+        }
+    };
+
     let first = {
         let target = target.clone();
         std::thread::spawn(move || {
@@ -232,7 +241,11 @@ fn the_scrape_timeout_ends_a_probe_and_probes_at_once_are_bounded() {
             (a, started.elapsed())
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        "the first probe to run",
+        Duration::from_secs(2),
+        in_flight(1.0),
+    );
     let started = Instant::now();
     let busy = get(addr, &target, &["X-Prometheus-Scrape-Timeout-Seconds: 1.2"]);
     let waited = started.elapsed();
@@ -253,7 +266,11 @@ fn the_scrape_timeout_ends_a_probe_and_probes_at_once_are_bounded() {
         let target = target.clone();
         std::thread::spawn(move || get(addr, &target, &["X-Prometheus-Scrape-Timeout-Seconds: 2"]))
     };
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        "the first probe to run",
+        Duration::from_secs(2),
+        in_flight(1.0),
+    );
     let started = Instant::now();
     let waited = get(addr, &target, &["X-Prometheus-Scrape-Timeout-Seconds: 3"]);
     let took = started.elapsed();
@@ -274,9 +291,13 @@ fn the_scrape_timeout_ends_a_probe_and_probes_at_once_are_bounded() {
             "GET {target} HTTP/1.1\r\nHost: x\r\nX-Prometheus-Scrape-Timeout-Seconds: 1\r\n\r\n"
         );
         s.write_all(req.as_bytes()).unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until("the probe to run", Duration::from_secs(2), in_flight(1.0));
     }
-    std::thread::sleep(Duration::from_millis(900));
+    wait_until(
+        "the abandoned probe to end",
+        Duration::from_secs(3),
+        in_flight(0.0),
+    );
     let own = get(addr, "/metrics", &[]).body;
     assert_eq!(
         sample(&own, "sipreg_exporter_probes_in_flight"),

@@ -450,9 +450,14 @@ fn a_second_signal_abandons_registrations_under_way() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("sipreg runs");
+    // Registrations under way at the silent registrar, then two signals: the first waits for them,
+    // the second abandons them.
+    wait_until("registrations under way", Duration::from_secs(5), || {
+        !silent.seen().is_empty()
+    });
     for _ in 0..2 {
-        std::thread::sleep(Duration::from_millis(400));
         signal(&child, "INT");
+        std::thread::sleep(Duration::from_millis(200));
     }
     let (stdout, code) = finish(child);
     // Timer F is 32 s: only abandoning the registrations ends the storm this soon.

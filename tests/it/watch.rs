@@ -467,7 +467,10 @@ fn a_second_sigint_skips_the_removal_and_still_prints_the_summary() {
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(first.contains("\"registered\""), "{first}");
     signal(&child, "INT");
-    std::thread::sleep(Duration::from_millis(300));
+    // The second signal comes while the removal waits for its answer.
+    wait_until("the removal to be sent", Duration::from_secs(5), || {
+        reg.seen().iter().any(|s| s.expires == Some(0))
+    });
     let second = Instant::now();
     signal(&child, "INT");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();

@@ -66,6 +66,19 @@ pub fn run_cmd(cmd: &mut Command) -> Run {
     }
 }
 
+/// Waits up to `limit` for `ready` to hold, polling every 20 ms: a wait for something to happen, not
+/// a sleep that hopes it did. Panics naming `what` when it never holds.
+pub fn wait_until(what: &str, limit: std::time::Duration, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Sends `signal` (`INT`, `TERM`) to a child process, as a user's Ctrl-C or a service manager would.
 pub fn signal(child: &std::process::Child, signal: &str) {
     let sent = Command::new("kill")
