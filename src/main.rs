@@ -12,6 +12,14 @@ use cmd::cli::{Cli, Command};
 use cmd::{eprint_line, init_logging, one_line, usage_error};
 
 fn main() -> ExitCode {
+    // `--version` alone is answered before clap builds the whole command line: the smallest run.
+    let mut args = std::env::args_os().skip(1);
+    if let (Some(flag), None) = (args.next(), args.next()) {
+        if flag == "--version" || flag == "-V" {
+            cmd::print(&format!("sipreg {}\n", cmd::cli::VERSION));
+            return ExitCode::from(exit::OK);
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
