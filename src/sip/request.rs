@@ -63,6 +63,20 @@ impl Incoming {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Our To tag for this request: random per request, the same for its retransmissions
+    /// (§8.2.6.2, §19.3: 32 random bits), from a salt drawn once per process and what identifies
+    /// the request (Via, From, To, Call-ID, CSeq).
+    fn tag(&self) -> String {
+        use std::hash::BuildHasher;
+        static SALT: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        let hash = SALT
+            .get_or_init(std::collections::hash_map::RandomState::new)
+            .hash_one(&self.echo);
+        // The low 32 bits of a keyed hash: as random as §19.3 asks.
+        format!("{:08x}", hash & 0xffff_ffff)
+    }
+
     /// The status we answer with (§8.2.1, §21): OPTIONS and NOTIFY 200; an INVITE 480 (the phone
     /// is a tester, it takes no calls); BYE and CANCEL 481; other known methods 405; unknown
     /// methods 501; an ACK gets no answer (§17.1.1.3).
@@ -92,7 +106,7 @@ impl Incoming {
         {
             return None;
         }
-        let tag = super::random_hex(4);
+        let tag = self.tag();
         let mut out = format!("SIP/2.0 {status} {reason}\r\n");
         for (name, value) in &self.echo {
             let name = match name.as_str() {
@@ -167,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn answers_like_a_ua_with_a_fresh_tag_each_time() {
+    fn answers_like_a_ua_with_a_tag_per_request() {
         let padding = format!("User-Agent: {}\r\n", "p".repeat(200));
         let r = Incoming::parse(&request("OPTIONS", &padding)).unwrap();
         let tag = |a: &str| {
@@ -177,8 +191,17 @@ mod tests {
                 .map(str::to_string)
         };
         let one = String::from_utf8(r.answer().unwrap()).unwrap();
-        let two = String::from_utf8(r.answer().unwrap()).unwrap();
-        assert_ne!(tag(&one), tag(&two), "{one}\n{two}");
+        let again = String::from_utf8(r.answer().unwrap()).unwrap();
+        assert_eq!(tag(&one), tag(&again), "a retransmission gets the same tag");
+        let changed = String::from_utf8(request("OPTIONS", &padding))
+            .unwrap()
+            .replace("c9@pbx", "c10@pbx");
+        let other = Incoming::parse(changed.as_bytes())
+            .unwrap()
+            .answer()
+            .unwrap();
+        let other = String::from_utf8(other).unwrap();
+        assert_ne!(tag(&one), tag(&other), "{one}\n{other}");
         assert_eq!(tag(&one).map(|t| t.len()), Some(8));
         for header in [
             "Allow: OPTIONS, NOTIFY, INVITE, ACK, BYE, CANCEL\r\n",

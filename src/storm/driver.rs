@@ -63,7 +63,7 @@ impl<C: Connector> Agent<'_, C> {
             tokio::select! {
                 () = async {
                     let _slot = gate.acquire().await;
-                    Box::pin(self.unregister(&mut link, registration)).await;
+                    let _ = Box::pin(self.unregister(&mut link, registration)).await;
                 } => {}
                 () = signalled(&mut stop, 2) => {}
             }

@@ -360,12 +360,13 @@ impl<'a, C: Connector> Agent<'a, C> {
         self.sink.event(&Stamped { at, event });
     }
 
-    /// Removes our binding (Expires 0) on the same flow and Call-ID.
+    /// Removes our binding (Expires 0) on the same flow and Call-ID; the registrar's final status,
+    /// or `None` when none came (the flow is dead: a new one may still carry the removal).
     pub(crate) async fn unregister(
         &mut self,
         link: &mut Link<C::Flow>,
         registration: &mut Registration,
-    ) {
+    ) -> Option<u16> {
         self.emit(Event::Unregistering);
         let answer = self
             .round(link, registration, 0, Purpose::Unregister, "finish")
@@ -384,6 +385,7 @@ impl<'a, C: Connector> Agent<'a, C> {
             reason,
             left,
         });
+        status
     }
 }
 

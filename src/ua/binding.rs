@@ -239,7 +239,9 @@ impl KeepAlive {
     /// A pong arrived at `now`: the round-trip time, when a ping was waiting for it. A registrar
     /// that answered once owes every later pong.
     pub fn pong(&mut self, now: Instant) -> Option<Duration> {
-        let sent = self.ping_sent.take()?;
+        // A CRLF from before the ping answers nothing of ours.
+        let sent = self.ping_sent.filter(|sent| now >= *sent)?;
+        self.ping_sent = None;
         self.pongs = Pongs::Owed;
         self.next_ping = self.interval.map(|i| sent + i);
         Some(now.saturating_duration_since(sent))
@@ -411,6 +413,21 @@ mod tests {
         k.sent(second);
         assert_eq!(k.poll(second + PONG_TIMEOUT), Some(Beat::Missed));
         assert_eq!(k.wake_at(), None);
+    }
+
+    #[test]
+    fn a_pong_from_before_the_ping_answers_nothing() {
+        let start = Instant::now();
+        let mut k = KeepAlive::new(Some(Duration::from_secs(30)), Pongs::Learn);
+        k.start(start);
+        let at = start + Duration::from_secs(30);
+        k.sent(at);
+        assert_eq!(k.pong(at - Duration::from_millis(1)), None);
+        assert_eq!(k.pongs(), Pongs::Learn);
+        assert_eq!(
+            k.pong(at + Duration::from_millis(4)),
+            Some(Duration::from_millis(4))
+        );
     }
 
     #[test]

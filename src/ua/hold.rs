@@ -227,6 +227,16 @@ impl<C: Connector> Agent<'_, C> {
         link: &mut Link<C::Flow>,
         plan: &mut Schedule,
     ) -> Result<(), Hold> {
+        // A pong that came while a transaction had the flow (a refresh, a check) counts first.
+        if let Some(rtt) = self
+            .held()
+            .last_pong
+            .take()
+            .and_then(|at| plan.beats.pong(at))
+        {
+            self.held().pongs = Some(Pongs::Owed);
+            self.emit(Event::KeepAliveAnswered { rtt });
+        }
         match plan.beats.poll(now()) {
             Some(Beat::Ping) => {
                 if let Err(f) = link.flow.send(PING).await {

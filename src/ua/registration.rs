@@ -17,6 +17,11 @@ use crate::ua::transaction::Key;
 /// Most challenges answered in one request round, so a server that challenges forever cannot loop us.
 const MAX_AUTH_ROUNDS: u32 = 3;
 
+/// Most Contacts of earlier flows carried for removal: a registrar down for a day would otherwise
+/// make the REGISTER grow past a datagram (RFC 3261 §18.1.1), and one that answered none of them is
+/// unlikely to hold the oldest.
+const MAX_STALE: usize = 8;
+
 /// Who registers: the address of record and the credentials.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -95,6 +100,8 @@ pub struct Registration {
     round: Round,
     /// The flow whose Contact the last request asked to bind, until a removal covers it.
     bound: Option<FlowInfo>,
+    /// A 2xx bound it (else its request got no final answer yet, and may have bound it or not).
+    confirmed: bool,
     /// Contacts of earlier flows that may still be bound: every request removes them (expires=0)
     /// until a 2xx says they are gone. Empty (no allocation) unless the address changed.
     stale: Vec<(Transport, SocketAddr)>,
@@ -126,6 +133,7 @@ impl Registration {
             challenges: Vec::new(),
             round: Round::default(),
             bound: None,
+            confirmed: false,
             stale: Vec::new(),
         }
     }
@@ -229,11 +237,14 @@ impl Registration {
         // A Contact from another flow is removed by this request and every later one until a 2xx
         // confirms it (§10.2.2): no binding of ours is left pointing at a closed connection.
         if let Some(old) = self.bound.filter(|b| *b != flow) {
-            self.stale.push((old.transport, old.local));
+            self.keep_stale((old.transport, old.local));
             self.bound = None;
         }
-        if self.round.expires > 0 {
+        // Never remove the Contact this request makes (a port used again).
+        self.stale.retain(|s| *s != (flow.transport, flow.local));
+        if self.round.expires > 0 && self.bound != Some(flow) {
             self.bound = Some(flow);
+            self.confirmed = false;
         }
         self.cseq += 1;
         let branch = new_branch();
@@ -264,14 +275,40 @@ impl Registration {
         }
     }
 
+    /// A Contact of an earlier flow to remove, once, and no more than [`MAX_STALE`] of them.
+    fn keep_stale(&mut self, contact: (Transport, SocketAddr)) {
+        if self.stale.contains(&contact) {
+            return;
+        }
+        if self.stale.len() >= MAX_STALE {
+            self.stale.remove(0);
+        }
+        self.stale.push(contact);
+    }
+
     /// Feeds the final response of the current request.
     pub fn on_final(&mut self, flow: FlowInfo, response: Response) -> Next {
+        let next = self.next_after(flow, response);
+        // §10.3: a final failure bound nothing; a Contact no 2xx ever bound is not held.
+        if matches!(
+            next,
+            Next::Done(Answer::Final(_) | Answer::Unauthorized(..))
+        ) && !self.confirmed
+        {
+            self.bound = None;
+        }
+        next
+    }
+
+    fn next_after(&mut self, flow: FlowInfo, response: Response) -> Next {
         match response.status {
             200..=299 => {
                 // §10.3: the registrar applied every Contact of the request, removals included.
-                self.stale.clear();
+                self.stale = Vec::new();
                 if self.round.expires == 0 {
                     self.bound = None;
+                } else {
+                    self.confirmed = true;
                 }
                 Next::Done(Answer::Success(response))
             }

@@ -74,7 +74,8 @@ impl<C: Connector> Agent<'_, C> {
         let mut verdict = Verdict::Unreachable;
         // Where the last binding was made, for the removal when the watch ends without a flow.
         let mut last: Option<(crate::model::Transport, std::net::SocketAddr)> = None;
-        let mut removal_tried = false;
+        // The removal at the end got the registrar's answer, or a second signal skipped it.
+        let mut settled = false;
         loop {
             // Every (re-)registration resolves afresh, as a phone does: DNS failover is seen.
             let cycle = tokio::select! {
@@ -96,11 +97,14 @@ impl<C: Connector> Agent<'_, C> {
                     Hold::Stop => {
                         self.held().answering = false;
                         if !self.cfg().keep {
-                            removal_tried = true;
-                            tokio::select! {
-                                () = self.unregister(&mut link, &mut registration) => {}
-                                () = asked(&mut stop, 2, None) => self.removal_skipped(&registration),
-                            }
+                            settled = tokio::select! {
+                                biased;
+                                () = asked(&mut stop, 2, None) => {
+                                    self.removal_skipped(&registration);
+                                    true
+                                }
+                                status = self.unregister(&mut link, &mut registration) => status.is_some(),
+                            };
                         }
                         break;
                     }
@@ -118,9 +122,12 @@ impl<C: Connector> Agent<'_, C> {
                     Hold::Unreached(reason) => {
                         // The registrar says our binding is gone (404 or 480 to the inbound
                         // check): register again, after the backoff, or a registrar that keeps
-                        // saying so would loop us.
+                        // saying so would loop us; a binding that lasted starts the backoff anew.
                         self.held().answering = false;
                         self.emit(Event::RegistrationLost { reason });
+                        if since.elapsed() >= self.cfg().retry_interval {
+                            failures = 0;
+                        }
                     }
                 }
             }
@@ -132,31 +139,42 @@ impl<C: Connector> Agent<'_, C> {
                 () = tokio::time::sleep(wait) => self.emit(Event::WaitEnded),
             }
         }
-        if !removal_tried {
+        // Ended between flows, or the removal found its flow dead: once more over a new flow.
+        if !settled {
             self.sweep_at_end(&mut registration, last, &mut stop).await;
         }
         self.emit(Event::Finished(verdict));
         verdict
     }
 
-    /// Ended between flows (a retry wait, a registration under way, after drops): what may still
-    /// be bound is removed over a new flow to where the last binding was made, unless --keep (a
-    /// second signal skips it).
+    /// Ended between flows (a retry wait, a registration under way, after drops) or with a removal
+    /// that found its flow dead: what may still be bound is removed over a new flow to where the
+    /// last binding was made (or the first candidate), unless --keep (a second signal skips it).
     async fn sweep_at_end(
         &mut self,
         registration: &mut Registration,
         last: Option<(crate::model::Transport, std::net::SocketAddr)>,
         stop: &mut Receiver<u32>,
     ) {
-        let Some((transport, remote)) = last else {
-            return;
-        };
         if self.cfg().keep || !registration.holds_any() {
             return;
         }
         tokio::select! {
-            () = self.sweep(registration, transport, remote) => {}
+            biased;
             () = asked(stop, 2, None) => self.removal_skipped(registration),
+            () = async {
+                // Never held (stopped while the first REGISTER was under way): where it went.
+                let to = match last {
+                    Some(to) => Some(to),
+                    None => Box::pin(self.resolve())
+                        .await
+                        .into_iter()
+                        .find_map(|c| Some((c.transport, c.addr.ok()?))),
+                };
+                if let Some((transport, remote)) = to {
+                    self.sweep(registration, transport, remote).await;
+                }
+            } => {}
         }
     }
 

@@ -316,6 +316,35 @@ fn requests_from_the_network_are_answered_and_reported() {
 }
 
 #[test]
+fn a_watch_stopped_during_its_first_register_still_removes_that_contact() {
+    // The registrar takes its time with the first REGISTER (no answer): the watch ends meanwhile,
+    // and the Contact that REGISTER asked for may be bound all the same.
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(|r: &Incoming| match r.request.header("expires") {
+            Some("0") => vec![Step::Send(r.ok())],
+            _ => Vec::new(),
+        }),
+        ..Options::default()
+    });
+    let server = reg.sip_addr.to_string();
+    let (events, code) = watch(&["--udp", "--duration", "1s", &server]);
+    assert_eq!(code, 3, "never registered: {events:?}");
+    let seen = reg.seen();
+    let first = seen.first().expect("the first REGISTER");
+    let removal = seen
+        .iter()
+        .find(|s| s.expires == Some(0))
+        .expect("a removal at the end");
+    let asked = first.contact.split(';').next().unwrap_or_default();
+    assert!(
+        removal.contact.contains(asked),
+        "{removal:?} removes {asked}"
+    );
+    let s = summary(&events);
+    assert_eq!(s["unregistered"], true, "{s}");
+}
+
+#[test]
 fn a_check_the_registrar_refuses_is_reported_and_the_registration_held() {
     // A registrar only: it refuses to route anything but REGISTER (403), as many do for OPTIONS.
     let reg = registrar(Options {

@@ -279,3 +279,81 @@ fn a_new_nonce_after_a_423_is_answered_not_taken_for_a_wrong_password() {
         Next::Done(Answer::Unauthorized(..))
     ));
 }
+
+fn flow_at(port: u16) -> FlowInfo {
+    FlowInfo {
+        transport: Transport::Udp,
+        local: format!("10.0.0.5:{port}").parse().unwrap(),
+    }
+}
+
+fn contacts(r: &Request) -> Vec<String> {
+    text(r)
+        .lines()
+        .filter_map(|l| l.strip_prefix("Contact: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_new_flow_removes_the_contact_it_replaces_until_a_2xx_confirms_it() {
+    let mut reg = Registration::new(account(None));
+    reg.begin(flow_at(40000), 300);
+    assert!(matches!(
+        reg.on_final(flow_at(40000), reply(200, "")),
+        Next::Done(Answer::Success(_))
+    ));
+    // The flow was lost: the next REGISTER comes from another port and removes the old Contact.
+    let again = reg.begin(flow_at(40001), 300);
+    let listed = contacts(&again);
+    assert!(
+        listed[0].starts_with("<sip:alice@10.0.0.5:40001>;expires=300"),
+        "{listed:?}"
+    );
+    assert_eq!(listed[1], "<sip:alice@10.0.0.5:40000>;expires=0");
+    assert_eq!(reg.left().len(), 2);
+    // No answer (a timeout): the next try still carries the removal.
+    let third = reg.begin(flow_at(40002), 300);
+    assert_eq!(contacts(&third).len(), 3, "{:?}", contacts(&third));
+    assert!(matches!(
+        reg.on_final(flow_at(40002), reply(200, "")),
+        Next::Done(Answer::Success(_))
+    ));
+    assert_eq!(reg.left(), ["sip:alice@10.0.0.5:40002"]);
+    assert_eq!(
+        contacts(&reg.begin(flow_at(40002), 300)).len(),
+        1,
+        "removed: not sent again"
+    );
+}
+
+#[test]
+fn a_rejected_contact_is_not_held_and_the_removals_stay_bounded() {
+    let mut reg = Registration::new(account(None));
+    reg.begin(flow_at(40000), 300);
+    assert!(matches!(
+        reg.on_final(flow_at(40000), reply(403, "")),
+        Next::Done(Answer::Final(_))
+    ));
+    assert!(!reg.holds_any(), "a 403 bound nothing: {:?}", reg.left());
+    // A day of unanswered tries from new ports carries at most MAX_STALE removals, each once.
+    for port in 41000..41050 {
+        reg.begin(flow_at(port), 300);
+    }
+    let last = reg.begin(flow_at(41050), 300);
+    assert_eq!(
+        contacts(&last).len(),
+        1 + MAX_STALE,
+        "{:?}",
+        contacts(&last)
+    );
+    // A port used again is never removed by the request that binds it.
+    let reused = reg.begin(flow_at(41049), 300);
+    let listed = contacts(&reused);
+    assert_eq!(
+        listed.iter().filter(|c| c.contains(":41049>")).count(),
+        1,
+        "{listed:?}"
+    );
+    assert!(listed[0].contains(":41049>;expires=300"), "{listed:?}");
+}
