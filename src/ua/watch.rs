@@ -96,16 +96,9 @@ impl<C: Connector> Agent<'_, C> {
                 match held {
                     Hold::Stop => {
                         self.held().answering = false;
-                        if !self.cfg().keep {
-                            settled = tokio::select! {
-                                biased;
-                                () = asked(&mut stop, 2, None) => {
-                                    self.removal_skipped(&registration);
-                                    true
-                                }
-                                status = self.unregister(&mut link, &mut registration) => status.is_some(),
-                            };
-                        }
+                        settled = self
+                            .remove_at_stop(&mut link, &mut registration, &mut stop)
+                            .await;
                         break;
                     }
                     Hold::Lost(reason) => {
@@ -145,6 +138,27 @@ impl<C: Connector> Agent<'_, C> {
         }
         self.emit(Event::Finished(verdict));
         verdict
+    }
+
+    /// The removal at the end over the held flow, unless --keep: whether it is settled (the
+    /// registrar answered, a second signal skipped it, or --keep), else a new flow must try.
+    async fn remove_at_stop(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        registration: &mut Registration,
+        stop: &mut Receiver<u32>,
+    ) -> bool {
+        if self.cfg().keep {
+            return true;
+        }
+        tokio::select! {
+            biased;
+            () = asked(stop, 2, None) => {
+                self.removal_skipped(registration);
+                true
+            }
+            status = self.unregister(link, registration) => status.is_some(),
+        }
     }
 
     /// Ended between flows (a retry wait, a registration under way, after drops) or with a removal
