@@ -129,15 +129,7 @@ impl<C: Connector> Agent<'_, C> {
             }
             () = sleep_until(wake) => {}
         }
-        if let Some(rtt) = self
-            .held()
-            .last_pong
-            .take()
-            .and_then(|at| plan.beats.pong(at))
-        {
-            self.held().pongs = Some(Pongs::Owed);
-            self.emit(Event::KeepAliveAnswered { rtt });
-        }
+        self.count_pong(plan);
         Ok(())
     }
 
@@ -221,13 +213,8 @@ impl<C: Connector> Agent<'_, C> {
         }
     }
 
-    /// A keep-alive, when one is due; a missed pong loses the flow.
-    async fn due_beat(
-        &mut self,
-        link: &mut Link<C::Flow>,
-        plan: &mut Schedule,
-    ) -> Result<(), Hold> {
-        // A pong that came while a transaction had the flow (a refresh, a check) counts first.
+    /// A pong that arrived (also while a transaction had the flow) answers the ping waiting for it.
+    fn count_pong(&mut self, plan: &mut Schedule) {
         if let Some(rtt) = self
             .held()
             .last_pong
@@ -237,6 +224,16 @@ impl<C: Connector> Agent<'_, C> {
             self.held().pongs = Some(Pongs::Owed);
             self.emit(Event::KeepAliveAnswered { rtt });
         }
+    }
+
+    /// A keep-alive, when one is due; a missed pong loses the flow.
+    async fn due_beat(
+        &mut self,
+        link: &mut Link<C::Flow>,
+        plan: &mut Schedule,
+    ) -> Result<(), Hold> {
+        // A pong that came while a transaction had the flow (a refresh, a check) counts first.
+        self.count_pong(plan);
         match plan.beats.poll(now()) {
             Some(Beat::Ping) => {
                 if let Err(f) = link.flow.send(PING).await {

@@ -405,20 +405,7 @@ impl Baresip {
 
     /// Stops baresip: SIGTERM (it un-REGISTERs), then SIGKILL to its process group after 2 s.
     pub fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
+        super::stop_group(&mut self.child, Duration::from_secs(2));
     }
 }
 

@@ -167,19 +167,7 @@ impl Kamailio {
 
     /// Stops Kamailio: SIGTERM, then SIGKILL to its process group after 5 s.
     pub fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .status();
-        let _ = self.child.wait();
+        super::stop_group(&mut self.child, Duration::from_secs(5));
     }
 
     /// Starts Kamailio (up to three tries with fresh ports), or returns None (skip) when it is not

@@ -79,6 +79,24 @@ pub fn wait_until(what: &str, limit: std::time::Duration, ready: impl Fn() -> bo
     }
 }
 
+/// Stops a child that leads its own process group: SIGTERM, then SIGKILL to the group after `grace`.
+pub fn stop_group(child: &mut std::process::Child, grace: std::time::Duration) {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = child.wait();
+}
+
 /// Sends `signal` (`INT`, `TERM`) to a child process, as a user's Ctrl-C or a service manager would.
 pub fn signal(child: &std::process::Child, signal: &str) {
     let sent = Command::new("kill")
