@@ -133,6 +133,22 @@ sys.exit(0 if s.recv(2000).startswith(b'SIP/2.0 200') else 1)" 2>/dev/null && re
   return 1
 }
 
+# registrar_cpu: CPU seconds (user + system) that Kamailio's processes (its session) used so far.
+registrar_cpu() {
+  python3 - "$KPID" <<'PY'
+import os, sys
+sid, ticks = int(sys.argv[1]), 0
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if int(f[3]) == sid:
+        ticks += int(f[11]) + int(f[12])
+print(ticks / os.sysconf("SC_CLK_TCK"))
+PY
+}
+
 # run_sipreg NAME SOCKET TRANSPORT [FLAGS...]
 run_sipreg() {
   start_kamailio
@@ -151,6 +167,35 @@ run_sipp() {
     -timeout 300s -max_socket 16000 > "$WORK/$1.out" 2>&1 || true
   stop_kamailio
 }
+
+# BENCH_STORM_CASE=peak: the regime of issue 27, K (BENCH_STORM_PAIRS, default 2) interleaved pairs of each
+# tool with its default flags at SIPp's best sustained rate on this machine (BENCH_STORM_RATE, 11000/s): 10,000
+# accounts over one shared UDP socket, no limit on calls under way (sipreg: its default --concurrency, --burst
+# and --threads). `sipreg storm --accounts A.csv --rate R --udp --socket shared --json` against
+# `sipp -r R -rp 1000 -t u1 -buff_size 1048576`.
+if [ "${BENCH_STORM_CASE:-}" = peak ]; then
+  RATE=${RATE:-11000}
+  # Kamailio's own receive buffer (256 KiB) unless BENCH_STORM_BUFFER says otherwise: the queue that
+  # overflows when a tool's traffic comes in bursts.
+  BUFFER=${BENCH_STORM_BUFFER-}
+  for k in $(seq "${BENCH_STORM_PAIRS:-2}"); do
+    start_kamailio
+    before=$(registrar_cpu)
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/peak${k}_sipreg.time" "$BIN" storm --json --accounts "$WORK/accounts.csv" \
+      --rate "$RATE" --udp --socket shared "127.0.0.1:$PORT" > "$WORK/peak${k}_sipreg.json" || true
+    echo "$before $(registrar_cpu)" > "$WORK/peak${k}_sipreg.registrar"
+    stop_kamailio
+    start_kamailio
+    before=$(registrar_cpu)
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/peak${k}_sipp.time" sipp "127.0.0.1:$PORT" -sf "$ROOT/bench/sipp/register.xml" \
+      -inf "$WORK/sipp.csv" -m "$N" -r "$RATE" -rp 1000 -t u1 -buff_size 1048576 -i 127.0.0.1 -nostdin \
+      -timeout 300s -trace_stat -fd 1 -stf "$WORK/peak${k}_sipp.csv" > "$WORK/peak${k}_sipp.out" 2>&1 || true
+    echo "$before $(registrar_cpu)" > "$WORK/peak${k}_sipp.registrar"
+    stop_kamailio
+  done
+  python3 "$ROOT/bench/storm_peak.py" "$WORK" "$N" "${BENCH_STORM_PAIRS:-2}"
+  exit 0
+fi
 
 # BENCH_STORM_PAIRS=K: instead of the table, K interleaved pairs (sipreg --threads 1, then SIPp) in each mode
 # where the two tools come close, compared pair by pair (neighbouring runs share the machine's state).

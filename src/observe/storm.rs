@@ -41,9 +41,32 @@ pub struct Live {
     pub retransmissions: AtomicU64,
     /// Bindings removed.
     pub unregistered: AtomicU64,
+    /// Requests sent and not answered yet (a retransmission is the same request): what waits in
+    /// the registrar's queue or on the way.
+    pub unanswered: AtomicU64,
+    /// Final answers received.
+    pub answers: AtomicU64,
+    /// The shortest time from a request sent once to its final answer, µs plus one (0: none yet).
+    fastest_answer: AtomicU64,
 }
 
 impl Live {
+    /// The shortest round trip seen: a request sent once to its final answer.
+    #[must_use]
+    pub fn fastest_answer(&self) -> Option<Duration> {
+        let us = self.fastest_answer.load(Ordering::Relaxed);
+        (us > 0).then(|| Duration::from_micros(us - 1))
+    }
+
+    fn answered_in(&self, after: Duration) {
+        let us = u64::try_from(after.as_micros()).unwrap_or(u64::MAX - 1) + 1;
+        let _ = self
+            .fastest_answer
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                (old == 0 || us < old).then_some(us)
+            });
+    }
+
     /// Accounts whose registration ended, well or not.
     #[must_use]
     pub fn done(&self) -> u64 {
@@ -113,13 +136,19 @@ pub struct AccountSink {
     refreshes: u64,
     refresh_failures: u64,
     lost: bool,
+    /// A request of this account waits for its answer (counted in `Live::unanswered`).
+    awaiting: bool,
+    /// That request went out once: its answer's time is a round trip.
+    sent_once: bool,
 }
 
 impl AccountSink {
-    /// A sink for one account, holding its concurrency slot until its registration ends.
+    /// A sink for one account, holding its concurrency slot until its registration ends. Its first
+    /// request counts as unanswered from now.
     #[must_use]
     pub fn new(totals: Arc<Totals>, slot: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
         totals.live.started.fetch_add(1, Ordering::Relaxed);
+        totals.live.unanswered.fetch_add(1, Ordering::Relaxed);
         AccountSink {
             totals,
             slot,
@@ -137,6 +166,25 @@ impl AccountSink {
             refreshes: 0,
             refresh_failures: 0,
             lost: false,
+            awaiting: true,
+            sent_once: false,
+        }
+    }
+
+    /// A request went out: the first send makes it unanswered, a retransmission spoils its time.
+    fn awaits(&mut self, retransmission: bool) {
+        self.sent_once = !retransmission;
+        if !self.awaiting {
+            self.awaiting = true;
+            self.totals.live.unanswered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The request waits no more: a final answer, or its attempt or the account ended.
+    fn answered(&mut self) {
+        if self.awaiting {
+            self.awaiting = false;
+            self.totals.live.unanswered.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -230,6 +278,7 @@ impl AccountSink {
 impl Drop for AccountSink {
     /// An account whose task ended without `Finished` (a panic, an abort) still counts, as failed.
     fn drop(&mut self) {
+        self.answered();
         if !self.ended {
             self.totals.live.failed.fetch_add(1, Ordering::Relaxed);
             self.ended = true;
@@ -259,12 +308,23 @@ impl Sink for AccountSink {
                 ..
             } => {
                 self.sent(at, *purpose, retransmission.is_some());
+                self.awaits(retransmission.is_some());
             }
             Event::ResponseReceived { status, after, .. } => {
                 self.statuses.push(*status);
                 self.first_answer.get_or_insert(*after);
+                if *status >= 200 {
+                    self.totals.live.answers.fetch_add(1, Ordering::Relaxed);
+                    if self.awaiting && self.sent_once {
+                        self.totals.live.answered_in(*after);
+                    }
+                    self.answered();
+                }
             }
-            Event::AttemptEnded(end) => self.outcomes.push(end.outcome),
+            Event::AttemptEnded(end) => {
+                self.answered();
+                self.outcomes.push(end.outcome);
+            }
             Event::Registered { refresh: false, .. } => self.registered(at),
             Event::Registered { refresh: true, .. } => self.refreshes += 1,
             Event::RefreshFailed { .. } => self.refresh_failures += 1,
@@ -279,7 +339,10 @@ impl Sink for AccountSink {
                     self.unregister_failed = true;
                 }
             }
-            Event::Finished(_) => self.finished(),
+            Event::Finished(_) => {
+                self.answered();
+                self.finished();
+            }
             _ => {}
         }
     }

@@ -3,6 +3,7 @@
 
 use tokio::sync::watch::Receiver;
 
+use super::gate::Gate;
 use crate::event::Event;
 use crate::model::Verdict;
 use crate::net::Connector;
@@ -14,16 +15,16 @@ use crate::ua::watch::{WatchSettings, signalled};
 impl<C: Connector> Agent<'_, C> {
     /// One account of a storm, `registration` (its identity), with the storm's shared configuration
     /// as this agent's: register with Table 89's fallback (and `--retries`), hold the binding
-    /// with refreshes until `stop`, then remove it once `gate` gives a slot (the storm's
-    /// `--concurrency`; a second stop skips the removal). A lost binding is not registered again:
+    /// with refreshes until `stop`, then remove it once `gate` lets it (a `--concurrency` slot, and
+    /// with `--rate` its turn; a second stop skips the removal). A lost binding is not registered again:
     /// the storm counts it, and still sends its removal at the end. Returns the verdict of the
     /// registration.
-    pub async fn storm(
+    pub(crate) async fn storm(
         &mut self,
         registration: &mut Registration,
         settings: &WatchSettings,
         mut stop: Receiver<u32>,
-        gate: &tokio::sync::Semaphore,
+        gate: &Gate,
     ) -> Verdict {
         self.started();
         let candidates = Box::pin(self.resolve()).await;
@@ -62,7 +63,7 @@ impl<C: Connector> Agent<'_, C> {
         if !self.cfg().keep {
             tokio::select! {
                 () = async {
-                    let _slot = gate.acquire().await;
+                    let _slot = gate.enter().await;
                     let _ = Box::pin(self.unregister(&mut link, registration)).await;
                 } => {}
                 () = signalled(&mut stop, 2) => {}

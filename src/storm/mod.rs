@@ -5,6 +5,7 @@
 
 pub mod accounts;
 mod driver;
+mod gate;
 pub mod host;
 mod lanes;
 mod pace;
@@ -168,6 +169,10 @@ struct Starts {
     started: u64,
     /// Times a start waited for a `--concurrency` slot.
     slot_waits: u64,
+    /// Times a start waited for the registrar's answers (more unanswered than the window).
+    lag_waits: u64,
+    /// The last window (summed over lanes).
+    window: u64,
     /// The last start, from the beginning of the storm.
     last_start: Option<Duration>,
 }
@@ -179,6 +184,8 @@ impl Starts {
             planned: self.planned + other.planned,
             started: self.started + other.started,
             slot_waits: self.slot_waits + other.slot_waits,
+            lag_waits: self.lag_waits + other.lag_waits,
+            window: self.window + other.window,
             last_start: self.last_start.max(other.last_start),
         }
     }
@@ -192,6 +199,12 @@ fn pacing_warnings(rate: Option<f64>, concurrency: usize, s: &Starts) -> Vec<Str
         out.push(format!(
             "a signal ended the storm: {} of {} accounts were started",
             s.started, s.planned
+        ));
+    }
+    if s.lag_waits > 0 {
+        out.push(format!(
+            "the registrar fell behind: {} starts waited for its answers (more than {} requests unanswered), so that its receive queue would not overflow",
+            s.lag_waits, s.window
         ));
     }
     if rate.is_some() && s.slot_waits > 0 {
@@ -235,11 +248,14 @@ struct Run<C> {
     resolver: Arc<Resolver>,
     totals: Arc<Totals>,
     slots: Arc<Semaphore>,
+    /// The removals' slots and pace.
+    gate: Arc<gate::Gate>,
     hold: Sender<u32>,
     tasks: JoinSet<()>,
     t0: Instant,
     accounts: u64,
     slot_waits: u64,
+    lag_waits: u64,
     /// When the last account was started.
     last_start: Option<Instant>,
 }
@@ -254,17 +270,21 @@ async fn storm<C: Connector + Send + Sync + 'static>(
     let started_unix_ms = unix_ms();
     let cpu0 = host::cpu_seconds();
     let (hold, _) = tokio::sync::watch::channel(0u32);
+    let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
+    let totals = Arc::new(Totals::default());
     let mut run = Run {
         base: Arc::new(plan.base.clone()),
         connector,
         resolver,
-        totals: Arc::new(Totals::default()),
-        slots: Arc::new(Semaphore::new(plan.concurrency.max(1))),
+        gate: Arc::new(gate::Gate::new(slots.clone(), plan.pace, totals.clone())),
+        totals,
+        slots,
         hold,
         tasks: JoinSet::new(),
         t0: Instant::now(),
         accounts: plan.accounts.len() as u64,
         slot_waits: 0,
+        lag_waits: 0,
         last_start: None,
     };
     let mut every = tokio::time::interval(Duration::from_millis(250));
@@ -294,6 +314,8 @@ async fn storm<C: Connector + Send + Sync + 'static>(
         planned,
         started,
         slot_waits: run.slot_waits,
+        lag_waits: run.lag_waits,
+        window: run.gate.window().unwrap_or(0),
         last_start: run
             .last_start
             .map(|at| at.saturating_duration_since(run.t0)),
@@ -338,6 +360,9 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
                     break;
                 }
             }
+            if !self.wait_for_answers(stop, every, tick).await {
+                break;
+            }
             let Some(slot) = self.slot(stop, every, tick).await else {
                 break;
             };
@@ -345,6 +370,37 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
             started += 1;
         }
         started
+    }
+
+    /// With `--rate`, waits while the registrar has more requests unanswered than the window
+    /// (checked each millisecond); false after a signal.
+    async fn wait_for_answers(
+        &mut self,
+        stop: &mut Receiver<u32>,
+        every: &mut tokio::time::Interval,
+        tick: &mut (dyn FnMut(&Snapshot) + Send),
+    ) -> bool {
+        if std::env::var_os("SIPREG_DEBUG_WINDOW").is_some() {
+            eprintln!(
+                "window {:?} unanswered {}",
+                self.gate.window(),
+                self.totals
+                    .live
+                    .unanswered
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
+        if !self.gate.behind() {
+            return true;
+        }
+        self.lag_waits += 1;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(1)) => if !self.gate.behind() { return true },
+                () = signalled(stop, 1) => return false,
+                _ = every.tick() => tick(&self.snapshot("starting")),
+            }
+        }
     }
 
     /// A concurrency slot, or `None` after a signal.
@@ -380,11 +436,13 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         let resolver = self.resolver.clone();
         let totals = self.totals.clone();
         let hold = self.hold.subscribe();
-        let slots = self.slots.clone();
+        let gate = self.gate.clone();
+        // Made here: its first request counts as unanswered from now, before the task runs, so
+        // that starts made together are all counted by the window.
+        let mut sink = AccountSink::new(totals, Some(slot));
         self.tasks.spawn(async move {
-            let mut sink = AccountSink::new(totals, Some(slot));
             Agent::new(&base, connector.as_ref(), &resolver, &mut sink)
-                .storm(&mut registration, &HOLD, hold, &slots)
+                .storm(&mut registration, &HOLD, hold, &gate)
                 .await;
         });
     }

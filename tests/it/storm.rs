@@ -518,6 +518,63 @@ fn a_burst_starts_its_accounts_together_and_the_groups_keep_the_rate() {
 }
 
 #[test]
+fn removals_keep_the_rate_and_the_groups_of_the_starts() {
+    // When each removal (Expires: 0) reached the registrar.
+    let removals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = removals.clone();
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(move |r: &Incoming| {
+            if r.request.header("expires") == Some("0") {
+                seen.lock().unwrap().push(Instant::now());
+            }
+            vec![Step::Send(r.ok())]
+        }),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 8);
+    let server = reg.sip_addr.to_string();
+    // 20/s in groups of 4: the removals come as the registrations did, four, then four 200 ms later,
+    // not eight at once.
+    let j = storm_json(&file, &["--udp", "--rate", "20", "--burst", "4"], &server);
+    assert_eq!(j["unregistered"], 8, "{j}");
+    let mut at = removals.lock().unwrap().clone();
+    at.sort_unstable();
+    let ms: Vec<u128> = at.iter().map(|t| (*t - at[0]).as_millis()).collect();
+    assert_eq!(ms.len(), 8, "{ms:?}");
+    assert!(ms[3] < 80 && ms[4] > 120 && ms[7] - ms[4] < 80, "{ms:?}");
+}
+
+#[test]
+fn a_registrar_that_falls_behind_slows_the_starts_instead_of_dropping_them() {
+    // The registrar answers 500 requests a second, one after another; sipreg is asked for 5,000. Without
+    // the window, 400 REGISTERs queue at once and the last wait 800 ms: retransmitted at 500 ms. With it,
+    // at most about 150 wait (300 ms), and the starts follow the answers.
+    let reg = registrar(Options {
+        behaviour: Behaviour::raw(move |r: &Incoming| {
+            std::thread::sleep(Duration::from_millis(2));
+            vec![Step::Send(r.ok())]
+        }),
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = accounts(dir.path(), 400);
+    let j = storm_json(
+        &file,
+        &["--udp", "--rate", "5000"],
+        &reg.sip_addr.to_string(),
+    );
+    assert_eq!(
+        (j["registered"].as_u64(), j["unregistered"].as_u64()),
+        (Some(400), Some(400)),
+        "{j}"
+    );
+    assert_eq!(j["retransmissions"], 0, "{j}");
+    let warnings = j["warnings"].to_string();
+    assert!(warnings.contains("the registrar fell behind"), "{warnings}");
+}
+
+#[test]
 fn the_rate_is_judged_by_the_starts_not_by_slow_answers() {
     // Every answer takes about 0.2 s (dripped a byte every half millisecond over TCP).
     let slow = registrar(Options {
