@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# bench/link-order.sh REGISTRAR_PORT [USER PASSWORD]: writes .cargo/order.txt, the functions a one-shot run
+# executes, for rust-lld to lay out together (.cargo/config.toml; BENCHMARKS.md, "The one-shot's pages").
+# Builds the default release binary (symbols kept, debug info stripped), runs it under valgrind's callgrind
+# for `--version` and an authenticated registration over UDP and over TCP against a registrar on
+# 127.0.0.1:REGISTRAR_PORT (Kamailio from fixtures/kamailio, -A WITH_MANY_USERS: u1 / pw-u1 by default),
+# and lists every function named in those runs, first seen first. Then rebuild (`cargo build --release`).
+# Names that change (a renamed function, a new dependency version) only fall out of the layout: rerun this
+# when the peak RSS of `bench/run` climbs back.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=$1
+USER_NAME=${2:-u1}
+PASSWORD=${3:-pw-u1}
+command -v valgrind >/dev/null || { echo "link-order: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+cargo build --release --quiet
+BIN=target/$(rustc -vV | sed -n 's/^host: //p')/release/sipreg
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+run() { valgrind --tool=callgrind --demangle=no --callgrind-out-file="$OUT/$1.cg" "${@:2}" >/dev/null 2>&1 || true; }
+run version "$BIN" --version
+run udp "$BIN" --udp --user "$USER_NAME" --password "$PASSWORD" "127.0.0.1:$PORT"
+run tcp "$BIN" --tcp --user "$USER_NAME" --password "$PASSWORD" "127.0.0.1:$PORT"
+# Callgrind names a function once per file, on its first `fn=` or `cfn=` line.
+grep -h -E '^c?fn=\([0-9]+\) ' "$OUT/version.cg" "$OUT/udp.cg" "$OUT/tcp.cg" | sed -E 's/^c?fn=\([0-9]+\) //' \
+  | awk '!seen[$0]++' > .cargo/order.txt
+echo "link-order: $(wc -l < .cargo/order.txt) functions in .cargo/order.txt; now: cargo build --release" >&2
