@@ -21,6 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'sipreg' {
+            [CompletionResult]::new('--ws-path', '--ws-path', [CompletionResultType]::ParameterName, 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
             [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
@@ -52,6 +53,8 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)')
             [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Enable TCP')
             [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)')
+            [CompletionResult]::new('--ws', '--ws', [CompletionResultType]::ParameterName, 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls')
+            [CompletionResult]::new('--wss', '--wss', [CompletionResultType]::ParameterName, 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the binding after a successful registration (by default sipreg removes its own contact)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server certificate (shown loudly in every output)')
             [CompletionResult]::new('--strict-tls', '--strict-tls', [CompletionResultType]::ParameterName, 'A server certificate that fails verification ends the cycle instead of falling back to TCP')
@@ -87,6 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             break
         }
         'sipreg;resolve' {
+            [CompletionResult]::new('--ws-path', '--ws-path', [CompletionResultType]::ParameterName, 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
             [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
@@ -118,6 +122,8 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)')
             [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Enable TCP')
             [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)')
+            [CompletionResult]::new('--ws', '--ws', [CompletionResultType]::ParameterName, 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls')
+            [CompletionResult]::new('--wss', '--wss', [CompletionResultType]::ParameterName, 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the binding after a successful registration (by default sipreg removes its own contact)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server certificate (shown loudly in every output)')
             [CompletionResult]::new('--strict-tls', '--strict-tls', [CompletionResultType]::ParameterName, 'A server certificate that fails verification ends the cycle instead of falling back to TCP')
@@ -141,6 +147,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--refresh', '--refresh', [CompletionResultType]::ParameterName, 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM')
             [CompletionResult]::new('--metrics-listen', '--metrics-listen', [CompletionResultType]::ParameterName, 'Serve `/metrics` for the registration being held on this address (Prometheus text format: sipreg_registered, drops, refreshes, keep-alive RTT, …)')
+            [CompletionResult]::new('--ws-path', '--ws-path', [CompletionResultType]::ParameterName, 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
             [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
@@ -172,6 +179,8 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)')
             [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Enable TCP')
             [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)')
+            [CompletionResult]::new('--ws', '--ws', [CompletionResultType]::ParameterName, 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls')
+            [CompletionResult]::new('--wss', '--wss', [CompletionResultType]::ParameterName, 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the binding after a successful registration (by default sipreg removes its own contact)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server certificate (shown loudly in every output)')
             [CompletionResult]::new('--strict-tls', '--strict-tls', [CompletionResultType]::ParameterName, 'A server certificate that fails verification ends the cycle instead of falling back to TCP')
@@ -211,6 +220,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'A socket or connection per account (as real phones), or one shared by all')
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads [default: one per core, half of them for a registrar on loopback; 1 with --socket shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs the storm on a single thread')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm')
+            [CompletionResult]::new('--ws-path', '--ws-path', [CompletionResultType]::ParameterName, 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'User part of the address of record sip:USER@DOMAIN')
             [CompletionResult]::new('--domain', '--domain', [CompletionResultType]::ParameterName, 'Domain of the address of record and Request-URI [default: the SERVER host]')
             [CompletionResult]::new('--auth-user', '--auth-user', [CompletionResultType]::ParameterName, 'Digest user name [default: --user]')
@@ -242,6 +252,8 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)')
             [CompletionResult]::new('--tcp', '--tcp', [CompletionResultType]::ParameterName, 'Enable TCP')
             [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)')
+            [CompletionResult]::new('--ws', '--ws', [CompletionResultType]::ParameterName, 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls')
+            [CompletionResult]::new('--wss', '--wss', [CompletionResultType]::ParameterName, 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the binding after a successful registration (by default sipreg removes its own contact)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server certificate (shown loudly in every output)')
             [CompletionResult]::new('--strict-tls', '--strict-tls', [CompletionResultType]::ParameterName, 'A server certificate that fails verification ends the cycle instead of falling back to TCP')

@@ -86,12 +86,16 @@ _sipreg() {
 
     case "${cmd}" in
         sipreg)
-            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch exporter storm completions man help"
+            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch exporter storm completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ws-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -189,7 +193,7 @@ _sipreg() {
                     return 0
                     ;;
                 --expect-transport)
-                    COMPREPLY=($(compgen -W "udp tcp tls" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "udp tcp tls ws wss" -- "${cur}"))
                     return 0
                     ;;
                 --max-time)
@@ -424,12 +428,16 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__resolve)
-            opts="-4 -6 -w -c -v -q -h --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ws-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -527,7 +535,7 @@ _sipreg() {
                     return 0
                     ;;
                 --expect-transport)
-                    COMPREPLY=($(compgen -W "udp tcp tls" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "udp tcp tls ws wss" -- "${cur}"))
                     return 0
                     ;;
                 --max-time)
@@ -550,7 +558,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__storm)
-            opts="-4 -6 -w -c -v -q -h --accounts --rate --burst --concurrency --duration --socket --threads --shard --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help merge help"
+            opts="-4 -6 -w -c -v -q -h --accounts --rate --burst --concurrency --duration --socket --threads --shard --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -588,6 +596,10 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ws-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -685,7 +697,7 @@ _sipreg() {
                     return 0
                     ;;
                 --expect-transport)
-                    COMPREPLY=($(compgen -W "udp tcp tls" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "udp tcp tls ws wss" -- "${cur}"))
                     return 0
                     ;;
                 --max-time)
@@ -764,7 +776,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__watch)
-            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --metrics-listen --udp --tcp --tls --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --metrics-listen --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -783,6 +795,10 @@ _sipreg() {
                     return 0
                     ;;
                 --metrics-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ws-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -883,7 +899,7 @@ _sipreg() {
                     return 0
                     ;;
                 --expect-transport)
-                    COMPREPLY=($(compgen -W "udp tcp tls" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "udp tcp tls ws wss" -- "${cur}"))
                     return 0
                     ;;
                 --max-time)

@@ -18,6 +18,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
     }
     var completions = [
         &'sipreg'= {
+            cand --ws-path 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)'
             cand --user 'User part of the address of record sip:USER@DOMAIN'
             cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
             cand --auth-user 'Digest user name [default: --user]'
@@ -49,6 +50,8 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --udp 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)'
             cand --tcp 'Enable TCP'
             cand --tls 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+            cand --ws 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+            cand --wss 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
             cand --keep 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
             cand --insecure 'Do not verify the server certificate (shown loudly in every output)'
             cand --strict-tls 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
@@ -82,6 +85,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --help 'Print help'
         }
         &'sipreg;resolve'= {
+            cand --ws-path 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)'
             cand --user 'User part of the address of record sip:USER@DOMAIN'
             cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
             cand --auth-user 'Digest user name [default: --user]'
@@ -113,6 +117,8 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --udp 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)'
             cand --tcp 'Enable TCP'
             cand --tls 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+            cand --ws 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+            cand --wss 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
             cand --keep 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
             cand --insecure 'Do not verify the server certificate (shown loudly in every output)'
             cand --strict-tls 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
@@ -135,6 +141,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --refresh 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)'
             cand --duration 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM'
             cand --metrics-listen 'Serve `/metrics` for the registration being held on this address (Prometheus text format: sipreg_registered, drops, refreshes, keep-alive RTT, …)'
+            cand --ws-path 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)'
             cand --user 'User part of the address of record sip:USER@DOMAIN'
             cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
             cand --auth-user 'Digest user name [default: --user]'
@@ -166,6 +173,8 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --udp 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)'
             cand --tcp 'Enable TCP'
             cand --tls 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+            cand --ws 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+            cand --wss 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
             cand --keep 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
             cand --insecure 'Do not verify the server certificate (shown loudly in every output)'
             cand --strict-tls 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
@@ -203,6 +212,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --socket 'A socket or connection per account (as real phones), or one shared by all'
             cand --threads 'Threads [default: one per core, half of them for a registrar on loopback; 1 with --socket shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs the storm on a single thread'
             cand --shard 'Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm'
+            cand --ws-path 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)'
             cand --user 'User part of the address of record sip:USER@DOMAIN'
             cand --domain 'Domain of the address of record and Request-URI [default: the SERVER host]'
             cand --auth-user 'Digest user name [default: --user]'
@@ -234,6 +244,8 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --udp 'Enable UDP (no transport flag means the phone''s default, UDP + TCP)'
             cand --tcp 'Enable TCP'
             cand --tls 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+            cand --ws 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+            cand --wss 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
             cand --keep 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
             cand --insecure 'Do not verify the server certificate (shown loudly in every output)'
             cand --strict-tls 'A server certificate that fails verification ends the cycle instead of falling back to TCP'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sipreg_global_optspecs
-    string join \n udp tcp tls user= domain= auth-user= password= password-file= expires= keep check-inbound= connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 nagios w/warning= c/critical= json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
+    string join \n udp tcp tls ws wss ws-path= user= domain= auth-user= password= password-file= expires= keep check-inbound= connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 nagios w/warning= c/critical= json v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
 end
 
 function __fish_sipreg_needs_command
@@ -24,6 +24,7 @@ function __fish_sipreg_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c sipreg -n "__fish_sipreg_needs_command" -l ws-path -d 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l auth-user -d 'Digest user name [default: --user]' -r
@@ -50,13 +51,17 @@ always\t'Always'
 never\t'Never'"
 complete -c sipreg -n "__fish_sipreg_needs_command" -l expect-transport -d 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)' -r -f -a "udp\t'UDP'
 tcp\t'TCP'
-tls\t'TLS'"
+tls\t'TLS'
+ws\t'WebSocket'
+wss\t'Secure WebSocket'"
 complete -c sipreg -n "__fish_sipreg_needs_command" -l max-time -d 'Exit 5 when the registration took longer than this' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l count -d 'Register this many times, one line per run, then a summary; exit 0 only if every run registered' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l interval -d 'Wait between runs of --count' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l udp -d 'Enable UDP (no transport flag means the phone\'s default, UDP + TCP)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+complete -c sipreg -n "__fish_sipreg_needs_command" -l ws -d 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+complete -c sipreg -n "__fish_sipreg_needs_command" -l wss -d 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_needs_command" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
@@ -79,6 +84,7 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -a "man" -d 'Print the man p
 complete -c sipreg -n "__fish_sipreg_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand demo" -l json -d 'Print the report as JSON'
 complete -c sipreg -n "__fish_sipreg_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l ws-path -d 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l auth-user -d 'Digest user name [default: --user]' -r
@@ -105,13 +111,17 @@ always\t'Always'
 never\t'Never'"
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l expect-transport -d 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)' -r -f -a "udp\t'UDP'
 tcp\t'TCP'
-tls\t'TLS'"
+tls\t'TLS'
+ws\t'WebSocket'
+wss\t'Secure WebSocket'"
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l max-time -d 'Exit 5 when the registration took longer than this' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l count -d 'Register this many times, one line per run, then a summary; exit 0 only if every run registered' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l interval -d 'Wait between runs of --count' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l udp -d 'Enable UDP (no transport flag means the phone\'s default, UDP + TCP)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l ws -d 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l wss -d 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
@@ -127,6 +137,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keepalive -d 'Ke
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l refresh -d 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l duration -d 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l metrics-listen -d 'Serve `/metrics` for the registration being held on this address (Prometheus text format: sipreg_registered, drops, refreshes, keep-alive RTT, …)' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l ws-path -d 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l auth-user -d 'Digest user name [default: --user]' -r
@@ -153,13 +164,17 @@ always\t'Always'
 never\t'Never'"
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l expect-transport -d 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)' -r -f -a "udp\t'UDP'
 tcp\t'TCP'
-tls\t'TLS'"
+tls\t'TLS'
+ws\t'WebSocket'
+wss\t'Secure WebSocket'"
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l max-time -d 'Exit 5 when the registration took longer than this' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l count -d 'Register this many times, one line per run, then a summary; exit 0 only if every run registered' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l interval -d 'Wait between runs of --count' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l udp -d 'Enable UDP (no transport flag means the phone\'s default, UDP + TCP)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l ws -d 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l wss -d 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'
@@ -187,6 +202,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen
 shared\t'One UDP socket or TCP connection for all accounts: the registrar\'s raw ceiling'"
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l threads -d 'Threads [default: one per core, half of them for a registrar on loopback; 1 with --socket shared]; each runs its share of the accounts (a shared socket: a runtime of N workers); 1 runs the storm on a single thread' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l shard -d 'Take every N-th account, starting at K (0 ≤ K < N): N copies share one storm' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l ws-path -d 'The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l user -d 'User part of the address of record sip:USER@DOMAIN' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l domain -d 'Domain of the address of record and Request-URI [default: the SERVER host]' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l auth-user -d 'Digest user name [default: --user]' -r
@@ -213,13 +229,17 @@ always\t'Always'
 never\t'Never'"
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l expect-transport -d 'Exit 5 unless the registration went over this transport (for example after an unexpected fallback)' -r -f -a "udp\t'UDP'
 tcp\t'TCP'
-tls\t'TLS'"
+tls\t'TLS'
+ws\t'WebSocket'
+wss\t'Secure WebSocket'"
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l max-time -d 'Exit 5 when the registration took longer than this' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l count -d 'Register this many times, one line per run, then a summary; exit 0 only if every run registered' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l interval -d 'Wait between runs of --count' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l udp -d 'Enable UDP (no transport flag means the phone\'s default, UDP + TCP)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l tcp -d 'Enable TCP'
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l tls -d 'Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it)'
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l ws -d 'SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with --udp, --tcp or --tls'
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l wss -d 'SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first'
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l keep -d 'Keep the binding after a successful registration (by default sipreg removes its own contact)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l insecure -d 'Do not verify the server certificate (shown loudly in every output)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l strict-tls -d 'A server certificate that fails verification ends the cycle instead of falling back to TCP'

@@ -14,20 +14,38 @@ pub enum Transport {
     Tcp,
     /// SIP over TLS over TCP (RFC 3261 §26.2).
     Tls,
+    /// SIP over WebSocket over TCP (RFC 7118), as browser phones register; not in Table 89.
+    Ws,
+    /// SIP over secure WebSocket, over TLS (RFC 7118).
+    Wss,
 }
 
 impl Transport {
-    /// The token used in the Via header (`UDP`, `TCP`, `TLS`).
+    /// The token used in the Via header (`UDP`, `TCP`, `TLS`, `WS`, `WSS`: RFC 7118 §5).
     #[must_use]
     pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
         }
     }
 
-    /// True for TCP and TLS, which carry a request once and never retransmit (§17.1.2.2).
+    /// WS or WSS: SIP messages in WebSocket messages after an HTTP upgrade.
+    #[must_use]
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
+    }
+
+    /// TLS or WSS: the connection runs a TLS handshake.
+    #[must_use]
+    pub fn is_secure(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Wss)
+    }
+
+    /// True for all but UDP: a request is carried once and never retransmitted (§17.1.2.2).
     #[must_use]
     pub fn is_reliable(self) -> bool {
         self != Transport::Udp
@@ -149,6 +167,9 @@ pub struct Failure {
     /// cipher suite that a phone may accept and rustls does not. Boxed: it is rare, and keeps
     /// `Failure` small.
     pub legacy: Option<Box<LegacyTls>>,
+    /// The HTTP status a WebSocket upgrade was answered with instead of 101 (101 itself when the
+    /// server switched without the `sip` subprotocol, RFC 7118 §4.1).
+    pub upgrade: Option<u16>,
 }
 
 /// A TLS version and cipher suite a server would pick that rustls does not support.
@@ -184,6 +205,7 @@ impl Failure {
             port_unreachable: false,
             cert_names: None,
             legacy: None,
+            upgrade: None,
         }
     }
 }

@@ -2,7 +2,8 @@
 # The whole test suite, as README.md gives it: installs what the tests need, then runs them.
 #
 # Needs: rustup, for the Rust that rust-toolchain.toml pins (tests/toolchain.sh links or installs it); for the
-# Kamailio interop suite (tests/it/kamailio.rs), Debian's kamailio and kamailio-tls-modules, for the legacy-TLS servers
+# Kamailio interop suite (tests/it/kamailio.rs, tests/it/websocket.rs), Debian's kamailio, kamailio-tls-modules and
+# kamailio-websocket-modules, for the legacy-TLS servers
 # (tests/it/tls_legacy.rs), openssl, and for the NAT tests (tests/it/nat.rs: network namespaces, run as root), nftables,
 # iproute2, procps (sysctl) and python3 (its probes): all installed here when missing (as root, or with sudo); for
 # the monitoring tests (tests/it/exporter.rs, tests/it/prometheus.rs), Debian's prometheus (prometheus and promtool); for
@@ -13,11 +14,12 @@ cd "$(dirname "$0")/.."
 
 have_kamailio() {
   command -v kamailio >/dev/null 2>&1 && command -v kamcmd >/dev/null 2>&1 &&
-    compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null
+    compgen -G "/usr/lib/*/kamailio/modules/tls.so" >/dev/null &&
+    compgen -G "/usr/lib/*/kamailio/modules/websocket.so" >/dev/null
 }
 
 missing=()
-have_kamailio || missing+=(kamailio kamailio-tls-modules)
+have_kamailio || missing+=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)

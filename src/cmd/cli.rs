@@ -87,6 +87,10 @@ pub enum TransportArg {
     Tcp,
     /// TLS.
     Tls,
+    /// WebSocket.
+    Ws,
+    /// Secure WebSocket.
+    Wss,
 }
 
 impl From<TransportArg> for sipreg::model::Transport {
@@ -95,6 +99,8 @@ impl From<TransportArg> for sipreg::model::Transport {
             TransportArg::Udp => Self::Udp,
             TransportArg::Tcp => Self::Tcp,
             TransportArg::Tls => Self::Tls,
+            TransportArg::Ws => Self::Ws,
+            TransportArg::Wss => Self::Wss,
         }
     }
 }
@@ -116,6 +122,21 @@ pub struct RegisterArgs {
     /// Enable TLS (tried first; UDP + TLS is refused, as the phone refuses it).
     #[arg(long, help_heading = "Transports")]
     pub tls: bool,
+    /// SIP over WebSocket (RFC 7118), as browser phones register; SERVER port 80 by default. Not with
+    /// --udp, --tcp or --tls.
+    #[arg(long, help_heading = "Transports")]
+    pub ws: bool,
+    /// SIP over secure WebSocket (TLS, port 443 by default); with --ws, WSS is tried first.
+    #[arg(long, help_heading = "Transports")]
+    pub wss: bool,
+    /// The path of the WebSocket upgrade (a ws:// or wss:// SERVER gives its own).
+    #[arg(
+        long,
+        default_value = "/",
+        value_name = "PATH",
+        help_heading = "Transports"
+    )]
+    pub ws_path: String,
 
     /// User part of the address of record sip:USER@DOMAIN.
     #[arg(long, default_value = "sipreg", help_heading = "Account")]

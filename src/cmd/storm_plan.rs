@@ -51,7 +51,8 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
         SocketArg::Shared => SocketMode::Shared,
     };
     if socket == SocketMode::Shared
-        && (base.order.len() != 1 || base.order.first() == Some(&Transport::Tls))
+        && (base.order.len() != 1
+            || !matches!(base.order.first(), Some(Transport::Udp | Transport::Tcp)))
     {
         return Err("--socket shared needs exactly one of --udp or --tcp".into());
     }

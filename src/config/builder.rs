@@ -45,6 +45,12 @@ pub struct ConfigBuilder {
     pub tcp: bool,
     /// `--tls`.
     pub tls: bool,
+    /// `--ws`: SIP over WebSocket (RFC 7118), not with the phone's transports.
+    pub ws: bool,
+    /// `--wss`: SIP over secure WebSocket.
+    pub wss: bool,
+    /// `--ws-path`: the path of the WebSocket upgrade.
+    pub ws_path: String,
     /// `--user`: the AOR user.
     pub user: String,
     /// `--domain`: the AOR domain (default: the SERVER host).
@@ -131,15 +137,17 @@ fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D:
     duration(d).map(Some)
 }
 
-/// `udp`, `tcp` or `tls`, in any case.
+/// `udp`, `tcp`, `tls`, `ws` or `wss`, in any case.
 fn some_transport<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Transport>, D::Error> {
     let text = String::deserialize(d)?;
     match text.to_ascii_lowercase().as_str() {
         "udp" => Ok(Some(Transport::Udp)),
         "tcp" => Ok(Some(Transport::Tcp)),
         "tls" => Ok(Some(Transport::Tls)),
+        "ws" => Ok(Some(Transport::Ws)),
+        "wss" => Ok(Some(Transport::Wss)),
         _ => Err(serde::de::Error::custom(format!(
-            "{text:?} is not udp, tcp or tls"
+            "{text:?} is not udp, tcp, tls, ws or wss"
         ))),
     }
 }
@@ -164,6 +172,9 @@ impl ConfigBuilder {
             udp: false,
             tcp: false,
             tls: false,
+            ws: false,
+            wss: false,
+            ws_path: "/".to_string(),
             user: "sipreg".to_string(),
             domain: None,
             auth_user: None,

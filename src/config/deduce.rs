@@ -35,9 +35,11 @@ pub(super) fn deduce(b: &ConfigBuilder) -> Result<Config, ConfigError> {
     let timers = timers(b);
     let (sip_port, tls_port) = ports(b, &server, &order)?;
     let tls = tls(b, &server, &order)?;
+    let ws_path = ws_path(b, &server)?;
     Ok(Config {
         server,
         order,
+        ws_path,
         user,
         domain,
         auth_user,
@@ -61,8 +63,40 @@ pub(super) fn deduce(b: &ConfigBuilder) -> Result<Config, ConfigError> {
 /// SERVER, and the transports in the order they are tried.
 fn server_and_order(b: &ConfigBuilder) -> Result<(Server, Vec<Transport>), ConfigError> {
     let server = Server::parse(&b.server)?;
+    let phone = b.udp || b.tcp || b.tls;
+    if let Some(t) = server.websocket {
+        if phone || b.ws || b.wss {
+            return err(format!(
+                "a {}:// SERVER is {t} only: drop --udp, --tcp, --tls, --ws and --wss",
+                t.via_name().to_ascii_lowercase()
+            ));
+        }
+        return Ok((server, vec![t]));
+    }
+    if b.ws || b.wss {
+        if phone || server.sips {
+            return err(
+                "--ws and --wss do not mix with --udp, --tcp, --tls or a sips: SERVER: Table 89's fallback is the desk phone's, and a WebSocket phone has none to those",
+            );
+        }
+        // WSS first; WS after it is a downgrade, as TCP after TLS.
+        let order = [(b.wss, Transport::Wss), (b.ws, Transport::Ws)]
+            .into_iter()
+            .filter_map(|(on, t)| on.then_some(t))
+            .collect();
+        return Ok((server, order));
+    }
     let order = transport_order(b.udp, b.tcp, b.tls, server.sips)?;
     Ok((server, order))
+}
+
+/// The path of the WebSocket upgrade: a `ws://` or `wss://` SERVER's, else `--ws-path`.
+fn ws_path(b: &ConfigBuilder, server: &Server) -> Result<String, ConfigError> {
+    if let Some(p) = &server.path {
+        return Ok(p.clone());
+    }
+    super::server::validate_path(&b.ws_path, "--ws-path")?;
+    Ok(b.ws_path.clone())
 }
 
 /// `--expect-transport` must be one of the enabled transports.
@@ -202,6 +236,13 @@ fn ports(
     if b.tls_port == 0 {
         return err("--tls-port 0 is out of range 1-65535");
     }
+    // WebSocket (RFC 7118 §7): the SERVER port, else 80 for WS and 443 for WSS; with both, WSS on 443.
+    if order.iter().any(|t| t.is_websocket()) {
+        return Ok(match order {
+            [Transport::Wss] => (server.port.unwrap_or(80), server.port.unwrap_or(443)),
+            _ => (server.port.unwrap_or(80), 443),
+        });
+    }
     let tls_only = order == [Transport::Tls];
     let sip_port = server.port.unwrap_or(5060);
     let tls_port = if tls_only || server.sips {
@@ -219,7 +260,7 @@ fn tls(
     order: &[Transport],
 ) -> Result<Option<TlsConfig>, ConfigError> {
     let (ca, client) = tls_files(b)?;
-    if !order.contains(&Transport::Tls) {
+    if !order.iter().any(|t| t.is_secure()) {
         return Ok(None);
     }
     let has_client_cert = client.is_some();

@@ -113,6 +113,8 @@ pub struct Config {
     pub server: Server,
     /// Transports in the order they are tried (spec §1).
     pub order: Vec<Transport>,
+    /// The path of the WebSocket upgrade (`--ws-path`, or the path of a `ws://` or `wss://` SERVER).
+    pub ws_path: String,
     /// AOR user.
     pub user: String,
     /// AOR domain and Request-URI host (IPv6 bracketed).
@@ -153,7 +155,7 @@ impl Config {
     /// The port a transport uses.
     #[must_use]
     pub fn port(&self, t: Transport) -> u16 {
-        if t == Transport::Tls {
+        if t.is_secure() {
             self.tls_port
         } else {
             self.sip_port
@@ -173,6 +175,18 @@ impl Config {
             config: t.client.clone(),
             server_name: t.server_name.clone(),
         })
+    }
+
+    /// Where a WS or WSS connection is upgraded: SERVER's host and the path; none without them.
+    #[must_use]
+    pub fn ws_target(&self) -> Option<crate::net::ws::WsTarget> {
+        self.order
+            .iter()
+            .any(|t| t.is_websocket())
+            .then(|| crate::net::ws::WsTarget {
+                host: self.server.host.clone(),
+                path: self.ws_path.clone(),
+            })
     }
 
     /// What the resolver looks up for this run.

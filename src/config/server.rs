@@ -13,6 +13,10 @@ pub struct Server {
     pub port: Option<u16>,
     /// True for a `sips:` URI: TLS only.
     pub sips: bool,
+    /// `ws://` or `wss://`: that WebSocket transport only (RFC 7118).
+    pub websocket: Option<crate::model::Transport>,
+    /// The path of a `ws://` or `wss://` URI.
+    pub path: Option<String>,
 }
 
 impl Server {
@@ -26,17 +30,37 @@ impl Server {
             return err("SERVER is empty");
         }
         let lower = s.to_ascii_lowercase();
+        let mut websocket = None;
+        let mut path = None;
         let (rest, sips) = if lower.starts_with("sips:") {
             (&s[5..], true)
         } else if lower.starts_with("sip:") {
             (&s[4..], false)
+        } else if lower.starts_with("ws://") || lower.starts_with("wss://") {
+            let secure = lower.starts_with("wss://");
+            let after = &s[if secure { 6 } else { 5 }..];
+            websocket = Some(if secure {
+                crate::model::Transport::Wss
+            } else {
+                crate::model::Transport::Ws
+            });
+            match after.find('/') {
+                Some(at) => {
+                    path = Some(after[at..].to_string());
+                    (&after[..at], false)
+                }
+                None => (after, false),
+            }
         } else if let Some((scheme, _)) = s.split_once("://") {
             return err(format!(
-                "unsupported URI scheme {scheme:?} in SERVER {s:?}: use host[:port], sip: or sips:"
+                "unsupported URI scheme {scheme:?} in SERVER {s:?}: use host[:port], sip:, sips:, ws:// or wss://"
             ));
         } else {
             (s, false)
         };
+        if let Some(p) = &path {
+            validate_path(p, s)?;
+        }
         if rest.contains('@') {
             return err(format!(
                 "SERVER {s:?} has a user part: give the registrar only, and the user with --user"
@@ -75,7 +99,13 @@ impl Server {
             (rest.to_string(), None)
         };
         validate_host(&host, s)?;
-        Ok(Server { host, port, sips })
+        Ok(Server {
+            host,
+            port,
+            sips,
+            websocket,
+            path,
+        })
     }
 
     /// The host as it appears in a URI: IPv6 in brackets.
@@ -83,6 +113,16 @@ impl Server {
     pub fn uri_host(&self) -> String {
         crate::sip::message::bracket_host(&self.host)
     }
+}
+
+/// A WebSocket request path: `/` and printable ASCII, no spaces, no fragment.
+pub(super) fn validate_path(p: &str, s: &str) -> Result<(), ConfigError> {
+    if !p.starts_with('/') || p.contains('#') || !p.bytes().all(|b| b.is_ascii_graphic()) {
+        return err(format!(
+            "the WebSocket path {p:?} in {s:?} must start with / and hold no spaces or #"
+        ));
+    }
+    Ok(())
 }
 
 fn parse_port(p: &str, s: &str) -> Result<u16, ConfigError> {
@@ -135,6 +175,8 @@ mod tests {
                 false,
             ),
             ("SIPS:pbx.example.com", "pbx.example.com", None, true),
+            ("ws://pbx.example.com", "pbx.example.com", None, false),
+            ("wss://[::1]:8443/sip", "::1", Some(8443), false),
         ];
         for (input, host, port, sips) in ok {
             let s = Server::parse(input).unwrap();
@@ -159,6 +201,25 @@ mod tests {
             "1:2:3:4:5:6:7:8:9",
         ];
         for input in bad {
+            assert!(Server::parse(input).is_err(), "{input} should be refused");
+        }
+        let wss = Server::parse("WSS://pbx.example.com:443/ws?x=1").unwrap();
+        assert_eq!(
+            (wss.websocket, wss.path.as_deref()),
+            (Some(crate::model::Transport::Wss), Some("/ws?x=1"))
+        );
+        let ws = Server::parse("ws://pbx.example.com").unwrap();
+        assert_eq!(
+            (ws.websocket, ws.path),
+            (Some(crate::model::Transport::Ws), None)
+        );
+        for input in [
+            "ws://a b",
+            "ws://h/a b",
+            "ws://u@h",
+            "wss://h:0",
+            "ws://h/#x",
+        ] {
             assert!(Server::parse(input).is_err(), "{input} should be refused");
         }
     }

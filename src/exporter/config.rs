@@ -215,6 +215,26 @@ mod tests {
     }
 
     #[test]
+    fn a_module_holds_the_websocket_flags_as_keys() {
+        let text = "[modules.webrtc]\nwss = true\nws_path = \"/ws\"\nexpect_transport = \"wss\"\n";
+        let modules = parse(text, no_env).unwrap();
+        let cfg = modules["webrtc"]
+            .builder
+            .clone()
+            .server("pbx.example.com")
+            .build()
+            .unwrap();
+        assert_eq!(cfg.order, vec![Transport::Wss]);
+        assert_eq!(
+            (cfg.ws_path.as_str(), cfg.port(Transport::Wss)),
+            ("/ws", 443)
+        );
+        assert_eq!(cfg.expect_transport, Some(Transport::Wss));
+        let err = parse("[modules.a]\nws = true\nudp = true\n", no_env).unwrap_err();
+        assert!(err.to_string().contains("do not mix"), "{err}");
+    }
+
+    #[test]
     fn bad_modules_are_one_line_errors() {
         let cases = [
             ("[modules.a]\npassword = \"x\"\n", "password is not read"),

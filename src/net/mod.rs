@@ -12,6 +12,7 @@ pub mod tls;
 pub mod tls_probe;
 pub mod tls_reason;
 pub mod udp;
+pub mod ws;
 pub mod x509;
 
 use std::future::Future;
@@ -90,6 +91,10 @@ pub enum Connection {
     Tcp(stream::Stream<tokio::net::TcpStream>),
     /// A TLS stream with its framer.
     Tls(Box<stream::Stream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>),
+    /// A WebSocket over TCP (RFC 7118).
+    Ws(Box<ws::WsFlow<tokio::net::TcpStream>>),
+    /// A WebSocket over TLS.
+    Wss(Box<ws::WsFlow<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>),
 }
 
 impl Flow for Connection {
@@ -98,6 +103,8 @@ impl Flow for Connection {
             Connection::Udp(_) => Transport::Udp,
             Connection::Tcp(_) => Transport::Tcp,
             Connection::Tls(_) => Transport::Tls,
+            Connection::Ws(s) => s.transport(),
+            Connection::Wss(s) => s.transport(),
         }
     }
 
@@ -106,6 +113,8 @@ impl Flow for Connection {
             Connection::Udp(s) => s.local,
             Connection::Tcp(s) => s.local,
             Connection::Tls(s) => s.local,
+            Connection::Ws(s) => s.local,
+            Connection::Wss(s) => s.local,
         }
     }
 
@@ -114,14 +123,17 @@ impl Flow for Connection {
             Connection::Udp(s) => s.remote,
             Connection::Tcp(s) => s.remote,
             Connection::Tls(s) => s.remote,
+            Connection::Ws(s) => s.remote,
+            Connection::Wss(s) => s.remote,
         }
     }
 
     fn tls_params(&self) -> Option<TlsParams> {
-        let Connection::Tls(s) = self else {
-            return None;
-        };
-        tls::params(&s.io)
+        match self {
+            Connection::Tls(s) => tls::params(&s.io),
+            Connection::Wss(s) => s.tls.clone(),
+            _ => None,
+        }
     }
 
     fn answered_from(&self) -> Option<SocketAddr> {
@@ -133,7 +145,7 @@ impl Flow for Connection {
 
     fn buffered(&self) -> usize {
         match self {
-            Connection::Udp(_) => 0,
+            Connection::Udp(_) | Connection::Ws(_) | Connection::Wss(_) => 0,
             Connection::Tcp(s) => s.buffered(),
             Connection::Tls(s) => s.buffered(),
         }
@@ -144,6 +156,8 @@ impl Flow for Connection {
             Connection::Udp(s) => s.send(bytes).await,
             Connection::Tcp(s) => s.send(bytes, Transport::Tcp).await,
             Connection::Tls(s) => s.send(bytes, Transport::Tls).await,
+            Connection::Ws(s) => s.send(bytes).await,
+            Connection::Wss(s) => s.send(bytes).await,
         }
     }
 
@@ -159,6 +173,8 @@ impl Flow for Connection {
             Connection::Udp(s) => s.recv().await.map(udp::frame),
             Connection::Tcp(s) => s.recv(Transport::Tcp).await,
             Connection::Tls(s) => s.recv(Transport::Tls).await,
+            Connection::Ws(s) => s.recv().await,
+            Connection::Wss(s) => s.recv().await,
         }
     }
 }
@@ -167,6 +183,8 @@ impl Flow for Connection {
 #[derive(Clone)]
 pub struct Sockets {
     tls: Option<tls::Client>,
+    /// Where the WebSocket upgrade goes, when the run's transports are WS or WSS.
+    websocket: Option<std::sync::Arc<ws::WsTarget>>,
     /// One UDP socket per flow, without the second one that catches answers from elsewhere.
     lean: bool,
 }
@@ -175,14 +193,38 @@ impl Sockets {
     /// A connector with the TLS client of a run (if TLS is enabled).
     #[must_use]
     pub fn new(tls: Option<tls::Client>) -> Self {
-        Self { tls, lean: false }
+        Self {
+            tls,
+            lean: false,
+            websocket: None,
+        }
+    }
+
+    /// The same connector, upgrading its WS and WSS connections at `target` (RFC 7118).
+    #[must_use]
+    pub fn websocket(mut self, target: Option<ws::WsTarget>) -> Self {
+        self.websocket = target.map(std::sync::Arc::new);
+        self
+    }
+
+    fn ws_target(&self) -> Result<&ws::WsTarget, Failure> {
+        self.websocket.as_deref().ok_or_else(|| {
+            Failure::new(
+                crate::model::Outcome::Refused,
+                "WebSocket is not configured",
+            )
+        })
     }
 
     /// A connector for storms: a UDP flow is one connected socket, so ten thousand accounts need
     /// ten thousand descriptors, not twenty.
     #[must_use]
     pub fn lean(tls: Option<tls::Client>) -> Self {
-        Self { tls, lean: true }
+        Self {
+            tls,
+            lean: true,
+            websocket: None,
+        }
     }
 }
 
@@ -201,7 +243,22 @@ impl Connector for Sockets {
                 .map(Connection::Udp);
         }
         let tcp = stream::connect_tcp(remote, timeout).await?;
-        stream::Stream::new(tcp, remote).map(Connection::Tcp)
+        let stream = stream::Stream::new(tcp, remote)?;
+        if transport != Transport::Ws {
+            // WSS upgrades after its TLS handshake (`secure`).
+            return Ok(Connection::Tcp(stream));
+        }
+        let addrs = (stream.local, stream.remote);
+        ws::upgrade(
+            stream.io,
+            transport,
+            self.ws_target()?,
+            addrs,
+            None,
+            timeout,
+        )
+        .await
+        .map(|w| Connection::Ws(Box::new(w)))
     }
 
     async fn secure(&self, flow: Connection, timeout: Duration) -> Result<Connection, Failure> {
@@ -214,6 +271,17 @@ impl Connector for Sockets {
                 "TLS is not configured",
             ));
         };
-        tls::handshake(s, tls.config.clone(), &tls.server_name, timeout).await
+        let secured = tls::handshake(s, tls.config.clone(), &tls.server_name, timeout).await?;
+        match (self.websocket.as_deref(), secured) {
+            // WSS: the upgrade runs over the TLS stream.
+            (Some(target), Connection::Tls(s)) => {
+                let params = tls::params(&s.io);
+                let addrs = (s.local, s.remote);
+                ws::upgrade(s.io, Transport::Wss, target, addrs, params, timeout)
+                    .await
+                    .map(|w| Connection::Wss(Box::new(w)))
+            }
+            (_, other) => Ok(other),
+        }
     }
 }

@@ -204,6 +204,9 @@ fn default_srv_name(t: Transport, host: &str) -> String {
         Transport::Udp => format!("_sip._udp.{host}"),
         Transport::Tcp => format!("_sip._tcp.{host}"),
         Transport::Tls => format!("_sips._tcp.{host}"),
+        // RFC 7118 §7.
+        Transport::Ws => format!("_sip._ws.{host}"),
+        Transport::Wss => format!("_sips._ws.{host}"),
     }
 }
 
@@ -212,6 +215,8 @@ fn naptr_service(t: Transport) -> &'static str {
         Transport::Udp => "SIP+D2U",
         Transport::Tcp => "SIP+D2T",
         Transport::Tls => "SIPS+D2T",
+        Transport::Ws => "SIP+D2W",
+        Transport::Wss => "SIPS+D2W",
     }
 }
 
@@ -236,7 +241,7 @@ pub struct Target {
 
 impl Target {
     fn port(&self, t: Transport) -> u16 {
-        if t == Transport::Tls {
+        if t.is_secure() {
             self.tls_port
         } else {
             self.sip_port

@@ -72,9 +72,9 @@ impl Shared {
         match transport {
             Transport::Udp => Self::udp(remote).await,
             Transport::Tcp => Self::tcp(remote, timeout).await,
-            Transport::Tls => Err(Failure::new(
+            Transport::Tls | Transport::Ws | Transport::Wss => Err(Failure::new(
                 Outcome::TlsFailed,
-                "a shared socket carries UDP or TCP, not TLS",
+                format!("a shared socket carries UDP or TCP, not {transport}"),
             )),
         }
     }

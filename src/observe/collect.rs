@@ -211,8 +211,8 @@ impl Collector {
         } else {
             None
         };
-        r.secure = r.transport == Some(Transport::Tls);
-        r.downgraded = r.registered && !r.secure && r.order.contains(&Transport::Tls);
+        r.secure = r.transport.is_some_and(Transport::is_secure);
+        r.downgraded = r.registered && !r.secure && r.order.iter().any(|t| t.is_secure());
         if r.downgraded {
             r.warnings.push(format!(
                 "DOWNGRADE: TLS failed and the registration fell back to {}",

@@ -53,6 +53,8 @@ pub struct Facts {
     pub retry_after: Option<u32>,
     /// Min-Expires from a 423.
     pub min_expires: Option<u32>,
+    /// The HTTP status of a refused WebSocket upgrade (101: switched without `sip`).
+    pub upgrade: Option<u16>,
 }
 
 impl Facts {
@@ -76,6 +78,7 @@ impl Facts {
             legacy: failure.and_then(|f| f.legacy.as_deref().cloned()),
             retry_after: ended.retry_after,
             min_expires: ended.min_expires,
+            upgrade: failure.and_then(|f| f.upgrade),
         }
     }
 }
@@ -90,6 +93,12 @@ pub fn for_attempt(a: &Attempt, f: &Facts, cx: &Context) -> Option<String> {
         Outcome::DnsFailed => format!(
             "check the spelling of {}, and the DNS server this machine uses (or give an IP address)",
             cx.host
+        ),
+        Outcome::Refused if f.upgrade == Some(101) => {
+            "the web server speaks WebSocket but not SIP over it: enable the sip subprotocol (RFC 7118) on the server, or check the path (--ws-path)".to_string()
+        }
+        Outcome::Refused if f.upgrade.is_some() => format!(
+            "a web server answers on {t} {port} at {ip}, but not with SIP over WebSocket on that path: check --ws-path (or the path of the ws:// SERVER) and that the server's WebSocket module is enabled"
         ),
         Outcome::Refused => format!(
             "nothing listens on {t} {port} at {ip}: is {t} enabled on the server, or does a firewall reject it?"

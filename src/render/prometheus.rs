@@ -73,12 +73,16 @@ fn flag(b: bool) -> f64 {
 }
 
 const TRANSPORTS: [Transport; 3] = [Transport::Udp, Transport::Tcp, Transport::Tls];
+/// A WebSocket probe's series instead of the phone's.
+const WEBSOCKETS: [Transport; 2] = [Transport::Ws, Transport::Wss];
 
 fn label(t: Transport) -> &'static str {
     match t {
         Transport::Udp => "udp",
         Transport::Tcp => "tcp",
         Transport::Tls => "tls",
+        Transport::Ws => "ws",
+        Transport::Wss => "wss",
     }
 }
 
@@ -119,7 +123,9 @@ pub fn probe(r: &Report, duration_s: f64, earliest_cert_expiry: Option<i64>) -> 
         "gauge",
         "The transport that registered (1), one series per transport.",
     );
-    for t in TRANSPORTS {
+    let websocket = r.attempts.iter().any(|a| a.transport.is_websocket());
+    let series: &[Transport] = if websocket { &WEBSOCKETS } else { &TRANSPORTS };
+    for &t in series {
         p.sample(
             "probe_sip_transport",
             &[("transport", label(t))],

@@ -19,7 +19,7 @@ pub async fn with_agent<T>(
     sink: &mut dyn Sink,
     go: impl AsyncFnOnce(&mut Agent<'_, Sockets>) -> T,
 ) -> T {
-    let sockets = Sockets::new(cfg.tls_client());
+    let sockets = Sockets::new(cfg.tls_client()).websocket(cfg.ws_target());
     let mut agent = Agent::new(cfg, &sockets, resolver, sink);
     go(&mut agent).await
 }

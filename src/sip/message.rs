@@ -175,6 +175,9 @@ pub fn transport_param(transport: Transport) -> &'static str {
         Transport::Udp => "",
         Transport::Tcp => ";transport=tcp",
         Transport::Tls => ";transport=tls",
+        // RFC 7118 §5.2.
+        Transport::Ws => ";transport=ws",
+        Transport::Wss => ";transport=wss",
     }
 }
 

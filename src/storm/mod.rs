@@ -150,7 +150,8 @@ async fn lane(
     let resolver = Arc::new(Resolver::new(plan.base.dns.clone()));
     Ok(match plan.socket {
         SocketMode::PerAccount => {
-            let sockets = Arc::new(Sockets::lean(plan.base.tls_client()));
+            let sockets =
+                Arc::new(Sockets::lean(plan.base.tls_client()).websocket(plan.base.ws_target()));
             let (summary, starts) = storm(plan, sockets, resolver, stop, tick).await;
             (summary, starts, None)
         }

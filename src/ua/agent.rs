@@ -264,6 +264,8 @@ impl<'a, C: Connector> Agent<'a, C> {
                 Transport::Udp => "waiting for an answer over UDP",
                 Transport::Tcp => "waiting for an answer over TCP",
                 Transport::Tls => "waiting for an answer over TLS",
+                Transport::Ws => "waiting for an answer over WS",
+                Transport::Wss => "waiting for an answer over WSS",
             }
             .into(),
             limit: timers.timer_f,

@@ -81,16 +81,23 @@ impl<'a, C: Connector> Agent<'a, C> {
         if transport == Transport::Udp {
             return self.connector().open(transport, remote, limit).await;
         }
-        let what = self.told(|| format!("TCP connect to {remote}"));
+        // WS upgrades within the connect phase, WSS within the TLS phase (RFC 7118 §4.1).
+        let what = self.told(|| match transport {
+            Transport::Ws => format!("TCP connect and WebSocket upgrade to {remote}"),
+            _ => format!("TCP connect to {remote}"),
+        });
         let flow = self
             .phase(Phase::Connect, what, limit, then, |c| {
                 c.open(transport, remote, limit)
             })
             .await?;
-        if transport != Transport::Tls {
+        if !transport.is_secure() {
             return Ok(flow);
         }
-        let what = self.told(|| format!("TLS handshake with {remote}"));
+        let what = self.told(|| match transport {
+            Transport::Wss => format!("TLS handshake and WebSocket upgrade with {remote}"),
+            _ => format!("TLS handshake with {remote}"),
+        });
         self.phase(Phase::Tls, what, limit, then, |c| c.secure(flow, limit))
             .await
     }

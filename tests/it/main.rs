@@ -24,3 +24,4 @@ mod storm;
 mod tls;
 mod tls_legacy;
 mod watch;
+mod websocket;
