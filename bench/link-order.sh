@@ -7,8 +7,20 @@
 # and lists every function named in those runs, first seen first. Then rebuild (`cargo build --release`).
 # Names that change (a renamed function, a new dependency version) only fall out of the layout: rerun this
 # when the peak RSS of `bench/run` climbs back.
+#
+# bench/link-order.sh --check BIN: how many of the functions in .cargo/order.txt BIN still has (the layout
+# goes stale as names change); warns below 80 %. bench/run prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --check ]; then
+  total=$(wc -l < .cargo/order.txt)
+  found=$(nm --defined-only "$2" 2>/dev/null | awk '{print $3}' | sort -u | comm -12 - <(sort -u .cargo/order.txt) | wc -l)
+  echo "link order: $found of $total functions of .cargo/order.txt are in $(basename "$2")"
+  if [ "$total" -gt 0 ] && [ $((found * 100 / total)) -lt 80 ]; then
+    echo "link order: stale; regenerate it with bash bench/link-order.sh PORT (CONTRIBUTING.md)" >&2
+  fi
+  exit 0
+fi
 PORT=$1
 USER_NAME=${2:-u1}
 PASSWORD=${3:-pw-u1}
