@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# bench/link-order.sh REGISTRAR_PORT [USER PASSWORD]: writes .cargo/order.txt, the functions a one-shot run
+# bench/link-order.sh REGISTRAR_PORT [TLS_PORT CA_FILE]: writes .cargo/order.txt, the functions a one-shot run
 # executes, for rust-lld to lay out together (.cargo/config.toml; BENCHMARKS.md, "The one-shot's pages").
 # Builds the default release binary (symbols kept, debug info stripped), runs it under valgrind's callgrind
-# for `--version` and an authenticated registration over UDP and over TCP against a registrar on
-# 127.0.0.1:REGISTRAR_PORT (Kamailio from fixtures/kamailio, -A WITH_MANY_USERS: u1 / pw-u1 by default),
-# and lists every function named in those runs, first seen first. Then rebuild (`cargo build --release`).
+# for `--version` and an authenticated registration over UDP, TCP and WS against a registrar on
+# 127.0.0.1:REGISTRAR_PORT (Kamailio from fixtures/kamailio, -A WITH_MANY_USERS -A WITH_WEBSOCKET: u1 /
+# pw-u1, or LINK_ORDER_USER / LINK_ORDER_PASSWORD), over TLS and WSS too with TLS_PORT and its CA, and lists
+# every function named in those runs, first seen first (the one-shot paths first: UDP, TCP, then the others).
+# Then rebuild (`cargo build --release`).
 # Names that change (a renamed function, a new dependency version) only fall out of the layout: rerun this
 # when the peak RSS of `bench/run` climbs back.
 #
@@ -22,8 +24,10 @@ if [ "${1:-}" = --check ]; then
   exit 0
 fi
 PORT=$1
-USER_NAME=${2:-u1}
-PASSWORD=${3:-pw-u1}
+TLS_PORT=${2:-}
+CA=${3:-}
+USER_NAME=${LINK_ORDER_USER:-u1}
+PASSWORD=${LINK_ORDER_PASSWORD:-pw-u1}
 command -v valgrind >/dev/null || { echo "link-order: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 cargo build --release --quiet
 BIN=target/$(rustc -vV | sed -n 's/^host: //p')/release/sipreg
@@ -33,7 +37,14 @@ run() { valgrind --tool=callgrind --demangle=no --callgrind-out-file="$OUT/$1.cg
 run version "$BIN" --version
 run udp "$BIN" --udp --user "$USER_NAME" --password "$PASSWORD" "127.0.0.1:$PORT"
 run tcp "$BIN" --tcp --user "$USER_NAME" --password "$PASSWORD" "127.0.0.1:$PORT"
+run ws "$BIN" --ws --user "$USER_NAME" --password "$PASSWORD" "127.0.0.1:$PORT"
+runs=("$OUT/version.cg" "$OUT/udp.cg" "$OUT/tcp.cg" "$OUT/ws.cg")
+if [ -n "$TLS_PORT" ]; then
+  run tls "$BIN" --tls --ca-file "$CA" --user "$USER_NAME" --password "$PASSWORD" "127.0.0.1:$TLS_PORT"
+  run wss "$BIN" --wss --ca-file "$CA" --user "$USER_NAME" --password "$PASSWORD" "127.0.0.1:$TLS_PORT"
+  runs+=("$OUT/tls.cg" "$OUT/wss.cg")
+fi
 # Callgrind names a function once per file, on its first `fn=` or `cfn=` line.
-grep -h -E '^c?fn=\([0-9]+\) ' "$OUT/version.cg" "$OUT/udp.cg" "$OUT/tcp.cg" | sed -E 's/^c?fn=\([0-9]+\) //' \
+grep -h -E '^c?fn=\([0-9]+\) ' "${runs[@]}" | sed -E 's/^c?fn=\([0-9]+\) //' \
   | awk '!seen[$0]++' > .cargo/order.txt
 echo "link-order: $(wc -l < .cargo/order.txt) functions in .cargo/order.txt; now: cargo build --release" >&2

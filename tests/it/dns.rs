@@ -452,3 +452,48 @@ fn an_srv_target_of_dot_means_the_service_is_not_offered() {
         "{j}"
     );
 }
+
+#[test]
+fn websocket_targets_come_from_naptr_d2w_and_srv_ws() {
+    // RFC 7118 §7: NAPTR SIPS+D2W to _sips._ws, and _sip._ws for WS.
+    let dns = start_dns(vec![
+        naptr(
+            "webrtc.example.test.",
+            10,
+            "SIPS+D2W",
+            "_sips._ws.webrtc.example.test.",
+        ),
+        srv(
+            "_sips._ws.webrtc.example.test.",
+            10,
+            0,
+            8443,
+            "edge.example.test.",
+        ),
+        srv(
+            "_sip._ws.plain.example.test.",
+            10,
+            0,
+            8080,
+            "edge.example.test.",
+        ),
+        a("edge.example.test.", "127.0.0.1"),
+    ]);
+    let d = dns.addr.to_string();
+    let out = run(&[
+        "resolve",
+        "--dns-server",
+        &d,
+        "--wss",
+        "webrtc.example.test",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("WSS") && out.stdout.contains("127.0.0.1:8443"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&["resolve", "--dns-server", &d, "--ws", "plain.example.test"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("127.0.0.1:8080"), "{}", out.stdout);
+}

@@ -223,3 +223,60 @@ fn a_close_frame_before_the_answer_names_its_code() {
         "{reason}"
     );
 }
+
+#[test]
+fn the_exporter_probes_over_wss_with_the_certificate_expiry() {
+    use crate::common::http::{exporter, get, sample};
+    let Some(k) = websocket_kamailio() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("pw");
+    std::fs::write(&password, crate::common::kamailio::PASSWORD).unwrap();
+    let target = format!("127.0.0.1:{}", k.tls);
+    // A module with a password probes only its own targets.
+    let config = format!(
+        "[modules.webrtc]\nwss = true\nuser = {USER:?}\nca_file = {:?}\npassword_file = {:?}\ntargets = [{target:?}]\n",
+        k.pki.ca_pem.display().to_string(),
+        password.display().to_string()
+    );
+    let e = exporter(dir.path(), &config, &[]);
+    let a = get(
+        e.addr,
+        &format!("/probe?target={target}&module=webrtc"),
+        &[],
+    );
+    assert_eq!(sample(&a.body, "probe_success"), Some(1.0), "{}", a.body);
+    assert_eq!(
+        sample(&a.body, "probe_sip_transport{transport=\"wss\"}"),
+        Some(1.0),
+        "{}",
+        a.body
+    );
+    assert!(
+        sample(&a.body, "probe_ssl_earliest_cert_expiry").is_some_and(|t| t > 1.7e9),
+        "{}",
+        a.body
+    );
+}
+
+#[test]
+fn a_websocket_message_that_is_not_sip_is_not_an_answer() {
+    use tokio_tungstenite::tungstenite::Message;
+    let port = scripted_ws(true, |ws| {
+        if let Ok(Message::Text(_)) = ws.read() {
+            let _ = ws.send(Message::Text("hello, browser".into()));
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+    });
+    let out = run(&[
+        "--ws",
+        "--json",
+        "--timeout",
+        "500ms",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stdout);
+    let j = out.json();
+    assert_eq!(j["attempts"][0]["outcome"], "timeout", "{j}");
+}
