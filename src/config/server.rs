@@ -29,38 +29,12 @@ impl Server {
         if s.is_empty() {
             return err("SERVER is empty");
         }
-        let lower = s.to_ascii_lowercase();
-        let mut websocket = None;
-        let mut path = None;
-        let (rest, sips) = if lower.starts_with("sips:") {
-            (&s[5..], true)
-        } else if lower.starts_with("sip:") {
-            (&s[4..], false)
-        } else if lower.starts_with("ws://") || lower.starts_with("wss://") {
-            let secure = lower.starts_with("wss://");
-            let after = &s[if secure { 6 } else { 5 }..];
-            websocket = Some(if secure {
-                crate::model::Transport::Wss
-            } else {
-                crate::model::Transport::Ws
-            });
-            match after.find('/') {
-                Some(at) => {
-                    path = Some(after[at..].to_string());
-                    (&after[..at], false)
-                }
-                None => (after, false),
-            }
-        } else if let Some((scheme, _)) = s.split_once("://") {
-            return err(format!(
-                "unsupported URI scheme {scheme:?} in SERVER {s:?}: use host[:port], sip:, sips:, ws:// or wss://"
-            ));
-        } else {
-            (s, false)
-        };
-        if let Some(p) = &path {
-            validate_path(p, s)?;
-        }
+        let Scheme {
+            rest,
+            sips,
+            websocket,
+            path,
+        } = scheme(s)?;
         if rest.contains('@') {
             return err(format!(
                 "SERVER {s:?} has a user part: give the registrar only, and the user with --user"
@@ -113,6 +87,58 @@ impl Server {
     pub fn uri_host(&self) -> String {
         crate::sip::message::bracket_host(&self.host)
     }
+}
+
+/// What SERVER's scheme says: the `host[:port]` after it, and the transport it fixes.
+struct Scheme<'a> {
+    rest: &'a str,
+    sips: bool,
+    websocket: Option<crate::model::Transport>,
+    path: Option<String>,
+}
+
+/// Splits off `sip:`, `sips:`, `ws://` or `wss://` (and a WebSocket URI's path); other schemes are refused.
+fn scheme(s: &str) -> Result<Scheme<'_>, ConfigError> {
+    let lower = s.to_ascii_lowercase();
+    let plain = |rest, sips| Scheme {
+        rest,
+        sips,
+        websocket: None,
+        path: None,
+    };
+    if lower.starts_with("sips:") {
+        return Ok(plain(&s[5..], true));
+    }
+    if lower.starts_with("sip:") {
+        return Ok(plain(&s[4..], false));
+    }
+    if lower.starts_with("ws://") || lower.starts_with("wss://") {
+        let secure = lower.starts_with("wss://");
+        let after = &s[if secure { 6 } else { 5 }..];
+        let (rest, path) = match after.find('/') {
+            Some(at) => (&after[..at], Some(after[at..].to_string())),
+            None => (after, None),
+        };
+        if let Some(p) = &path {
+            validate_path(p, s)?;
+        }
+        let t = if secure {
+            crate::model::Transport::Wss
+        } else {
+            crate::model::Transport::Ws
+        };
+        return Ok(Scheme {
+            websocket: Some(t),
+            path,
+            ..plain(rest, false)
+        });
+    }
+    if let Some((scheme, _)) = s.split_once("://") {
+        return err(format!(
+            "unsupported URI scheme {scheme:?} in SERVER {s:?}: use host[:port], sip:, sips:, ws:// or wss://"
+        ));
+    }
+    Ok(plain(s, false))
 }
 
 /// A WebSocket request path: `/` and printable ASCII, no spaces, no fragment.

@@ -381,16 +381,6 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         every: &mut tokio::time::Interval,
         tick: &mut (dyn FnMut(&Snapshot) + Send),
     ) -> bool {
-        if std::env::var_os("SIPREG_DEBUG_WINDOW").is_some() {
-            eprintln!(
-                "window {:?} unanswered {}",
-                self.gate.window(),
-                self.totals
-                    .live
-                    .unanswered
-                    .load(std::sync::atomic::Ordering::Relaxed)
-            );
-        }
         if !self.gate.behind() {
             return true;
         }
