@@ -1,6 +1,7 @@
 //! sipreg: a SIP registration tester that plays a desk phone's UDP/TCP/TLS fallback against a registrar.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod config;
 pub mod event;
 pub mod exit;

@@ -252,6 +252,10 @@ pub struct RegisterArgs {
     /// Print the report as one JSON document.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+    /// Write every SIP message sent and received (and keep-alives) to FILE as pcapng, for Wireshark;
+    /// messages carried in TLS or WebSocket are written in clear, marked in their packet comment.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub pcap: Option<std::path::PathBuf>,
     /// Narrate on stderr; -vv adds the SIP messages.
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Output")]
     pub verbose: u8,

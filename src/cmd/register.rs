@@ -19,25 +19,52 @@ pub fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let mut capture = match capture(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let mut progress = if !args.json && !args.quiet && std::io::stderr().is_terminal() {
         let _guard = rt.enter();
         Progress::stderr()
     } else {
         Progress::disabled()
     };
+    let mut sinks = sipreg::event::Fanout(vec![&mut progress]);
+    if let Some(c) = capture.as_mut() {
+        sinks.0.push(c);
+    }
     if args.count > 1 {
         if args.nagios {
             return usage_error("--nagios checks one registration: drop --count", args.json);
         }
-        return repeat(rt, &config, args, &mut progress);
+        return repeat(rt, &config, args, &mut sinks);
     }
     let resolver = Resolver::new(config.dns.clone());
-    let report = rt.block_on(sipreg::session::oneshot::run_with(
-        &config,
-        &resolver,
-        &mut progress,
+    let mut report = rt.block_on(sipreg::session::oneshot::run_with(
+        &config, &resolver, &mut sinks,
     ));
+    drop(sinks);
+    if let Some(c) = &capture {
+        report.capture = Some(c.info());
+        report.warnings.extend(c.failed.clone());
+    }
     show(&report, args)
+}
+
+/// `--pcap FILE`: the capture file, created now (a bad path is a usage error); `-` is refused.
+pub fn capture(args: &RegisterArgs) -> Result<Option<sipreg::capture::Capture>, ExitCode> {
+    let Some(path) = &args.pcap else {
+        return Ok(None);
+    };
+    if path.as_os_str() == "-" {
+        return Err(usage_error(
+            "--pcap - is refused: a pcap is no text for a terminal or a pipe; give a file",
+            args.json,
+        ));
+    }
+    sipreg::capture::Capture::create(path)
+        .map(Some)
+        .map_err(|e| usage_error(&e, args.json))
 }
 
 /// `--count N`: one line (or JSON object) per run, then a summary.
@@ -45,7 +72,7 @@ fn repeat(
     rt: &tokio::runtime::Runtime,
     config: &Config,
     args: &RegisterArgs,
-    progress: &mut Progress,
+    progress: &mut dyn sipreg::event::Sink,
 ) -> ExitCode {
     let resolver = Resolver::new(config.dns.clone());
     let total = args.count as usize;

@@ -12,6 +12,12 @@ use super::{print, usage_error};
 /// `sipreg resolve`: the ordered candidates, without sending any SIP. Exit 0 when at least one
 /// candidate has an address, 3 when none has, 2 on a usage error.
 pub fn resolve(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
+    if args.pcap.is_some() {
+        return usage_error(
+            "--pcap does not apply to resolve: it sends no SIP",
+            args.json,
+        );
+    }
     let config = match super::flags::config(args, None) {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string(), args.json),

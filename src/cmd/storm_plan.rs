@@ -28,6 +28,11 @@ fn refused(args: &StormArgs) -> Option<&'static str> {
     if r.nagios {
         return Some("--nagios does not apply to storm");
     }
+    if r.pcap.is_some() {
+        return Some(
+            "--pcap does not apply to storm (yet): capture one account with the one-shot command",
+        );
+    }
     if r.check_inbound.is_some() {
         return Some("--check-inbound does not apply to storm");
     }

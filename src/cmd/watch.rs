@@ -20,6 +20,10 @@ pub fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
             args.json,
         );
     }
+    let mut capture = match super::register::capture(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let config = match config(args) {
         Ok(c) => c,
         Err(code) => return code,
@@ -54,12 +58,16 @@ pub fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
             }
         }
         let mut sinks = sipreg::event::Fanout(vec![&mut status, &mut shared]);
+        if let Some(c) = capture.as_mut() {
+            sinks.0.push(c);
+        }
         Ok(sipreg::session::watch::watch(&config, &settings, rx, args.json, &mut sinks).await)
     });
-    let summary = match summary {
+    let mut summary = match summary {
         Ok(s) => s,
         Err(code) => return code,
     };
+    summary.capture = capture.as_ref().map(sipreg::capture::Capture::info);
     print(&render::events::summary(&summary, args.json));
     ExitCode::from(summary.exit_code)
 }

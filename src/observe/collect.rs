@@ -44,6 +44,7 @@ impl Collector {
             context: Context::of(cfg),
             start: None,
             report: Report {
+                capture: None,
                 registered: false,
                 transport: None,
                 secure: false,

@@ -206,6 +206,9 @@ pub struct Report {
     pub expectations_failed: Vec<String>,
     /// Every attempt, in order.
     pub attempts: Vec<Attempt>,
+    /// With `--pcap`: the capture file and the messages it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::capture::CaptureInfo>,
 }
 
 /// Exit code when the registration succeeded but broke `--expect-transport` or `--max-time`.
@@ -309,6 +312,7 @@ mod tests {
         exit_code: u8,
     ) -> Report {
         Report {
+            capture: None,
             registered,
             transport,
             secure: false,

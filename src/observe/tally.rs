@@ -23,6 +23,9 @@ pub struct Rtt {
 /// The end of a watch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WatchSummary {
+    /// With `--pcap`: the capture file and the messages it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::capture::CaptureInfo>,
     /// Whole watch, ms.
     pub elapsed_ms: f64,
     /// Share of the watch spent registered, from the first registration on (0–100).
@@ -127,6 +130,7 @@ impl Tally {
             None => 0.0,
         };
         WatchSummary {
+            capture: None,
             elapsed_ms: ms(end.saturating_duration_since(start)),
             registered_pct: registered_pct.min(100.0),
             drops: self.counts[DROPS],

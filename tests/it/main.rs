@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod capture;
 mod cli;
 mod dns;
 mod exporter;

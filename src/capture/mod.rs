@@ -1,0 +1,145 @@
+//! `--pcap FILE`: every SIP message sipreg sends or receives, with its time, real addresses and ports,
+//! as a pcapng file Wireshark and tshark dissect; the messages that travelled inside TLS or WebSocket
+//! in clear, each marked so in its packet comment. Keep-alives too. The password is never on the
+//! wire, so never in the file; the digest response is, as sent.
+
+mod frame;
+pub mod pcapng;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::event::{Event, Sink, Stamped};
+use crate::model::Transport;
+
+/// What the report says about the capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaptureInfo {
+    /// The file.
+    pub file: String,
+    /// SIP messages and keep-alives written.
+    pub messages: u64,
+}
+
+/// The sink that writes the capture.
+pub struct Capture {
+    writer: pcapng::Writer<BufWriter<File>>,
+    file: String,
+    /// The clock of the events against the wall clock.
+    anchor: (Instant, SystemTime),
+    transport: Transport,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    /// Next sequence number of each direction of a connection, keyed by (from, to).
+    seq: HashMap<(SocketAddr, SocketAddr), u32>,
+    messages: u64,
+    /// The first write error, after which nothing more is written.
+    pub failed: Option<String>,
+}
+
+impl Capture {
+    /// Creates (or truncates) `path` and writes the file's header.
+    ///
+    /// # Errors
+    /// One line when the file cannot be written.
+    pub fn create(path: &Path) -> Result<Capture, String> {
+        let file = File::create(path).map_err(|e| format!("--pcap {}: {e}", path.display()))?;
+        let writer = pcapng::Writer::new(BufWriter::new(file))
+            .map_err(|e| format!("--pcap {}: {e}", path.display()))?;
+        Ok(Capture {
+            writer,
+            file: path.display().to_string(),
+            anchor: (Instant::now(), SystemTime::now()),
+            transport: Transport::Udp,
+            local: None,
+            remote: None,
+            seq: HashMap::new(),
+            messages: 0,
+            failed: None,
+        })
+    }
+
+    /// The file and its count, for the report.
+    #[must_use]
+    pub fn info(&self) -> CaptureInfo {
+        CaptureInfo {
+            file: self.file.clone(),
+            messages: self.messages,
+        }
+    }
+
+    /// How the message travelled, for its packet comment: empty for plain UDP and TCP.
+    fn comment(&self) -> &'static str {
+        match self.transport {
+            Transport::Udp | Transport::Tcp => "",
+            Transport::Tls => "sipreg: carried inside TLS, shown in clear",
+            Transport::Ws => {
+                "sipreg: carried in a WebSocket message (WS), shown without its framing"
+            }
+            Transport::Wss => {
+                "sipreg: carried in a WebSocket message inside TLS (WSS), shown in clear"
+            }
+        }
+    }
+
+    /// Writes `bytes` as sent by us (`out`) or received from `from` (the registrar by default).
+    fn write(&mut self, at: Instant, out: bool, from: Option<SocketAddr>, bytes: &[u8]) {
+        let (Some(local), Some(remote)) = (self.local, self.remote) else {
+            return;
+        };
+        if self.failed.is_some() || bytes.is_empty() {
+            return;
+        }
+        let peer = from.unwrap_or(remote);
+        let (src, dst) = if out { (local, peer) } else { (peer, local) };
+        let seq = (self.transport != Transport::Udp).then(|| {
+            let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+            let ours = self.seq.entry((src, dst)).or_insert(1);
+            let seq = *ours;
+            *ours = ours.wrapping_add(len);
+            let ack = *self.seq.get(&(dst, src)).unwrap_or(&1);
+            (seq, ack)
+        });
+        let packet = frame::packet(src, dst, seq, bytes);
+        let when = self.anchor.1 + at.saturating_duration_since(self.anchor.0);
+        match self.writer.packet(when, &packet, self.comment()) {
+            Ok(()) => self.messages += 1,
+            Err(e) => self.failed = Some(format!("--pcap {}: {e}", self.file)),
+        }
+    }
+}
+
+impl Sink for Capture {
+    fn event(&mut self, e: &Stamped) {
+        match &e.event {
+            Event::AttemptStarted { candidate, .. } => {
+                self.transport = candidate.transport;
+                self.remote = candidate.addr.as_ref().ok().copied();
+                self.local = None;
+            }
+            Event::Connected { local, .. } | Event::Reconnected { local, .. } => {
+                self.local = Some(*local);
+            }
+            Event::RequestSent { bytes, .. } => self.write(e.at, true, None, bytes),
+            Event::ResponseReceived { bytes, from, .. } => self.write(e.at, false, *from, bytes),
+            Event::RequestReceived { bytes, answer, .. } => {
+                self.write(e.at, false, None, bytes);
+                self.write(e.at, true, None, answer);
+            }
+            // RFC 5626 §3.5.1 keep-alives (on WebSocket, ping and pong frames).
+            Event::KeepAliveSent => self.write(e.at, true, None, b"\r\n\r\n"),
+            Event::KeepAliveAnswered { .. } => self.write(e.at, false, None, b"\r\n"),
+            Event::KeepAlive { ping } => {
+                let bytes: &[u8] = if *ping { b"\r\n\r\n" } else { b"\r\n" };
+                self.write(e.at, false, None, bytes);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! `--pcap FILE`, read back by the real reader: tshark (Debian's, installed by tests/run.sh) must
+//! dissect every message sipreg sent and received, with its method or status and its ports, over UDP,
+//! TCP, TLS and WSS against Kamailio; the password never in the file.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::kamailio::{Kamailio, PASSWORD, Setup, USER};
+use crate::common::*;
+
+/// tshark, or `None` outside CI when it is missing (tests/run.sh installs it; under CI its absence
+/// fails).
+fn tshark() -> Option<&'static str> {
+    if Path::new("/usr/bin/tshark").exists() {
+        return Some("/usr/bin/tshark");
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tshark is missing under CI: tests/run.sh installs it"
+    );
+    eprintln!("SKIP: tshark is not installed (tests/run.sh installs it)");
+    None
+}
+
+/// One line per packet: source port, destination port, method or status, CSeq, comment; the stream
+/// port decoded as SIP (TLS and WebSocket messages are written in clear).
+fn dissect(tshark: &str, file: &Path, port: u16) -> Vec<String> {
+    let out = Command::new(tshark)
+        .arg("-r")
+        .arg(file)
+        .args(["-d", &format!("tcp.port=={port},sip"), "-T", "fields"])
+        .args([
+            "-e",
+            "_ws.col.Protocol",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "tcp.srcport",
+        ])
+        .args([
+            "-e",
+            "sip.Method",
+            "-e",
+            "sip.Status-Code",
+            "-e",
+            "sip.CSeq.seq",
+        ])
+        .args(["-e", "frame.comment", "-E", "separator=|"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The method or status of each SIP packet, in order.
+fn sip_flow(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with("SIP"))
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            format!("{}{}", f[3], f[4])
+        })
+        .collect()
+}
+
+#[test]
+fn tshark_dissects_a_digest_registration_over_udp_tcp_and_tls() {
+    let Some(tshark) = tshark() else {
+        return;
+    };
+    let Some(k) = Kamailio::start("MD5") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = k.pki.ca_pem.to_str().unwrap().to_string();
+    let udp = k.udp_server();
+    let tls = format!("127.0.0.1:{}", k.tls);
+    let cases: Vec<(&str, Vec<&str>, u16, &str)> = vec![
+        ("udp", vec!["--udp", &udp], k.udp, ""),
+        ("tcp", vec!["--tcp", &udp], k.udp, ""),
+        (
+            "tls",
+            vec!["--tls", "--ca-file", &ca, &tls],
+            k.tls,
+            "sipreg: carried inside TLS, shown in clear",
+        ),
+    ];
+    for (name, args, port, comment) in cases {
+        let file = dir.path().join(format!("{name}.pcapng"));
+        let mut all = vec!["--json", "--user", USER, "--pcap", file.to_str().unwrap()];
+        all.extend(args);
+        let out = k.sipreg(&all);
+        assert_eq!(out.code, 0, "{name}: {}", out.stdout);
+        assert_eq!(
+            out.json()["capture"]["messages"],
+            6,
+            "{name}: {}",
+            out.stdout
+        );
+        let lines = dissect(tshark, &file, port);
+        assert_eq!(
+            sip_flow(&lines),
+            ["REGISTER", "401", "REGISTER", "200", "REGISTER", "200"],
+            "{name}: {lines:?}"
+        );
+        // The registrar's port on every packet, one way or the other; the comment marks TLS.
+        for l in &lines {
+            let f: Vec<&str> = l.split('|').collect();
+            let ports = format!("{}{}", f[1], f[2]);
+            assert!(ports.parse::<u16>().is_ok(), "{name}: {l}");
+            assert_eq!(f[6], comment, "{name}: {l}");
+        }
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes()),
+            "{name}: the password is in the capture"
+        );
+        assert!(
+            bytes.windows(9).any(|w| w == b"response="),
+            "{name}: the digest response is, as on the wire"
+        );
+    }
+}
+
+#[test]
+fn a_watch_over_wss_captures_the_inbound_check_and_the_keepalives() {
+    let Some(tshark) = tshark() else {
+        return;
+    };
+    let Some(k) = Kamailio::start_with(Setup {
+        defines: vec!["WITH_WEBSOCKET".to_string()],
+        ..Setup::loopback("MD5")
+    }) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("watch.pcapng");
+    let ca = k.pki.ca_pem.to_str().unwrap().to_string();
+    let wss = format!("127.0.0.1:{}", k.tls);
+    let out = k.sipreg(&[
+        "watch",
+        "--json",
+        "--wss",
+        "--ca-file",
+        &ca,
+        "--keepalive",
+        "300ms",
+        "--check-inbound=400ms",
+        "--duration",
+        "1s",
+        "--pcap",
+        file.to_str().unwrap(),
+        "--user",
+        USER,
+        &wss,
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let last = out.stdout.lines().last().unwrap_or_default();
+    let summary = &serde_json::from_str::<serde_json::Value>(last).unwrap()["summary"];
+    let messages = summary["capture"]["messages"].as_u64().unwrap_or(0);
+    let lines = dissect(tshark, &file, k.tls);
+    assert_eq!(lines.len() as u64, messages, "{lines:?}");
+    let flow = sip_flow(&lines);
+    assert!(
+        flow.iter().filter(|m| *m == "OPTIONS").count() >= 2,
+        "{flow:?}"
+    );
+    assert_eq!(
+        flow.first().map(String::as_str),
+        Some("REGISTER"),
+        "{flow:?}"
+    );
+    // Keep-alives are the TCP segments that are not SIP: a ping out, a pong back.
+    let keepalives = lines.iter().filter(|l| !l.starts_with("SIP")).count();
+    assert!(keepalives >= 4, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.ends_with("(WSS), shown in clear")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_pcap_on_stdout_or_in_a_storm_is_refused() {
+    let out = run(&["--pcap", "-", "127.0.0.1"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--pcap - is refused"), "{}", out.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.pcapng");
+    let file = file.to_str().unwrap();
+    let out = run(&["resolve", "--pcap", file, "127.0.0.1"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("sends no SIP"), "{}", out.stderr);
+    let accounts = dir.path().join("a.csv");
+    std::fs::write(&accounts, "user,password\nu1,x\n").unwrap();
+    let out = run(&[
+        "storm",
+        "--accounts",
+        accounts.to_str().unwrap(),
+        "--pcap",
+        file,
+        "127.0.0.1",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--pcap does not apply to storm"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&["--pcap", "/nonexistent/dir/x.pcapng", "127.0.0.1"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+}
