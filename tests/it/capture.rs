@@ -145,28 +145,11 @@ fn a_watch_over_wss_captures_the_inbound_check_and_the_keepalives() {
     };
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("watch.pcapng");
-    let ca = k.pki.ca_pem.to_str().unwrap().to_string();
-    let wss = format!("127.0.0.1:{}", k.tls);
-    let out = k.sipreg(&[
-        "watch",
-        "--json",
-        "--wss",
-        "--ca-file",
-        &ca,
-        "--keepalive",
-        "300ms",
-        "--check-inbound=400ms",
-        "--duration",
-        "1s",
-        "--pcap",
-        file.to_str().unwrap(),
-        "--user",
-        USER,
-        &wss,
-    ]);
+    let pcap = ["--check-inbound=400ms", "--duration", "1s", "--pcap"];
+    let mut extra = pcap.to_vec();
+    extra.push(file.to_str().unwrap());
+    let (out, summary) = k.wss_watch(&extra);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let last = out.stdout.lines().last().unwrap_or_default();
-    let summary = &serde_json::from_str::<serde_json::Value>(last).unwrap()["summary"];
     let messages = summary["capture"]["messages"].as_u64().unwrap_or(0);
     let lines = dissect(tshark, &file, k.tls);
     assert_eq!(lines.len() as u64, messages, "{lines:?}");

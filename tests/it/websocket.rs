@@ -86,25 +86,8 @@ fn a_watch_over_wss_holds_the_binding_with_websocket_pings() {
     let Some(k) = websocket_kamailio() else {
         return;
     };
-    let ca = k.pki.ca_pem.to_str().unwrap().to_string();
-    let wss = format!("127.0.0.1:{}", k.tls);
-    let out = k.sipreg(&[
-        "watch",
-        "--json",
-        "--wss",
-        "--ca-file",
-        &ca,
-        "--keepalive",
-        "300ms",
-        "--duration",
-        "1500ms",
-        "--user",
-        USER,
-        &wss,
-    ]);
+    let (out, summary) = k.wss_watch(&["--duration", "1500ms"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let last = out.stdout.lines().last().unwrap_or_default();
-    let summary = &serde_json::from_str::<serde_json::Value>(last).unwrap()["summary"];
     assert_eq!(summary["drops"], 0, "{summary}");
     assert_eq!(summary["keepalive_answered"], true, "{summary}");
     assert!(summary["keepalives"].as_u64().unwrap() >= 3, "{summary}");

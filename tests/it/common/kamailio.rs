@@ -338,6 +338,30 @@ impl Kamailio {
     pub fn sipreg(&self, args: &[&str]) -> Run {
         run_cmd(sipreg().args(args).env("SIPREG_PASSWORD", PASSWORD))
     }
+
+    /// `sipreg watch --json --wss` at the TLS port (`WITH_WEBSOCKET`), keep-alives every 300 ms, with
+    /// `extra` flags; and the summary of its last line.
+    pub fn wss_watch(&self, extra: &[&str]) -> (Run, serde_json::Value) {
+        let ca = self.pki.ca_pem.to_str().expect("utf-8 path").to_string();
+        let wss = format!("127.0.0.1:{}", self.tls);
+        let mut args = vec![
+            "watch",
+            "--json",
+            "--wss",
+            "--ca-file",
+            &ca,
+            "--keepalive",
+            "300ms",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["--user", USER, &wss]);
+        let out = self.sipreg(&args);
+        let last = out.stdout.lines().last().unwrap_or_default();
+        let summary = serde_json::from_str::<serde_json::Value>(last)
+            .map(|j| j["summary"].clone())
+            .unwrap_or_default();
+        (out, summary)
+    }
 }
 
 /// Sends OPTIONS to `sys.argv[1]:sys.argv[2]` over UDP every 100 ms until a 200 comes back (exit 0) or
