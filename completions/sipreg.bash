@@ -86,7 +86,7 @@ _sipreg() {
 
     case "${cmd}" in
         sipreg)
-            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch exporter storm completions man help"
+            opts="-4 -6 -w -c -v -q -h -V --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --hep --hep-id --hep-key --verbose --quiet --color --expect-transport --max-time --count --interval --help --version demo resolve watch exporter storm completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -189,6 +189,18 @@ _sipreg() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -432,7 +444,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__resolve)
-            opts="-4 -6 -w -c -v -q -h --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --hep --hep-id --hep-key --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -538,6 +550,18 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -566,7 +590,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__storm)
-            opts="-4 -6 -w -c -v -q -h --accounts --rate --burst --concurrency --duration --socket --threads --shard --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --verbose --quiet --color --expect-transport --max-time --count --interval --help merge help"
+            opts="-4 -6 -w -c -v -q -h --accounts --rate --burst --concurrency --duration --socket --threads --shard --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --hep --hep-id --hep-key --verbose --quiet --color --expect-transport --max-time --count --interval --help merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -704,6 +728,18 @@ _sipreg() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -788,7 +824,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__watch)
-            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --metrics-listen --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --metrics-listen --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --hep --hep-id --hep-key --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -907,6 +943,18 @@ _sipreg() {
                     return 0
                     ;;
                 --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sipreg_global_optspecs
-    string join \n udp tcp tls ws wss ws-path= user= domain= auth-user= password= password-file= expires= keep check-inbound= connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 nagios w/warning= c/critical= json pcap= v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
+    string join \n udp tcp tls ws wss ws-path= user= domain= auth-user= password= password-file= expires= keep check-inbound= connect-timeout= timeout= t1= retries= retry-interval= retry-max= tls-port= ca-file= cert= key= tls-server-name= insecure strict-tls no-srv dns-server= 4/ipv4 6/ipv6 nagios w/warning= c/critical= json pcap= hep= hep-id= hep-key= v/verbose q/quiet color= expect-transport= max-time= count= interval= h/help V/version
 end
 
 function __fish_sipreg_needs_command
@@ -47,6 +47,9 @@ complete -c sipreg -n "__fish_sipreg_needs_command" -l dns-server -d 'Ask this D
 complete -c sipreg -n "__fish_sipreg_needs_command" -s w -l warning -d '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -s c -l critical -d '--nagios: CRITICAL when the registration time (seconds) is outside this range' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l pcap -d 'Write every SIP message sent and received (and keep-alives) to FILE as pcapng, for Wireshark; messages carried in TLS or WebSocket are written in clear, marked in their packet comment' -r -F
+complete -c sipreg -n "__fish_sipreg_needs_command" -l hep -d 'Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP, those carried in TLS or WebSocket in clear' -r
+complete -c sipreg -n "__fish_sipreg_needs_command" -l hep-id -d 'The capture agent id in the HEP packets' -r
+complete -c sipreg -n "__fish_sipreg_needs_command" -l hep-key -d 'The collector\'s authentication key (HEP chunk 14)' -r
 complete -c sipreg -n "__fish_sipreg_needs_command" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"
@@ -108,6 +111,9 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l dns-server -d 
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s w -l warning -d '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s c -l critical -d '--nagios: CRITICAL when the registration time (seconds) is outside this range' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l pcap -d 'Write every SIP message sent and received (and keep-alives) to FILE as pcapng, for Wireshark; messages carried in TLS or WebSocket are written in clear, marked in their packet comment' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l hep -d 'Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP, those carried in TLS or WebSocket in clear' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l hep-id -d 'The capture agent id in the HEP packets' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l hep-key -d 'The collector\'s authentication key (HEP chunk 14)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"
@@ -162,6 +168,9 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l dns-server -d 'A
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s w -l warning -d '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -s c -l critical -d '--nagios: CRITICAL when the registration time (seconds) is outside this range' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l pcap -d 'Write every SIP message sent and received (and keep-alives) to FILE as pcapng, for Wireshark; messages carried in TLS or WebSocket are written in clear, marked in their packet comment' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l hep -d 'Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP, those carried in TLS or WebSocket in clear' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l hep-id -d 'The capture agent id in the HEP packets' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l hep-key -d 'The collector\'s authentication key (HEP chunk 14)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"
@@ -228,6 +237,9 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -s w -l warning -d '--nagios: WARNING when the registration time (seconds) is outside this range (5, 5:, ~:5, 1:5, @1:5)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -s c -l critical -d '--nagios: CRITICAL when the registration time (seconds) is outside this range' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l pcap -d 'Write every SIP message sent and received (and keep-alives) to FILE as pcapng, for Wireshark; messages carried in TLS or WebSocket are written in clear, marked in their packet comment' -r -F
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l hep -d 'Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP, those carried in TLS or WebSocket in clear' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l hep-id -d 'The capture agent id in the HEP packets' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l hep-key -d 'The collector\'s authentication key (HEP chunk 14)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand storm; and not __fish_seen_subcommand_from merge help" -l color -d 'Colour the human output' -r -f -a "auto\t'On a terminal, unless NO_COLOR is set or TERM=dumb'
 always\t'Always'
 never\t'Never'"

@@ -80,7 +80,8 @@ fn ip(src: IpAddr, dst: IpAddr, proto: u8, body: &[u8]) -> Vec<u8> {
     }
 }
 
-fn v6(ip: IpAddr) -> std::net::Ipv6Addr {
+/// An address as IPv6 (IPv4 mapped), for a packet whose two ends are of different families.
+pub(super) fn v6(ip: IpAddr) -> std::net::Ipv6Addr {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,

@@ -1,9 +1,11 @@
-//! `--pcap FILE`: every SIP message sipreg sends or receives, with its time, real addresses and ports,
-//! as a pcapng file Wireshark and tshark dissect; the messages that travelled inside TLS or WebSocket
-//! in clear, each marked so in its packet comment. Keep-alives too. The password is never on the
-//! wire, so never in the file; the digest response is, as sent.
+//! `--pcap FILE` and `--hep ADDR:PORT`: every SIP message sipreg sends or receives, with its time,
+//! real addresses and ports, as a pcapng file Wireshark and tshark dissect, and as HEPv3 packets for
+//! Homer; the messages that travelled inside TLS or WebSocket in clear (in the file, each marked so in
+//! its packet comment). Keep-alives go to the file too. The password is never on the wire, so never
+//! in either; the digest response is, as sent.
 
 mod frame;
+pub mod hep;
 pub mod pcapng;
 
 use std::collections::HashMap;
@@ -21,16 +23,21 @@ use crate::model::Transport;
 /// What the report says about the capture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CaptureInfo {
-    /// The file.
-    pub file: String,
-    /// SIP messages and keep-alives written.
+    /// The pcapng file (`--pcap`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The HEP collector (`--hep`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hep: Option<String>,
+    /// SIP messages and keep-alives captured.
     pub messages: u64,
 }
 
 /// The sink that writes the capture.
 pub struct Capture {
-    writer: pcapng::Writer<BufWriter<File>>,
-    file: String,
+    /// The pcapng writer and its file's name.
+    pcap: Option<(pcapng::Writer<BufWriter<File>>, String)>,
+    hep: Option<hep::Sender>,
     /// The clock of the events against the wall clock.
     anchor: (Instant, SystemTime),
     transport: Transport,
@@ -44,17 +51,25 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Creates (or truncates) `path` and writes the file's header.
+    /// Creates (or truncates) the pcapng file at `pcap` and writes its header, and opens a socket
+    /// towards the HEP collector.
     ///
     /// # Errors
-    /// One line when the file cannot be written.
-    pub fn create(path: &Path) -> Result<Capture, String> {
-        let file = File::create(path).map_err(|e| format!("--pcap {}: {e}", path.display()))?;
-        let writer = pcapng::Writer::new(BufWriter::new(file))
-            .map_err(|e| format!("--pcap {}: {e}", path.display()))?;
+    /// One line when the file cannot be written or the socket opened.
+    pub fn create(pcap: Option<&Path>, hep: Option<hep::HepTarget>) -> Result<Capture, String> {
+        let pcap = match pcap {
+            None => None,
+            Some(path) => {
+                let fail = |e: std::io::Error| format!("--pcap {}: {e}", path.display());
+                let file = File::create(path).map_err(fail)?;
+                let writer = pcapng::Writer::new(BufWriter::new(file)).map_err(fail)?;
+                Some((writer, path.display().to_string()))
+            }
+        };
+        let hep = hep.map(hep::Sender::open).transpose()?;
         Ok(Capture {
-            writer,
-            file: path.display().to_string(),
+            pcap,
+            hep,
             anchor: (Instant::now(), SystemTime::now()),
             transport: Transport::Udp,
             local: None,
@@ -69,7 +84,8 @@ impl Capture {
     #[must_use]
     pub fn info(&self) -> CaptureInfo {
         CaptureInfo {
-            file: self.file.clone(),
+            file: self.pcap.as_ref().map(|(_, f)| f.clone()),
+            hep: self.hep.as_ref().map(|h| h.collector().to_string()),
             messages: self.messages,
         }
     }
@@ -106,12 +122,27 @@ impl Capture {
             let ack = *self.seq.get(&(dst, src)).unwrap_or(&1);
             (seq, ack)
         });
-        let packet = frame::packet(src, dst, seq, bytes);
         let when = self.anchor.1 + at.saturating_duration_since(self.anchor.0);
-        match self.writer.packet(when, &packet, self.comment()) {
-            Ok(()) => self.messages += 1,
-            Err(e) => self.failed = Some(format!("--pcap {}: {e}", self.file)),
+        // Keep-alives go to the file only: HEP carries SIP messages.
+        let keepalive = bytes.iter().all(|b| matches!(b, b'\r' | b'\n'));
+        if let (Some(h), false) = (&self.hep, keepalive) {
+            h.send(&hep::Message {
+                src,
+                dst,
+                stream: seq.is_some(),
+                at: when,
+                payload: bytes,
+            });
         }
+        let comment = self.comment();
+        if let Some((writer, file)) = &mut self.pcap {
+            let packet = frame::packet(src, dst, seq, bytes);
+            if let Err(e) = writer.packet(when, &packet, comment) {
+                self.failed = Some(format!("--pcap {file}: {e}"));
+                return;
+            }
+        }
+        self.messages += 1;
     }
 }
 

@@ -256,6 +256,21 @@ pub struct RegisterArgs {
     /// messages carried in TLS or WebSocket are written in clear, marked in their packet comment.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<std::path::PathBuf>,
+    /// Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP,
+    /// those carried in TLS or WebSocket in clear.
+    #[arg(long, value_name = "ADDR:PORT", help_heading = "Output")]
+    pub hep: Option<std::net::SocketAddr>,
+    /// The capture agent id in the HEP packets.
+    #[arg(
+        long,
+        default_value_t = 2001,
+        value_name = "N",
+        help_heading = "Output"
+    )]
+    pub hep_id: u32,
+    /// The collector's authentication key (HEP chunk 14).
+    #[arg(long, value_name = "KEY", help_heading = "Output")]
+    pub hep_key: Option<String>,
     /// Narrate on stderr; -vv adds the SIP messages.
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Output")]
     pub verbose: u8,

@@ -51,18 +51,24 @@ pub fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
     show(&report, args)
 }
 
-/// `--pcap FILE`: the capture file, created now (a bad path is a usage error); `-` is refused.
+/// `--pcap FILE` and `--hep ADDR:PORT`: the capture file, created now (a bad path is a usage error;
+/// `-` is refused), and the HEP socket.
 pub fn capture(args: &RegisterArgs) -> Result<Option<sipreg::capture::Capture>, ExitCode> {
-    let Some(path) = &args.pcap else {
+    if args.pcap.is_none() && args.hep.is_none() {
         return Ok(None);
-    };
-    if path.as_os_str() == "-" {
+    }
+    if args.pcap.as_ref().is_some_and(|p| p.as_os_str() == "-") {
         return Err(usage_error(
             "--pcap - is refused: a pcap is no text for a terminal or a pipe; give a file",
             args.json,
         ));
     }
-    sipreg::capture::Capture::create(path)
+    let hep = args.hep.map(|addr| sipreg::capture::hep::HepTarget {
+        addr,
+        id: args.hep_id,
+        key: args.hep_key.clone(),
+    });
+    sipreg::capture::Capture::create(args.pcap.as_deref(), hep)
         .map(Some)
         .map_err(|e| usage_error(&e, args.json))
 }

@@ -28,9 +28,9 @@ fn refused(args: &StormArgs) -> Option<&'static str> {
     if r.nagios {
         return Some("--nagios does not apply to storm");
     }
-    if r.pcap.is_some() {
+    if r.pcap.is_some() || r.hep.is_some() {
         return Some(
-            "--pcap does not apply to storm (yet): capture one account with the one-shot command",
+            "--pcap and --hep do not apply to storm (yet): capture one account with the one-shot command",
         );
     }
     if r.check_inbound.is_some() {

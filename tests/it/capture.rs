@@ -195,11 +195,111 @@ fn a_pcap_on_stdout_or_in_a_storm_is_refused() {
     ]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("--pcap does not apply to storm"),
+        out.stderr.contains("do not apply to storm"),
         "{}",
         out.stderr
     );
     let out = run(&["--pcap", "/nonexistent/dir/x.pcapng", "127.0.0.1"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+}
+
+/// The chunks of one HEPv3 packet, by type (vendor 0).
+fn hep_chunks(p: &[u8]) -> std::collections::BTreeMap<u16, Vec<u8>> {
+    assert_eq!(&p[..4], b"HEP3");
+    assert_eq!(usize::from(u16::from_be_bytes([p[4], p[5]])), p.len());
+    let mut chunks = std::collections::BTreeMap::new();
+    let mut at = 6;
+    while at + 6 <= p.len() {
+        assert_eq!(&p[at..at + 2], [0, 0], "vendor 0");
+        let kind = u16::from_be_bytes([p[at + 2], p[at + 3]]);
+        let len = usize::from(u16::from_be_bytes([p[at + 4], p[at + 5]]));
+        chunks.insert(kind, p[at + 6..at + len].to_vec());
+        at += len;
+    }
+    assert_eq!(at, p.len(), "the chunks fill the packet");
+    chunks
+}
+
+#[test]
+fn hep_packets_carry_each_message_with_its_addresses_time_and_call_id() {
+    let reg = registrar(Options::default());
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let hep = collector.local_addr().unwrap().to_string();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out = run(&[
+        "--json",
+        "--udp",
+        "--hep",
+        &hep,
+        "--hep-id",
+        "77",
+        "--hep-key",
+        "homer-key",
+        &reg.sip_addr.to_string(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let j = out.json();
+    assert_eq!(j["capture"]["hep"], hep, "{j}");
+    assert_eq!(
+        j["capture"]["messages"], 4,
+        "REGISTER, 200, removal, 200: {j}"
+    );
+    let local: std::net::SocketAddr = j["attempts"][0]["local"].as_str().unwrap().parse().unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let n = collector.recv(&mut buf).unwrap();
+        let c = hep_chunks(&buf[..n]);
+        assert_eq!(
+            (c[&1].as_slice(), c[&2].as_slice()),
+            (&[2u8][..], &[17u8][..]),
+            "IPv4, UDP"
+        );
+        assert_eq!(
+            (c[&3].as_slice(), c[&4].as_slice()),
+            (&[127u8, 0, 0, 1][..], &[127u8, 0, 0, 1][..])
+        );
+        let (sport, dport) = (
+            u16::from_be_bytes([c[&7][0], c[&7][1]]),
+            u16::from_be_bytes([c[&8][0], c[&8][1]]),
+        );
+        let ports = [local.port(), reg.sip_addr.port()];
+        assert!(
+            ports.contains(&sport) && ports.contains(&dport) && sport != dport,
+            "{sport} {dport}"
+        );
+        let secs = u64::from(u32::from_be_bytes(c[&9].clone().try_into().unwrap()));
+        assert!(secs >= before && secs <= before + 60, "{secs}");
+        assert!(u32::from_be_bytes(c[&10].clone().try_into().unwrap()) < 1_000_000);
+        assert_eq!(c[&11], [1], "SIP");
+        assert_eq!(c[&12], 77u32.to_be_bytes());
+        assert_eq!(c[&14], b"homer-key");
+        let payload = String::from_utf8(c[&15].clone()).unwrap();
+        let call_id = payload
+            .lines()
+            .find_map(|l| l.strip_prefix("Call-ID:"))
+            .map(str::trim)
+            .unwrap();
+        assert_eq!(
+            c[&17],
+            call_id.as_bytes(),
+            "the Call-ID is the correlation id"
+        );
+        seen.push(payload.lines().next().unwrap_or_default().to_string());
+    }
+    assert!(
+        seen[0].starts_with("REGISTER ") && seen[1].starts_with("SIP/2.0 200"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[2].starts_with("REGISTER ") && seen[3].starts_with("SIP/2.0 200"),
+        "{seen:?}"
+    );
 }
