@@ -151,6 +151,7 @@ Register-ArgumentCompleter -Native -CommandName 'sipreg' -ScriptBlock {
             break
         }
         'sipreg;watch' {
+            [CompletionResult]::new('--pcap-ring', '--pcap-ring', [CompletionResultType]::ParameterName, 'With --pcap FILE: keep only the packets of the last DURATION, and write them to FILE-1, FILE-2… when the registration is lost, a refresh fails or an inbound check fails')
             [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Keep-alive interval (the phone''s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it')
             [CompletionResult]::new('--refresh', '--refresh', [CompletionResultType]::ParameterName, 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM')

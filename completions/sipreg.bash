@@ -824,12 +824,16 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__watch)
-            opts="-4 -6 -w -c -v -q -h --keepalive --refresh --duration --metrics-listen --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --hep --hep-id --hep-key --verbose --quiet --color --expect-transport --max-time --count --interval --help"
+            opts="-4 -6 -w -c -v -q -h --pcap-ring --keepalive --refresh --duration --metrics-listen --udp --tcp --tls --ws --wss --ws-path --user --domain --auth-user --password --password-file --expires --keep --check-inbound --connect-timeout --timeout --t1 --retries --retry-interval --retry-max --tls-port --ca-file --cert --key --tls-server-name --insecure --strict-tls --no-srv --dns-server --ipv4 --ipv6 --nagios --warning --critical --json --pcap --hep --hep-id --hep-key --verbose --quiet --color --expect-transport --max-time --count --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --pcap-ring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --keepalive)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -145,6 +145,7 @@ set edit:completion:arg-completer[sipreg] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'sipreg;watch'= {
+            cand --pcap-ring 'With --pcap FILE: keep only the packets of the last DURATION, and write them to FILE-1, FILE-2… when the registration is lost, a refresh fails or an inbound check fails'
             cand --keepalive 'Keep-alive interval (the phone''s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it'
             cand --refresh 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)'
             cand --duration 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM'

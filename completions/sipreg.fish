@@ -141,6 +141,7 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -l json -d 'Print
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s v -l verbose -d 'Narrate on stderr; -vv adds the SIP messages'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s q -l quiet -d 'Print only the verdict line'
 complete -c sipreg -n "__fish_sipreg_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l pcap-ring -d 'With --pcap FILE: keep only the packets of the last DURATION, and write them to FILE-1, FILE-2… when the registration is lost, a refresh fails or an inbound check fails' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l keepalive -d 'Keep-alive interval (the phone\'s CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer from the registrar overrides it' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l refresh -d 'When to refresh: a share of the granted lifetime (`90%`, as baresip and linphone) or a time before it runs out (`5s`, as pjsip; never before half of it)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand watch" -l duration -d 'Watch this long, then remove the binding and print the summary; without it, until SIGINT or SIGTERM' -r

@@ -7,6 +7,7 @@
 mod frame;
 pub mod hep;
 pub mod pcapng;
+pub mod ring;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -31,12 +32,20 @@ pub struct CaptureInfo {
     pub hep: Option<String>,
     /// SIP messages and keep-alives captured.
     pub messages: u64,
+    /// With `--pcap-ring`: the files written on incidents.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dumps: Vec<ring::Dump>,
+}
+
+/// Where the packets go: the whole run to a file, or a ring written out on incidents.
+enum Out {
+    File(pcapng::Writer<BufWriter<File>>, String),
+    Ring(ring::Ring),
 }
 
 /// The sink that writes the capture.
 pub struct Capture {
-    /// The pcapng writer and its file's name.
-    pcap: Option<(pcapng::Writer<BufWriter<File>>, String)>,
+    pcap: Option<Out>,
     hep: Option<hep::Sender>,
     /// The clock of the events against the wall clock.
     anchor: (Instant, SystemTime),
@@ -57,13 +66,28 @@ impl Capture {
     /// # Errors
     /// One line when the file cannot be written or the socket opened.
     pub fn create(pcap: Option<&Path>, hep: Option<hep::HepTarget>) -> Result<Capture, String> {
-        let pcap = match pcap {
-            None => None,
-            Some(path) => {
+        Self::with_ring(pcap, None, hep)
+    }
+
+    /// As [`Capture::create`], but with `ring` the packets of that last while are kept and written to
+    /// a file of their own (named after `pcap`) only when the registration is lost, a refresh fails or
+    /// an inbound check fails.
+    ///
+    /// # Errors
+    /// One line when the file cannot be written or the socket opened.
+    pub fn with_ring(
+        pcap: Option<&Path>,
+        ring: Option<std::time::Duration>,
+        hep: Option<hep::HepTarget>,
+    ) -> Result<Capture, String> {
+        let pcap = match (pcap, ring) {
+            (None, _) => None,
+            (Some(path), Some(window)) => Some(Out::Ring(ring::Ring::new(path, window))),
+            (Some(path), None) => {
                 let fail = |e: std::io::Error| format!("--pcap {}: {e}", path.display());
                 let file = File::create(path).map_err(fail)?;
                 let writer = pcapng::Writer::new(BufWriter::new(file)).map_err(fail)?;
-                Some((writer, path.display().to_string()))
+                Some(Out::File(writer, path.display().to_string()))
             }
         };
         let hep = hep.map(hep::Sender::open).transpose()?;
@@ -84,9 +108,25 @@ impl Capture {
     #[must_use]
     pub fn info(&self) -> CaptureInfo {
         CaptureInfo {
-            file: self.pcap.as_ref().map(|(_, f)| f.clone()),
+            file: match &self.pcap {
+                Some(Out::File(_, f)) => Some(f.clone()),
+                _ => None,
+            },
             hep: self.hep.as_ref().map(|h| h.collector().to_string()),
             messages: self.messages,
+            dumps: match &self.pcap {
+                Some(Out::Ring(r)) => r.dumps.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// An incident: the ring, if any, goes to its next file.
+    fn incident(&mut self, reason: &str) {
+        if let Some(Out::Ring(r)) = &mut self.pcap {
+            if let Err(e) = r.dump(reason) {
+                self.failed = Some(e);
+            }
         }
     }
 
@@ -135,12 +175,16 @@ impl Capture {
             });
         }
         let comment = self.comment();
-        if let Some((writer, file)) = &mut self.pcap {
-            let packet = frame::packet(src, dst, seq, bytes);
-            if let Err(e) = writer.packet(when, &packet, comment) {
-                self.failed = Some(format!("--pcap {file}: {e}"));
-                return;
+        match &mut self.pcap {
+            Some(Out::File(writer, file)) => {
+                let packet = frame::packet(src, dst, seq, bytes);
+                if let Err(e) = writer.packet(when, &packet, comment) {
+                    self.failed = Some(format!("--pcap {file}: {e}"));
+                    return;
+                }
             }
+            Some(Out::Ring(r)) => r.keep(at, when, frame::packet(src, dst, seq, bytes), comment),
+            None => {}
         }
         self.messages += 1;
     }
@@ -170,6 +214,10 @@ impl Sink for Capture {
                 let bytes: &[u8] = if *ping { b"\r\n\r\n" } else { b"\r\n" };
                 self.write(e.at, false, None, bytes);
             }
+            Event::RegistrationLost { reason }
+            | Event::BindingLost { reason }
+            | Event::RefreshFailed { reason }
+            | Event::InboundFailed { reason } => self.incident(reason),
             _ => {}
         }
     }

@@ -310,6 +310,10 @@ impl std::fmt::Debug for PasswordArg {
 /// The flags of `sipreg watch`: the one-shot flags and how to hold the binding.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
+    /// With --pcap FILE: keep only the packets of the last DURATION, and write them to FILE-1,
+    /// FILE-2… when the registration is lost, a refresh fails or an inbound check fails.
+    #[arg(long, value_parser = duration, value_name = "DURATION", requires = "pcap", help_heading = "Watch")]
+    pub pcap_ring: Option<Duration>,
     /// Keep-alive interval (the phone's CONN_KEEP_ALIVE); 0 turns keep-alives off. A Flow-Timer
     /// from the registrar overrides it.
     #[arg(long, default_value = "30s", value_parser = duration, value_name = "DURATION", help_heading = "Watch")]

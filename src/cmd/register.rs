@@ -54,6 +54,14 @@ pub fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
 /// `--pcap FILE` and `--hep ADDR:PORT`: the capture file, created now (a bad path is a usage error;
 /// `-` is refused), and the HEP socket.
 pub fn capture(args: &RegisterArgs) -> Result<Option<sipreg::capture::Capture>, ExitCode> {
+    capture_with_ring(args, None)
+}
+
+/// As [`capture`], with `watch --pcap-ring`'s window.
+pub fn capture_with_ring(
+    args: &RegisterArgs,
+    ring: Option<std::time::Duration>,
+) -> Result<Option<sipreg::capture::Capture>, ExitCode> {
     if args.pcap.is_none() && args.hep.is_none() {
         return Ok(None);
     }
@@ -68,7 +76,7 @@ pub fn capture(args: &RegisterArgs) -> Result<Option<sipreg::capture::Capture>, 
         id: args.hep_id,
         key: args.hep_key.clone(),
     });
-    sipreg::capture::Capture::create(args.pcap.as_deref(), hep)
+    sipreg::capture::Capture::with_ring(args.pcap.as_deref(), ring, hep)
         .map(Some)
         .map_err(|e| usage_error(&e, args.json))
 }

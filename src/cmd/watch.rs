@@ -20,7 +20,7 @@ pub fn watch(rt: &tokio::runtime::Runtime, w: &WatchArgs) -> ExitCode {
             args.json,
         );
     }
-    let mut capture = match super::register::capture(args) {
+    let mut capture = match super::register::capture_with_ring(args, w.pcap_ring) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -303,3 +303,60 @@ fn hep_packets_carry_each_message_with_its_addresses_time_and_call_id() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn a_watch_ring_is_written_on_a_drop_and_not_while_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("ring.pcapng");
+    let base = base.to_str().unwrap();
+    // Healthy: nothing is written.
+    let reg = registrar(Options::default());
+    let server = reg.sip_addr.to_string();
+    let watch = |server: &str| {
+        run(&[
+            "watch",
+            "--json",
+            "--tcp",
+            "--keepalive",
+            "0",
+            "--retry-interval",
+            "300ms",
+            "--duration",
+            "1s",
+            "--pcap",
+            base,
+            "--pcap-ring",
+            "1m",
+            server,
+        ])
+    };
+    let out = watch(&server);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let last = out.stdout.lines().last().unwrap_or_default();
+    let s = &serde_json::from_str::<serde_json::Value>(last).unwrap()["summary"];
+    assert!(s["capture"]["dumps"].is_null(), "{s}");
+    assert!(!std::path::Path::new(base).exists());
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+    // The connection closes after the first answer: the drop writes the ring, REGISTER and 200.
+    let reg = registrar(Options {
+        behaviour: Behaviour::close_after(0),
+        ..Options::default()
+    });
+    let out = watch(&reg.sip_addr.to_string());
+    assert_eq!(out.code, 6, "{}", out.stdout);
+    let last = out.stdout.lines().last().unwrap_or_default();
+    let s = &serde_json::from_str::<serde_json::Value>(last).unwrap()["summary"];
+    let dump = &s["capture"]["dumps"][0];
+    let file = dump["file"].as_str().unwrap_or_default();
+    assert!(file.ends_with("ring-1.pcapng"), "{s}");
+    assert!(dump["messages"].as_u64() >= Some(2), "{s}");
+    let Some(tshark) = tshark() else {
+        return;
+    };
+    let lines = dissect(tshark, std::path::Path::new(file), reg.sip_addr.port());
+    let flow = sip_flow(&lines);
+    assert_eq!(&flow[..2], ["REGISTER", "200"], "{lines:?}");
+}
