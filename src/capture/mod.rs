@@ -61,21 +61,13 @@ pub struct Capture {
 
 impl Capture {
     /// Creates (or truncates) the pcapng file at `pcap` and writes its header, and opens a socket
-    /// towards the HEP collector.
+    /// towards the HEP collector. With `ring`, the packets of that last while are kept instead, and
+    /// written to a file of their own (named after `pcap`) only when the registration is lost, a
+    /// refresh fails or an inbound check fails.
     ///
     /// # Errors
     /// One line when the file cannot be written or the socket opened.
-    pub fn create(pcap: Option<&Path>, hep: Option<hep::HepTarget>) -> Result<Capture, String> {
-        Self::with_ring(pcap, None, hep)
-    }
-
-    /// As [`Capture::create`], but with `ring` the packets of that last while are kept and written to
-    /// a file of their own (named after `pcap`) only when the registration is lost, a refresh fails or
-    /// an inbound check fails.
-    ///
-    /// # Errors
-    /// One line when the file cannot be written or the socket opened.
-    pub fn with_ring(
+    pub fn create(
         pcap: Option<&Path>,
         ring: Option<std::time::Duration>,
         hep: Option<hep::HepTarget>,

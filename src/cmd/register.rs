@@ -76,7 +76,7 @@ pub fn capture_with_ring(
         id: args.hep_id,
         key: args.hep_key.clone(),
     });
-    sipreg::capture::Capture::with_ring(args.pcap.as_deref(), ring, hep)
+    sipreg::capture::Capture::create(args.pcap.as_deref(), ring, hep)
         .map(Some)
         .map_err(|e| usage_error(&e, args.json))
 }

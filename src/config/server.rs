@@ -120,7 +120,7 @@ fn scheme(s: &str) -> Result<Scheme<'_>, ConfigError> {
             None => (after, None),
         };
         if let Some(p) = &path {
-            validate_path(p, s)?;
+            validate_path(p, &format!("the path of SERVER {s:?}"))?;
         }
         let t = if secure {
             crate::model::Transport::Wss
@@ -141,11 +141,12 @@ fn scheme(s: &str) -> Result<Scheme<'_>, ConfigError> {
     Ok(plain(s, false))
 }
 
-/// A WebSocket request path: `/` and printable ASCII, no spaces, no fragment.
-pub(super) fn validate_path(p: &str, s: &str) -> Result<(), ConfigError> {
+/// A WebSocket request path (`what` names where it came from): `/` and printable ASCII, no spaces,
+/// no fragment.
+pub(super) fn validate_path(p: &str, what: &str) -> Result<(), ConfigError> {
     if !p.starts_with('/') || p.contains('#') || !p.bytes().all(|b| b.is_ascii_graphic()) {
         return err(format!(
-            "the WebSocket path {p:?} in {s:?} must start with / and hold no spaces or #"
+            "{what} {p:?} must start with / and hold no spaces or #"
         ));
     }
     Ok(())

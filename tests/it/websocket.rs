@@ -106,6 +106,18 @@ fn websocket_flags_do_not_mix_with_the_phones_transports() {
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
         assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
     }
+    // A bad path names itself and where it came from.
+    for (args, said) in [
+        (
+            vec!["--ws", "--ws-path", "nope", "127.0.0.1"],
+            "--ws-path \"nope\"",
+        ),
+        (vec!["wss://127.0.0.1/a#b"], "the path of SERVER"),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(said), "{}", out.stderr);
+    }
     let dir = tempfile::tempdir().unwrap();
     let accounts = dir.path().join("a.csv");
     std::fs::write(&accounts, "user,password\nu1,x\n").unwrap();
