@@ -38,6 +38,10 @@ pub(crate) fn exporter(rt: &tokio::runtime::Runtime, e: &ExporterArgs) -> ExitCo
         return ExitCode::from(exit::OK);
     }
     let count = modules.len();
+    // Every connection is accepted and held until its head deadline: room for a flood of them.
+    if let Ok((_, hard)) = rlimit::Resource::NOFILE.get() {
+        let _ = rlimit::increase_nofile_limit(hard);
+    }
     let exporter = std::sync::Arc::new(Exporter::new(
         modules,
         usize::from(e.max_concurrent),
@@ -69,7 +73,8 @@ pub(crate) async fn metrics_server(
     let listener = sipreg::http::bind(addr).await?;
     let at = listener.local_addr().map_or(addr, |a| a);
     eprint_line(&format!("sipreg watch: metrics on http://{at}/metrics"));
-    tokio::spawn(sipreg::http::serve(listener, move |get| {
+    let stats = std::sync::Arc::default();
+    tokio::spawn(sipreg::http::serve(listener, stats, move |get| {
         let shared = shared.clone();
         async move { sipreg::session::watch::metrics_page(&get, &shared) }
     }));

@@ -27,6 +27,8 @@ pub struct Exporter {
     stats: Mutex<ExporterStats>,
     /// `-vv`: narrate each probe's SIP exchange.
     narrate: bool,
+    /// The HTTP server's own figures.
+    http: Arc<crate::http::HttpStats>,
 }
 
 /// A probe running: counted in `sipreg_exporter_probes_in_flight` until its task ends.
@@ -88,6 +90,7 @@ impl Exporter {
             offset,
             stats: Mutex::new(stats),
             narrate,
+            http: Arc::default(),
         }
     }
 
@@ -119,6 +122,8 @@ impl Exporter {
     fn metrics(&self) -> String {
         let mut stats = self.stats().clone();
         stats.rss_bytes = rss_bytes();
+        stats.open_fds = open_fds();
+        stats.http = self.http.figures();
         prometheus::exporter(&stats)
     }
 
@@ -177,7 +182,8 @@ impl Exporter {
 
 /// Serves the exporter on `listener` until the task ends.
 pub async fn serve(listener: tokio::net::TcpListener, exporter: Arc<Exporter>) {
-    crate::http::serve(listener, move |get| exporter.clone().handle(get)).await;
+    let stats = exporter.http.clone();
+    crate::http::serve(listener, stats, move |get| exporter.clone().handle(get)).await;
 }
 
 fn unix_now() -> f64 {
@@ -192,4 +198,10 @@ fn rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Open file descriptors, from `/proc/self/fd` (Linux); `None` elsewhere.
+fn open_fds() -> Option<u64> {
+    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
+    Some(entries.count() as u64)
 }

@@ -258,6 +258,10 @@ pub struct ExporterStats {
     pub rss_bytes: Option<u64>,
     /// Process start, Unix seconds.
     pub start_time: f64,
+    /// Open file descriptors, where the system tells.
+    pub open_fds: Option<u64>,
+    /// The HTTP server's connections.
+    pub http: crate::http::HttpFigures,
 }
 
 /// The exporter's `/metrics` page.
@@ -316,8 +320,43 @@ pub fn exporter(s: &ExporterStats) -> String {
         "Modules in the config file.",
         s.modules as f64,
     );
+    http(&mut p, &s.http);
     process(&mut p, s);
     p.finish()
+}
+
+/// The HTTP server's connections: accepted, open, answered, and closed unanswered by reason.
+fn http(p: &mut Page, h: &crate::http::HttpFigures) {
+    p.single(
+        "sipreg_exporter_http_connections_total",
+        "counter",
+        "HTTP connections accepted.",
+        h.accepted as f64,
+    );
+    p.single(
+        "sipreg_exporter_http_connections_open",
+        "gauge",
+        "HTTP connections open now.",
+        h.open as f64,
+    );
+    p.single(
+        "sipreg_exporter_http_requests_total",
+        "counter",
+        "HTTP requests answered.",
+        h.requests as f64,
+    );
+    p.family(
+        "sipreg_exporter_http_connections_refused_total",
+        "counter",
+        "HTTP connections closed unanswered: no whole head within the deadline (head_timeout), closed to make room (evicted), a head too large (head_too_large), not HTTP (bad_request), a request body (body), an answer not taken (write_timeout).",
+    );
+    for (reason, n) in &h.refused {
+        p.sample(
+            "sipreg_exporter_http_connections_refused_total",
+            &[("reason", reason)],
+            *n as f64,
+        );
+    }
 }
 
 fn process(p: &mut Page, s: &ExporterStats) {
@@ -327,6 +366,14 @@ fn process(p: &mut Page, s: &ExporterStats) {
             "gauge",
             "Resident memory size in bytes.",
             rss as f64,
+        );
+    }
+    if let Some(fds) = s.open_fds {
+        p.single(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            fds as f64,
         );
     }
     p.single(

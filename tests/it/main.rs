@@ -21,6 +21,7 @@ mod properties;
 mod realworld;
 mod register;
 mod shipping;
+mod siege;
 mod storm;
 mod tls;
 mod tls_legacy;

@@ -1,24 +1,26 @@
-//! A small HTTP/1.1 server for `sipreg exporter` and `watch --metrics-listen`: GET only, on hyper,
-//! with a bounded number of connections and a deadline for the request head.
+//! A small HTTP/1.1 server for `sipreg exporter` and `watch --metrics-listen`: GET only, without
+//! request bodies. It stays reachable under connection floods (every connection accepted, the oldest
+//! waiting for its head closed when too many wait or descriptors run out, a head deadline of a few
+//! seconds, a buffer that grows only with what arrived) and counts what it refused.
 
-use std::convert::Infallible;
+mod admit;
+mod conn;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
-/// Connections served at once; more wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 256;
-/// A client that has not sent its request head by then is dropped.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+use self::admit::Waiting;
+pub use self::admit::{HttpFigures, HttpStats};
+pub use self::conn::{HEAD_DEADLINE, MAX_HEAD};
+
+/// Descriptors kept free of waiting connections: probes need sockets of their own.
+const RESERVED_FDS: u64 = 256;
+/// Connections waiting for their head at most, whatever the descriptor limit.
+const MAX_WAITING: u64 = 20_000;
 
 /// A GET request: its path, decoded query parameters and the headers that matter here.
 #[derive(Debug, Clone, Default)]
@@ -87,67 +89,61 @@ impl Reply {
 /// # Errors
 /// When the address cannot be bound, with the address in the message.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+    let fail = |e: std::io::Error| anyhow::anyhow!("cannot listen on {addr}: {e}");
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(addr).map_err(fail)?;
+    // A deep backlog: a flood of connections waits there for the accept loop, not in SYN retries.
+    socket.listen(4096).map_err(fail)
 }
 
-/// Serves GET requests on `listener` with `handler` until the task is dropped.
-pub async fn serve<H, F>(listener: TcpListener, handler: H)
+/// What every connection of a server shares.
+struct Server {
+    stats: Arc<HttpStats>,
+    waiting: Waiting,
+}
+
+/// Connections that may wait for their head at once: the open-file limit less [`RESERVED_FDS`],
+/// at most [`MAX_WAITING`].
+fn waiting_limit() -> usize {
+    let soft = rlimit::Resource::NOFILE
+        .get()
+        .map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft.saturating_sub(RESERVED_FDS).clamp(16, MAX_WAITING)).unwrap_or(16)
+}
+
+/// Serves GET requests on `listener` with `handler` until the task is dropped, counting in `stats`.
+pub async fn serve<H, F>(listener: TcpListener, stats: Arc<HttpStats>, handler: H)
 where
     H: Fn(Get) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let server = Arc::new(Server {
+        stats,
+        waiting: Waiting::new(waiting_limit()),
+    });
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            // Out of file descriptors and the like: wait a little rather than spin.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors (EMFILE) and the like: make room by closing the oldest
+                // connection still waiting for its head, or wait a little rather than spin.
+                if !server.waiting.evict_oldest() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                tokio::task::yield_now().await;
+                continue;
+            }
         };
         let handler = handler.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(respond(handler(request(&req)).await)) }
-            });
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            drop(permit);
-        });
+        let server = server.clone();
+        tokio::spawn(async move { conn::serve(stream, &server, handler).await });
     }
-}
-
-fn request(req: &hyper::Request<Incoming>) -> Get {
-    let method = req.method();
-    Get {
-        path: req.uri().path().to_string(),
-        query: req.uri().query().map(parse_query).unwrap_or_default(),
-        scrape_timeout: req
-            .headers()
-            .get("x-prometheus-scrape-timeout-seconds")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        is_get: method == hyper::Method::GET || method == hyper::Method::HEAD,
-    }
-}
-
-fn respond(reply: Reply) -> hyper::Response<Full<Bytes>> {
-    let mut response = hyper::Response::new(Full::new(Bytes::from(reply.body)));
-    *response.status_mut() =
-        hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);
-    if let Ok(value) = hyper::header::HeaderValue::from_str(reply.content_type) {
-        response
-            .headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, value);
-    }
-    response
 }
 
 /// Splits and percent-decodes `a=1&b=x%3Ay` (`+` is a space, as in forms).
