@@ -260,7 +260,7 @@ _sipreg() {
             return 0
             ;;
         sipreg__subcmd__exporter)
-            opts="-v -h --listen --config --max-concurrent --timeout-offset --check-config --verbose --help"
+            opts="-v -h --listen --config --max-concurrent --timeout-offset --check-config --verbose --hep --hep-id --hep-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +279,18 @@ _sipreg() {
                     return 0
                     ;;
                 --timeout-offset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hep-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

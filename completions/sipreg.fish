@@ -203,6 +203,9 @@ complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l listen -d 'Ad
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l config -d 'The modules: a TOML file of `[modules.NAME]` tables with the one-shot flags (see docs/monitoring.md)' -r -F
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l max-concurrent -d 'Probes run at once; more wait for a slot until their scrape deadline (then 503)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l timeout-offset -d 'A probe ends this long before Prometheus\'s scrape timeout (X-Prometheus-Scrape-Timeout-Seconds), as blackbox_exporter\'s --timeout-offset' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l hep -d 'Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP, those carried in TLS or WebSocket in clear' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l hep-id -d 'The capture agent id in the HEP packets' -r
+complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l hep-key -d 'The collector\'s authentication key (HEP chunk 14)' -r
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -l check-config -d 'Check the config file, print its modules and exit (0 valid, 2 not)'
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -s v -l verbose -d 'Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration'
 complete -c sipreg -n "__fish_sipreg_using_subcommand exporter" -s h -l help -d 'Print help'

@@ -300,6 +300,14 @@ pub trait Sink: Send {
 /// Several sinks fed in order.
 pub struct Fanout<'a>(pub Vec<&'a mut (dyn Sink + 'a)>);
 
+/// Two sinks owned together: each event goes to the first, then the second.
+impl<A: Sink, B: Sink> Sink for (A, B) {
+    fn event(&mut self, e: &Stamped) {
+        self.0.event(e);
+        self.1.event(e);
+    }
+}
+
 impl Sink for Fanout<'_> {
     fn event(&mut self, e: &Stamped) {
         for s in &mut self.0 {

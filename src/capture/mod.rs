@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
@@ -22,20 +23,31 @@ use crate::event::{Event, Sink, Stamped};
 use crate::model::Transport;
 
 /// What the report says about the capture.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CaptureInfo {
     /// The pcapng file (`--pcap`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// The HEP collector (`--hep`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hep: Option<String>,
     /// SIP messages and keep-alives captured.
     pub messages: u64,
+    /// Messages past the cap (storm: [`STORM_CAP`]), not captured.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub left_out: u64,
     /// With `--pcap-ring`: the files written on incidents.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dumps: Vec<ring::Dump>,
 }
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A storm captures its first this many messages (file and HEP alike), then counts the rest.
+pub const STORM_CAP: u64 = 100_000;
 
 /// Where the packets go: the whole run to a file, or a ring written out on incidents.
 enum Out {
@@ -43,10 +55,77 @@ enum Out {
     Ring(ring::Ring),
 }
 
-/// The sink that writes the capture.
-pub struct Capture {
+/// What every flow of a run writes to: the file or ring, the HEP socket, the counts.
+struct Outlet {
     pcap: Option<Out>,
     hep: Option<hep::Sender>,
+    messages: u64,
+    /// At most this many messages (storm).
+    cap: Option<u64>,
+    left_out: u64,
+    /// The first write error, after which nothing more is written.
+    failed: Option<String>,
+}
+
+/// One packet on its way to the outlet.
+struct Packet<'a> {
+    at: Instant,
+    when: SystemTime,
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: Option<(u32, u32)>,
+    bytes: &'a [u8],
+    comment: &'static str,
+}
+
+impl Outlet {
+    fn lock(outlet: &Mutex<Outlet>) -> std::sync::MutexGuard<'_, Outlet> {
+        outlet.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&mut self, p: &Packet<'_>) {
+        if self.failed.is_some() {
+            return;
+        }
+        if self.cap.is_some_and(|cap| self.messages >= cap) {
+            self.left_out += 1;
+            return;
+        }
+        // Keep-alives go to the file only: HEP carries SIP messages.
+        let keepalive = p.bytes.iter().all(|b| matches!(b, b'\r' | b'\n'));
+        if let (Some(h), false) = (&self.hep, keepalive) {
+            h.send(&hep::Message {
+                src: p.src,
+                dst: p.dst,
+                stream: p.seq.is_some(),
+                at: p.when,
+                payload: p.bytes,
+            });
+        }
+        match &mut self.pcap {
+            Some(Out::File(writer, file)) => {
+                let packet = frame::packet(p.src, p.dst, p.seq, p.bytes);
+                if let Err(e) = writer.packet(p.when, &packet, p.comment) {
+                    self.failed = Some(format!("--pcap {file}: {e}"));
+                    return;
+                }
+            }
+            Some(Out::Ring(r)) => r.keep(
+                p.at,
+                p.when,
+                frame::packet(p.src, p.dst, p.seq, p.bytes),
+                p.comment,
+            ),
+            None => {}
+        }
+        self.messages += 1;
+    }
+}
+
+/// The sink that writes the capture: the state of one flow (its transport, addresses and TCP
+/// sequence numbers) in front of an outlet that [`Capture::tap`] shares with other flows.
+pub struct Capture {
+    outlet: Arc<Mutex<Outlet>>,
     /// The clock of the events against the wall clock.
     anchor: (Instant, SystemTime),
     transport: Transport,
@@ -54,9 +133,14 @@ pub struct Capture {
     remote: Option<SocketAddr>,
     /// Next sequence number of each direction of a connection, keyed by (from, to).
     seq: HashMap<(SocketAddr, SocketAddr), u32>,
-    messages: u64,
-    /// The first write error, after which nothing more is written.
-    pub failed: Option<String>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("info", &self.info())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Capture {
@@ -83,41 +167,73 @@ impl Capture {
             }
         };
         let hep = hep.map(hep::Sender::open).transpose()?;
-        Ok(Capture {
+        let outlet = Outlet {
             pcap,
             hep,
+            messages: 0,
+            cap: None,
+            left_out: 0,
+            failed: None,
+        };
+        Ok(Capture::on(Arc::new(Mutex::new(outlet))))
+    }
+
+    fn on(outlet: Arc<Mutex<Outlet>>) -> Capture {
+        Capture {
+            outlet,
             anchor: (Instant::now(), SystemTime::now()),
             transport: Transport::Udp,
             local: None,
             remote: None,
             seq: HashMap::new(),
-            messages: 0,
-            failed: None,
-        })
+        }
+    }
+
+    /// Captures at most `cap` messages; the rest are counted as left out.
+    #[must_use]
+    pub fn with_cap(self, cap: u64) -> Capture {
+        Outlet::lock(&self.outlet).cap = Some(cap);
+        self
+    }
+
+    /// A capture of another flow (a storm's account, an exporter's probe) into the same file and
+    /// collector.
+    #[must_use]
+    pub fn tap(&self) -> Capture {
+        Capture::on(self.outlet.clone())
     }
 
     /// The file and its count, for the report.
     #[must_use]
     pub fn info(&self) -> CaptureInfo {
+        let o = Outlet::lock(&self.outlet);
         CaptureInfo {
-            file: match &self.pcap {
+            file: match &o.pcap {
                 Some(Out::File(_, f)) => Some(f.clone()),
                 _ => None,
             },
-            hep: self.hep.as_ref().map(|h| h.collector().to_string()),
-            messages: self.messages,
-            dumps: match &self.pcap {
+            hep: o.hep.as_ref().map(|h| h.collector().to_string()),
+            messages: o.messages,
+            left_out: o.left_out,
+            dumps: match &o.pcap {
                 Some(Out::Ring(r)) => r.dumps.clone(),
                 _ => Vec::new(),
             },
         }
     }
 
+    /// The first write error, if writing failed.
+    #[must_use]
+    pub fn failed(&self) -> Option<String> {
+        Outlet::lock(&self.outlet).failed.clone()
+    }
+
     /// An incident: the ring, if any, goes to its next file.
     fn incident(&mut self, reason: &str) {
-        if let Some(Out::Ring(r)) = &mut self.pcap {
+        let mut o = Outlet::lock(&self.outlet);
+        if let Some(Out::Ring(r)) = &mut o.pcap {
             if let Err(e) = r.dump(reason) {
-                self.failed = Some(e);
+                o.failed = Some(e);
             }
         }
     }
@@ -141,7 +257,7 @@ impl Capture {
         let (Some(local), Some(remote)) = (self.local, self.remote) else {
             return;
         };
-        if self.failed.is_some() || bytes.is_empty() {
+        if bytes.is_empty() {
             return;
         }
         let peer = from.unwrap_or(remote);
@@ -154,31 +270,16 @@ impl Capture {
             let ack = *self.seq.get(&(dst, src)).unwrap_or(&1);
             (seq, ack)
         });
-        let when = self.anchor.1 + at.saturating_duration_since(self.anchor.0);
-        // Keep-alives go to the file only: HEP carries SIP messages.
-        let keepalive = bytes.iter().all(|b| matches!(b, b'\r' | b'\n'));
-        if let (Some(h), false) = (&self.hep, keepalive) {
-            h.send(&hep::Message {
-                src,
-                dst,
-                stream: seq.is_some(),
-                at: when,
-                payload: bytes,
-            });
-        }
-        let comment = self.comment();
-        match &mut self.pcap {
-            Some(Out::File(writer, file)) => {
-                let packet = frame::packet(src, dst, seq, bytes);
-                if let Err(e) = writer.packet(when, &packet, comment) {
-                    self.failed = Some(format!("--pcap {file}: {e}"));
-                    return;
-                }
-            }
-            Some(Out::Ring(r)) => r.keep(at, when, frame::packet(src, dst, seq, bytes), comment),
-            None => {}
-        }
-        self.messages += 1;
+        let packet = Packet {
+            at,
+            when: self.anchor.1 + at.saturating_duration_since(self.anchor.0),
+            src,
+            dst,
+            seq,
+            bytes,
+            comment: self.comment(),
+        };
+        Outlet::lock(&self.outlet).write(&packet);
     }
 }
 
@@ -212,5 +313,36 @@ impl Sink for Capture {
             | Event::InboundFailed { reason } => self.incident(reason),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_cap_messages_are_counted_not_written() {
+        let mut outlet = Outlet {
+            pcap: None,
+            hep: None,
+            messages: 0,
+            cap: Some(2),
+            left_out: 0,
+            failed: None,
+        };
+        let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let packet = Packet {
+            at: Instant::now(),
+            when: SystemTime::now(),
+            src: addr,
+            dst: addr,
+            seq: None,
+            bytes: b"OPTIONS sip:x SIP/2.0\r\n\r\n",
+            comment: "",
+        };
+        for _ in 0..5 {
+            outlet.write(&packet);
+        }
+        assert_eq!((outlet.messages, outlet.left_out), (2, 3));
     }
 }

@@ -17,7 +17,7 @@ use super::pcapng;
 pub const MAX_KEPT: usize = 20_000;
 
 /// One file written on an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Dump {
     /// The file.
     pub file: String,

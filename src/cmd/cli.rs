@@ -256,21 +256,9 @@ pub struct RegisterArgs {
     /// messages carried in TLS or WebSocket are written in clear, marked in their packet comment.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub pcap: Option<std::path::PathBuf>,
-    /// Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP,
-    /// those carried in TLS or WebSocket in clear.
-    #[arg(long, value_name = "ADDR:PORT", help_heading = "Output")]
-    pub hep: Option<std::net::SocketAddr>,
-    /// The capture agent id in the HEP packets.
-    #[arg(
-        long,
-        default_value_t = 2001,
-        value_name = "N",
-        help_heading = "Output"
-    )]
-    pub hep_id: u32,
-    /// The collector's authentication key (HEP chunk 14).
-    #[arg(long, value_name = "KEY", help_heading = "Output")]
-    pub hep_key: Option<String>,
+    /// `--hep`, `--hep-id`, `--hep-key`.
+    #[command(flatten)]
+    pub hep: HepArgs,
     /// Narrate on stderr; -vv adds the SIP messages.
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Output")]
     pub verbose: u8,
@@ -357,6 +345,41 @@ pub struct ExporterArgs {
     /// Log one line per probe on stderr (module, target, result, time); -vv adds the SIP narration.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Every probe's SIP messages to a Homer collector (`--hep`, `--hep-id`, `--hep-key`).
+    #[command(flatten)]
+    pub hep: HepArgs,
+}
+
+/// `--hep ADDR:PORT` and its labels: the one-shot command's, watch's and the exporter's.
+#[derive(Debug, Args)]
+pub struct HepArgs {
+    /// Send every SIP message sent and received to a Homer (sipcapture) collector as HEPv3 over UDP,
+    /// those carried in TLS or WebSocket in clear.
+    #[arg(long, value_name = "ADDR:PORT", help_heading = "Output")]
+    pub hep: Option<std::net::SocketAddr>,
+    /// The capture agent id in the HEP packets.
+    #[arg(
+        long,
+        default_value_t = 2001,
+        value_name = "N",
+        help_heading = "Output"
+    )]
+    pub hep_id: u32,
+    /// The collector's authentication key (HEP chunk 14).
+    #[arg(long, value_name = "KEY", help_heading = "Output")]
+    pub hep_key: Option<String>,
+}
+
+impl HepArgs {
+    /// The collector and the labels, when `--hep` is given.
+    #[must_use]
+    pub fn target(&self) -> Option<sipreg::capture::hep::HepTarget> {
+        self.hep.map(|addr| sipreg::capture::hep::HepTarget {
+            addr,
+            id: self.hep_id,
+            key: self.hep_key.clone(),
+        })
+    }
 }
 
 /// Where a storm's requests leave from.

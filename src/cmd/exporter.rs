@@ -42,11 +42,21 @@ pub(crate) fn exporter(rt: &tokio::runtime::Runtime, e: &ExporterArgs) -> ExitCo
     if let Ok((_, hard)) = rlimit::Resource::NOFILE.get() {
         let _ = rlimit::increase_nofile_limit(hard);
     }
-    let exporter = std::sync::Arc::new(Exporter::new(
+    let capture = match e
+        .hep
+        .target()
+        .map(|t| sipreg::capture::Capture::create(None, None, Some(t)))
+    {
+        Some(Err(err)) => return usage_error(&err, false),
+        Some(Ok(c)) => Some(c),
+        None => None,
+    };
+    let exporter = std::sync::Arc::new(Exporter::with_capture(
         modules,
         usize::from(e.max_concurrent),
         e.timeout_offset,
         e.verbose >= 2,
+        capture,
     ));
     rt.block_on(async {
         let listener = match sipreg::http::bind(e.listen).await {

@@ -46,7 +46,7 @@ pub fn register(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
     drop(sinks);
     if let Some(c) = &capture {
         report.capture = Some(c.info());
-        report.warnings.extend(c.failed.clone());
+        report.warnings.extend(c.failed());
     }
     show(&report, args)
 }
@@ -62,7 +62,7 @@ pub fn capture_with_ring(
     args: &RegisterArgs,
     ring: Option<std::time::Duration>,
 ) -> Result<Option<sipreg::capture::Capture>, ExitCode> {
-    if args.pcap.is_none() && args.hep.is_none() {
+    if args.pcap.is_none() && args.hep.hep.is_none() {
         return Ok(None);
     }
     if args.pcap.as_ref().is_some_and(|p| p.as_os_str() == "-") {
@@ -71,12 +71,7 @@ pub fn capture_with_ring(
             args.json,
         ));
     }
-    let hep = args.hep.map(|addr| sipreg::capture::hep::HepTarget {
-        addr,
-        id: args.hep_id,
-        key: args.hep_key.clone(),
-    });
-    sipreg::capture::Capture::create(args.pcap.as_deref(), ring, hep)
+    sipreg::capture::Capture::create(args.pcap.as_deref(), ring, args.hep.target())
         .map(Some)
         .map_err(|e| usage_error(&e, args.json))
 }

@@ -12,7 +12,7 @@ use super::{print, usage_error};
 /// `sipreg resolve`: the ordered candidates, without sending any SIP. Exit 0 when at least one
 /// candidate has an address, 3 when none has, 2 on a usage error.
 pub fn resolve(rt: &tokio::runtime::Runtime, args: &RegisterArgs) -> ExitCode {
-    if args.pcap.is_some() || args.hep.is_some() {
+    if args.pcap.is_some() || args.hep.hep.is_some() {
         return usage_error(
             "--pcap and --hep do not apply to resolve: it sends no SIP",
             args.json,

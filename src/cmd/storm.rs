@@ -148,6 +148,7 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
     };
     let accounts = plan.accounts.len() as u64;
     let plan_socket = plan.socket;
+    let capture = plan.capture.as_ref().map(sipreg::capture::Capture::tap);
     if plan.socket == sipreg::storm::SocketMode::PerAccount {
         // Every account keeps its socket until the end (its binding lives on it).
         if let Some(note) = open_files(accounts + 64) {
@@ -169,7 +170,7 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
     if live {
         let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
-    let summary = match result {
+    let mut summary = match result {
         Ok(s) => s,
         // The shared socket could not be opened: the registrar is unreachable, not the flags wrong.
         Err((e, code)) if json => {
@@ -181,6 +182,10 @@ pub(crate) fn storm(s: &StormArgs) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    summary.capture = capture.as_ref().map(sipreg::capture::Capture::info);
+    summary
+        .warnings
+        .extend(capture.as_ref().and_then(sipreg::capture::Capture::failed));
     if json {
         print(&render::storm::json(&summary));
     } else {

@@ -28,9 +28,9 @@ fn refused(args: &StormArgs) -> Option<&'static str> {
     if r.nagios {
         return Some("--nagios does not apply to storm");
     }
-    if r.pcap.is_some() || r.hep.is_some() {
+    if r.pcap.as_ref().is_some_and(|p| p.as_os_str() == "-") {
         return Some(
-            "--pcap and --hep do not apply to storm (yet): capture one account with the one-shot command",
+            "--pcap - is refused: a pcap is no text for a terminal or a pipe; give a file",
         );
     }
     if r.check_inbound.is_some() {
@@ -78,7 +78,18 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
             shard.takes(i - 1)
         });
     }
+    let capture = if wants_capture(args) {
+        let capture = sipreg::capture::Capture::create(
+            args.register.pcap.as_deref(),
+            None,
+            args.register.hep.target(),
+        )?;
+        Some(capture.with_cap(sipreg::capture::STORM_CAP))
+    } else {
+        None
+    };
     Ok(Plan {
+        capture,
         base,
         accounts: all,
         pace: Pace::new(args.rate, args.burst.map_or(1, |b| b as usize)),
@@ -86,4 +97,9 @@ pub fn plan(args: &StormArgs) -> Result<Plan, String> {
         duration: args.duration.filter(|d| *d > Duration::ZERO),
         socket,
     })
+}
+
+/// `--pcap` or `--hep` given.
+fn wants_capture(args: &StormArgs) -> bool {
+    args.register.pcap.is_some() || args.register.hep.hep.is_some()
 }

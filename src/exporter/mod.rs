@@ -29,6 +29,8 @@ pub struct Exporter {
     narrate: bool,
     /// The HTTP server's own figures.
     http: Arc<crate::http::HttpStats>,
+    /// `--hep`: every probe's messages to a Homer collector.
+    capture: Option<crate::capture::Capture>,
 }
 
 /// A probe running: counted in `sipreg_exporter_probes_in_flight` until its task ends.
@@ -78,6 +80,18 @@ impl Exporter {
         offset: Duration,
         narrate: bool,
     ) -> Self {
+        Exporter::with_capture(modules, max_concurrent, offset, narrate, None)
+    }
+
+    /// As [`Exporter::new`], with every probe's SIP messages captured into `capture` (`--hep`).
+    #[must_use]
+    pub fn with_capture(
+        modules: BTreeMap<String, Module>,
+        max_concurrent: usize,
+        offset: Duration,
+        narrate: bool,
+        capture: Option<crate::capture::Capture>,
+    ) -> Self {
         let stats = ExporterStats {
             max_concurrent,
             modules: modules.len(),
@@ -91,6 +105,7 @@ impl Exporter {
             stats: Mutex::new(stats),
             narrate,
             http: Arc::default(),
+            capture,
         }
     }
 
@@ -162,7 +177,8 @@ impl Exporter {
             success: false,
         };
         let busy = (slot, InFlight::new(self.clone()));
-        let done = probe::run(&request, left, busy, self.narrate).await;
+        let tap = self.capture.as_ref().map(crate::capture::Capture::tap);
+        let done = probe::run(&request, left, busy, self.narrate, tap).await;
         tally.success = done.success;
         drop(tally);
         tracing::info!(

@@ -226,7 +226,14 @@ impl crate::event::Sink for Shared {
 /// Runs the registration of `req` in a task of its own, which holds `slot` until it ends; answers
 /// after `left` at the latest. At the deadline the task is stopped, unless a binding was made: then
 /// it runs on in the background until the binding is removed (so does it when the client goes away).
-pub async fn run<G: Send + 'static>(req: &Request, left: Duration, slot: G, narrate: bool) -> Done {
+/// With `capture`, its messages go to the exporter's HEP collector.
+pub async fn run<G: Send + 'static>(
+    req: &Request,
+    left: Duration,
+    slot: G,
+    narrate: bool,
+    mut capture: Option<crate::capture::Capture>,
+) -> Done {
     let cfg = req.config.clone();
     let started = Instant::now();
     let shared = Shared(Arc::new(Mutex::new(Collector::new(&cfg))));
@@ -239,6 +246,9 @@ pub async fn run<G: Send + 'static>(req: &Request, left: Duration, slot: G, narr
         let mut sinks: Vec<&mut dyn crate::event::Sink> = vec![&mut sink];
         if narrate {
             sinks.push(&mut narration);
+        }
+        if let Some(c) = capture.as_mut() {
+            sinks.push(c);
         }
         let mut fan = Fanout(sinks);
         crate::session::with_agent(&cfg, &resolver, &mut fan, async |agent| agent.run().await)

@@ -395,6 +395,7 @@ impl Totals {
                 .zip(&m.histograms)
                 .map(|(name, h)| ((*name).to_string(), buckets(h)))
                 .collect(),
+            capture: None,
         };
         s.derive();
         s
@@ -436,6 +437,7 @@ mod tests {
             cpu_registration_s: 0.25,
             warnings: Vec::new(),
             histograms: BTreeMap::from([("registration".to_string(), buckets(&h))]),
+            capture: None,
         };
         s.derive();
         s

@@ -109,6 +109,9 @@ pub struct StormSummary {
     pub warnings: Vec<String>,
     /// The histograms as `[value_us, count]` pairs, for `sipreg storm merge`.
     pub histograms: BTreeMap<String, Vec<[u64; 2]>>,
+    /// With `--pcap`/`--hep`: the capture (its first [`crate::capture::STORM_CAP`] messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::capture::CaptureInfo>,
 }
 
 /// The clock facts of a storm that the fold cannot know.

@@ -114,6 +114,7 @@ fn split(plan: Plan, lanes: usize) -> Vec<Plan> {
             concurrency: plan.concurrency / n + usize::from(k < plan.concurrency % n),
             duration: plan.duration,
             socket: plan.socket,
+            capture: plan.capture.as_ref().map(crate::capture::Capture::tap),
         })
         .collect()
 }
@@ -175,6 +176,7 @@ mod tests {
             concurrency,
             duration: None,
             socket: SocketMode::PerAccount,
+            capture: None,
         }
     }
 

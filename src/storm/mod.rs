@@ -55,6 +55,8 @@ pub struct Plan {
     pub duration: Option<Duration>,
     /// Socket per account or shared.
     pub socket: SocketMode,
+    /// `--pcap`/`--hep`: the accounts' messages, up to [`crate::capture::STORM_CAP`].
+    pub capture: Option<crate::capture::Capture>,
 }
 
 /// What the progress line shows.
@@ -259,6 +261,8 @@ struct Run<C> {
     lag_waits: u64,
     /// When the last account was started.
     last_start: Option<Instant>,
+    /// Every account's capture goes here.
+    capture: Option<crate::capture::Capture>,
 }
 
 async fn storm<C: Connector + Send + Sync + 'static>(
@@ -287,6 +291,7 @@ async fn storm<C: Connector + Send + Sync + 'static>(
         slot_waits: 0,
         lag_waits: 0,
         last_start: None,
+        capture: plan.capture.as_ref().map(crate::capture::Capture::tap),
     };
     let mut every = tokio::time::interval(Duration::from_millis(250));
     let planned = run.accounts;
@@ -431,8 +436,17 @@ impl<C: Connector + Send + Sync + 'static> Run<C> {
         // Made here: its first request counts as unanswered from now, before the task runs, so
         // that starts made together are all counted by the window.
         let mut sink = AccountSink::new(totals, Some(slot));
+        let tap = self.capture.as_ref().map(crate::capture::Capture::tap);
         self.tasks.spawn(async move {
-            Agent::new(&base, connector.as_ref(), &resolver, &mut sink)
+            let mut fan;
+            let sink: &mut dyn crate::event::Sink = match tap {
+                None => &mut sink,
+                Some(tap) => {
+                    fan = (sink, tap);
+                    &mut fan
+                }
+            };
+            Agent::new(&base, connector.as_ref(), &resolver, sink)
                 .storm(&mut registration, &HOLD, hold, &gate)
                 .await;
         });

@@ -173,7 +173,7 @@ fn a_watch_over_wss_captures_the_inbound_check_and_the_keepalives() {
 }
 
 #[test]
-fn a_pcap_on_stdout_or_in_a_storm_is_refused() {
+fn a_pcap_on_stdout_or_for_resolve_is_refused() {
     let out = run(&["--pcap", "-", "127.0.0.1"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("--pcap - is refused"), "{}", out.stderr);
@@ -190,15 +190,11 @@ fn a_pcap_on_stdout_or_in_a_storm_is_refused() {
         "--accounts",
         accounts.to_str().unwrap(),
         "--pcap",
-        file,
+        "-",
         "127.0.0.1",
     ]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("do not apply to storm"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("--pcap - is refused"), "{}", out.stderr);
     let out = run(&["--pcap", "/nonexistent/dir/x.pcapng", "127.0.0.1"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
@@ -359,4 +355,96 @@ fn a_watch_ring_is_written_on_a_drop_and_not_while_healthy() {
     let lines = dissect(tshark, std::path::Path::new(file), reg.sip_addr.port());
     let flow = sip_flow(&lines);
     assert_eq!(&flow[..2], ["REGISTER", "200"], "{lines:?}");
+}
+
+#[test]
+fn a_storm_captures_every_account_into_one_file() {
+    let Some(tshark) = tshark() else { return };
+    let reg = registrar(Options {
+        behaviour: Behaviour::ChallengeAll {
+            prefix: "pw-".into(),
+        },
+        ..Options::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = dir.path().join("a.csv");
+    let mut text = String::from("user,password\n");
+    for i in 0..12 {
+        text.push_str(&format!("u{i},pw-u{i}\n"));
+    }
+    std::fs::write(&accounts, text).unwrap();
+    let file = dir.path().join("storm.pcapng");
+    let out = run(&[
+        "storm",
+        "--json",
+        "--udp",
+        "--accounts",
+        accounts.to_str().unwrap(),
+        "--pcap",
+        file.to_str().unwrap(),
+        &reg.sip_addr.to_string(),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let j = out.json();
+    assert_eq!(j["registered"], 12, "{j}");
+    let lines = dissect(tshark, &file, reg.sip_addr.port());
+    let flow = sip_flow(&lines);
+    assert_eq!(
+        j["capture"]["messages"].as_u64(),
+        Some(flow.len() as u64),
+        "the count is what tshark finds: {j}"
+    );
+    assert!(j["capture"].get("left_out").is_none(), "{j}");
+    let count = |what: &str| flow.iter().filter(|f| f.as_str() == what).count();
+    // Each account: REGISTER, 401, REGISTER, 200, and its removal.
+    assert!(count("REGISTER") >= 36, "{flow:?}");
+    assert_eq!(count("401"), count("REGISTER") - count("200"), "{flow:?}");
+    assert!(count("200") >= 24, "registrations and removals: {flow:?}");
+    let raw = std::fs::read(&file).unwrap();
+    assert!(
+        !raw.windows(6).any(|w| w == b"pw-u11"),
+        "no password in the file"
+    );
+}
+
+#[test]
+fn the_exporter_sends_every_probe_to_the_hep_collector() {
+    let reg = registrar(Options::default());
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let hep = collector.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let e = crate::common::http::exporter(
+        dir.path(),
+        "[modules.udp]\nudp = true\n",
+        &["--hep", &hep, "--hep-id", "9"],
+    );
+    for _ in 0..2 {
+        let probe = crate::common::http::get(
+            e.addr,
+            &format!("/probe?target={}&module=udp", reg.sip_addr),
+            &[],
+        );
+        assert!(probe.body.contains("\nprobe_success 1"), "{}", probe.body);
+    }
+    let mut buf = vec![0u8; 65536];
+    let mut firsts = Vec::new();
+    let mut calls = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        let n = collector.recv(&mut buf).unwrap();
+        let c = hep_chunks(&buf[..n]);
+        assert_eq!(c[&12], 9u32.to_be_bytes());
+        assert_eq!(c[&11], [1], "SIP");
+        calls.insert(c[&17].clone());
+        let payload = String::from_utf8(c[&15].clone()).unwrap();
+        firsts.push(payload.lines().next().unwrap_or_default().to_string());
+    }
+    assert_eq!(calls.len(), 2, "one Call-ID per probe: {firsts:?}");
+    assert_eq!(
+        firsts.iter().filter(|f| f.starts_with("REGISTER ")).count(),
+        4,
+        "{firsts:?}"
+    );
 }
