@@ -448,3 +448,46 @@ fn the_exporter_sends_every_probe_to_the_hep_collector() {
         "{firsts:?}"
     );
 }
+
+#[test]
+fn kamailio_sipcapture_decodes_every_hep_packet_with_its_addresses() {
+    let Some(receiver) = crate::common::kamailio::HepReceiver::start() else {
+        return;
+    };
+    let reg = registrar(Options::default());
+    let out = run(&[
+        "--json",
+        "--udp",
+        "--hep",
+        &receiver.addr.to_string(),
+        &reg.sip_addr.to_string(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let j = out.json();
+    let local = j["attempts"][0]["local"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while receiver.messages().len() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let got = receiver.messages();
+    let registrar = reg.sip_addr.to_string();
+    let request = format!("from={local} call-id=");
+    let reply = format!("from={registrar} call-id=");
+    assert_eq!(got.len(), 4, "{got:?}");
+    for (line, (kind, addresses)) in got.iter().zip([
+        ("request REGISTER ", &request),
+        ("reply 200 ", &reply),
+        ("request REGISTER ", &request),
+        ("reply 200 ", &reply),
+    ]) {
+        assert!(
+            line.starts_with(&format!("{kind}{addresses}")),
+            "{line}\n{got:?}"
+        );
+    }
+    let ids: std::collections::BTreeSet<&str> = got
+        .iter()
+        .filter_map(|l| l.split("call-id=").nth(1))
+        .collect();
+    assert_eq!(ids.len(), 1, "one Call-ID throughout: {got:?}");
+}

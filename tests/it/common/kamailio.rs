@@ -396,3 +396,90 @@ impl Drop for Kamailio {
         self.stop();
     }
 }
+
+/// Kamailio's sipcapture as a real HEP receiver (fixtures/kamailio/hep-receiver.cfg.in): one log
+/// line per SIP message it decoded, killed on drop.
+pub struct HepReceiver {
+    child: std::process::Child,
+    /// Where it takes HEP.
+    pub addr: std::net::SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl HepReceiver {
+    /// Starts it, or `None` (with a note) outside CI when Kamailio or sipcapture is missing.
+    pub fn start() -> Option<HepReceiver> {
+        let (Some(bin), Some(modules)) = (kamailio_binary(), modules_dir()) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "kamailio is missing under CI"
+            );
+            eprintln!("SKIP: kamailio is not installed; run tests/run.sh to install it");
+            return None;
+        };
+        assert!(
+            modules.join("sipcapture.so").exists(),
+            "sipcapture.so ships with kamailio"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        std::fs::write(dir.path().join("db/version"), "").unwrap();
+        let port = free_port(&[]);
+        let cfg = include_str!("../../../fixtures/kamailio/hep-receiver.cfg.in")
+            .replace("@PORT@", &port.to_string())
+            .replace("@MODULES_DIR@", modules.to_str().expect("utf-8 path"))
+            .replace("@DIR@", dir.path().to_str().expect("utf-8 path"));
+        let path = dir.path().join("hep.cfg");
+        std::fs::write(&path, cfg).unwrap();
+        let log = dir.path().join("hep.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .args(["-DD", "-E", "-m", "16", "-M", "4", "-f"])
+            .arg(&path)
+            .arg("-Y")
+            .arg(dir.path())
+            .arg("-P")
+            .arg(dir.path().join("pid"))
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let receiver = HepReceiver {
+            child,
+            addr: ([127, 0, 0, 1], port).into(),
+            log,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !receiver.log_text().contains("udp: 127.0.0.1:") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                receiver.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(receiver)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The messages it decoded so far: `request METHOD from=… to=… call-id=…` or `reply STATUS …`.
+    pub fn messages(&self) -> Vec<String> {
+        self.log_text()
+            .lines()
+            .filter_map(|l| l.split("HEP ").nth(1))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for HepReceiver {
+    fn drop(&mut self) {
+        super::stop_group(&mut self.child, Duration::from_secs(5));
+    }
+}
