@@ -71,7 +71,12 @@ where
         };
         buf.drain(..len);
         // Boxed: a connection waiting for its head holds a pointer, not a whole probe's state.
-        let reply = Box::pin(handler(request.get)).await;
+        // A client that goes away meanwhile ends the handler (a probe stops, unless it must still
+        // remove a binding).
+        let reply = tokio::select! {
+            reply = Box::pin(handler(request.get)) => reply,
+            () = gone(&stream) => return,
+        };
         server.stats.answered();
         answered = true;
         let bytes = response(&reply, request.head_only, request.close);
@@ -84,6 +89,15 @@ where
             let _ = stream.shutdown().await;
             return;
         }
+    }
+}
+
+/// Returns when the client has closed its side; never while it is there (or sent more: a pipelined
+/// request waits in the socket).
+async fn gone(stream: &TcpStream) {
+    let mut byte = [0u8; 1];
+    if let Ok(1..) = stream.peek(&mut byte).await {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -283,19 +283,21 @@ fn the_scrape_timeout_ends_a_probe_and_probes_at_once_are_bounded() {
     assert!(ran < 1.7, "it ran {ran} s after waiting for the slot");
     assert_eq!(first.join().unwrap().status, 200);
 
-    // A client that goes away mid-probe: the probe is counted and leaves the in-flight gauge.
+    // A client that goes away mid-probe: the probe is stopped before its 2 s timeout,
+    // counted, and leaves the in-flight gauge.
     {
         use std::io::Write;
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         let req = format!(
-            "GET {target} HTTP/1.1\r\nHost: x\r\nX-Prometheus-Scrape-Timeout-Seconds: 1\r\n\r\n"
+            "GET {target} HTTP/1.1\r\nHost: x\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n"
         );
         s.write_all(req.as_bytes()).unwrap();
         wait_until("the probe to run", Duration::from_secs(2), in_flight(1.0));
     }
+    // Its own timeout (2 s) would end it later: within 1 s, the client's going away ended it.
     wait_until(
         "the abandoned probe to end",
-        Duration::from_secs(3),
+        Duration::from_secs(1),
         in_flight(0.0),
     );
     let own = get(addr, "/metrics", &[]).body;
