@@ -306,6 +306,10 @@ impl<A: Sink, B: Sink> Sink for (A, B) {
         self.0.event(e);
         self.1.event(e);
     }
+
+    fn detail(&self) -> bool {
+        self.0.detail() || self.1.detail()
+    }
 }
 
 impl Sink for Fanout<'_> {
