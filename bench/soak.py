@@ -79,6 +79,15 @@ class Registrar:
         self.proc = None
 
     def start(self):
+        """Starts Kamailio; a start that does not answer is retried (a port still held, say)."""
+        for attempt in range(5):
+            if self.try_start():
+                return
+            self.stop()
+            time.sleep(1 + attempt)
+        raise SystemExit("soak: Kamailio did not start (see its log in " + WORK + ")")
+
+    def try_start(self):
         log = open(f"{WORK}/kamailio.log", "a")
         self.proc = subprocess.Popen(
             ["kamailio", "-DD", "-E", "-m", "64", "-M", "8", "-A", "WITH_MANY_USERS", "-A", "WITH_RELAY",
@@ -86,9 +95,11 @@ class Registrar:
             stdout=log, stderr=log, start_new_session=True)
         for _ in range(100):
             if self.answers():
-                return
+                return True
+            if self.proc.poll() is not None:
+                return False
             time.sleep(0.1)
-        raise SystemExit("soak: Kamailio did not start (see its log in " + WORK + ")")
+        return False
 
     def answers(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -106,12 +117,20 @@ class Registrar:
     def stop(self):
         if self.proc is None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        # Its children may outlive the main process for a moment: the ports are free once they are gone.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc = None
 
     def bindings(self):
@@ -433,8 +452,9 @@ def report(samples, names, fault_log, watches, scrapes, left, final, seconds):
                      f"| {len(seen)} | {'%.0f' % lp99 if lp99 is not None else '-'} | {s.get('registered_pct', '-')} "
                      f"| {s.get('unregistered', '-')} | {proc.returncode} |")
     lines += ["", f"Bindings left at the registrar at the end: {left}"]
-    lines += ["Processes at the end (RSS KiB, open files, threads, CPU s): " +
-              "; ".join(f"{n} {final[n][:3] if final[n] else 'ended'}" for n in names[:1])]
+    ex = final.get("exporter")
+    lines += ["The exporter after the watches ended, before its SIGTERM: " +
+              (f"RSS {ex[0]:,} KiB, {ex[1]} open files, {ex[2]} threads" if ex else "ended")]
     text = "\n".join(lines)
     print("\n" + text)
     with open(os.path.join(OUT, "soak.md"), "w") as f:
