@@ -4,6 +4,7 @@ pub mod collect;
 pub mod hint;
 pub mod narration;
 pub mod report;
+pub mod sample;
 pub mod storm;
 mod storm_summary;
 pub mod tally;

@@ -72,7 +72,8 @@ pub struct Tally {
     registered: Duration,
     longest_gap: Duration,
     summary: Option<WatchSummary>,
-    rtts: Vec<f64>,
+    /// Keep-alive round trips, ms: a bounded sample (a watch may run for months).
+    rtts: super::sample::Sample,
     counts: [u32; 8],
     unregistered: Option<bool>,
     not_removed: Vec<String>,
@@ -142,7 +143,11 @@ impl Tally {
             inbound_checks: self.counts[CHECKS],
             inbound_failures: self.counts[CHECK_FAILURES],
             longest_gap_ms: ms(longest_gap),
-            keepalive_rtt_ms: percentiles(&self.rtts),
+            keepalive_rtt_ms: Rtt {
+                p50: self.rtts.quantile(0.5),
+                p99: self.rtts.quantile(0.99),
+                max: self.rtts.max(),
+            },
             keepalive_answered: self.pongs,
             unregistered: self.unregistered,
             not_removed: self.not_removed.clone(),
@@ -157,7 +162,7 @@ impl Tally {
         Live {
             registered: self.since.is_some(),
             since_success_s: now.saturating_duration_since(from).as_secs_f64(),
-            last_rtt_ms: self.rtts.last().copied(),
+            last_rtt_ms: self.rtts.last(),
         }
     }
 
@@ -215,21 +220,6 @@ impl Sink for Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .event(e);
-    }
-}
-
-fn percentiles(values: &[f64]) -> Rtt {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        let idx = ((v.len() as f64 - 1.0) * q).round();
-        // The index is within the slice: 0 ≤ q ≤ 1.
-        v.get(idx as usize).copied()
-    };
-    Rtt {
-        p50: at(0.5),
-        p99: at(0.99),
-        max: v.last().copied(),
     }
 }
 
