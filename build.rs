@@ -17,6 +17,9 @@ fn main() {
     println!("cargo::rerun-if-env-changed=SIPREG_COMMIT");
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
     let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    // The linker reads the function layout (.cargo/config.toml), and cargo does not watch it: a new
+    // layout reruns this script, which relinks the binary.
+    watch(&dir.join(".cargo/order.txt"));
     let commit = from_env()
         .or_else(|| from_git(&dir))
         .or_else(|| from_vcs_info(&dir));
