@@ -57,6 +57,9 @@ enum Out {
 
 /// What every flow of a run writes to: the file or ring, the HEP socket, the counts.
 struct Outlet {
+    /// The clock of the events against the wall clock, one for every flow: a step of the wall
+    /// clock during a run does not make one file's times go backwards.
+    anchor: (Instant, SystemTime),
     pcap: Option<Out>,
     hep: Option<hep::Sender>,
     messages: u64,
@@ -126,7 +129,7 @@ impl Outlet {
 /// sequence numbers) in front of an outlet that [`Capture::tap`] shares with other flows.
 pub struct Capture {
     outlet: Arc<Mutex<Outlet>>,
-    /// The clock of the events against the wall clock.
+    /// The outlet's anchor, copied.
     anchor: (Instant, SystemTime),
     transport: Transport,
     local: Option<SocketAddr>,
@@ -168,6 +171,7 @@ impl Capture {
         };
         let hep = hep.map(hep::Sender::open).transpose()?;
         let outlet = Outlet {
+            anchor: (Instant::now(), SystemTime::now()),
             pcap,
             hep,
             messages: 0,
@@ -179,9 +183,10 @@ impl Capture {
     }
 
     fn on(outlet: Arc<Mutex<Outlet>>) -> Capture {
+        let anchor = Outlet::lock(&outlet).anchor;
         Capture {
             outlet,
-            anchor: (Instant::now(), SystemTime::now()),
+            anchor,
             transport: Transport::Udp,
             local: None,
             remote: None,
@@ -323,6 +328,7 @@ mod tests {
     #[test]
     fn past_the_cap_messages_are_counted_not_written() {
         let mut outlet = Outlet {
+            anchor: (Instant::now(), SystemTime::now()),
             pcap: None,
             hep: None,
             messages: 0,

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::admit::{Open, Refused};
@@ -22,6 +22,8 @@ pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
 const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Bytes read per step.
 const STEP: usize = 512;
+/// After a refusal, what the client still sends is read and dropped this long at most.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// How reading a head ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,23 +46,8 @@ where
     let mut buf = Vec::new();
     let mut answered = false;
     loop {
-        let mut ticket = server.waiting.enter();
-        let head = tokio::select! {
-            h = tokio::time::timeout(HEAD_DEADLINE, read_head(&stream, &mut buf)) => h,
-            _ = &mut ticket.evicted => return server.stats.refused(Refused::Evicted),
-        };
-        drop(ticket);
-        let len = match head {
-            // A kept-alive connection that stays silent after its answers just ends.
-            Err(_) if buf.is_empty() && answered => return,
-            Err(_) => return server.stats.refused(Refused::HeadTimeout),
-            Ok(Head::Closed) => return,
-            Ok(Head::TooLarge) => {
-                server.stats.refused(Refused::HeadTooLarge);
-                let reply = Reply::error(431, "the request head is too large");
-                return close_with(&mut stream, &reply, false).await;
-            }
-            Ok(Head::Whole(len)) => len,
+        let Some(len) = next_head(&mut stream, server, &mut buf, answered).await else {
+            return;
         };
         let request = match parse(&buf[..len]) {
             Ok(r) => r,
@@ -70,30 +57,94 @@ where
             }
         };
         buf.drain(..len);
+        if buf.is_empty() {
+            // An idle connection holds no buffer.
+            buf = Vec::new();
+        }
         // Boxed: a connection waiting for its head holds a pointer, not a whole probe's state.
-        // A client that goes away meanwhile ends the handler (a probe stops, unless it must still
-        // remove a binding).
-        let reply = tokio::select! {
-            reply = Box::pin(handler(request.get)) => reply,
-            () = gone(&stream) => return,
+        let answer = Box::pin(handler(request.get));
+        let reply = if buf.is_empty() {
+            // A client that goes away meanwhile ends the handler (a probe stops, unless it must
+            // still remove a binding). Not with pipelined requests waiting: they are answered.
+            tokio::select! {
+                reply = answer => reply,
+                () = gone(&stream) => return,
+            }
+        } else {
+            answer.await
         };
         server.stats.answered();
         answered = true;
-        let bytes = response(&reply, request.head_only, request.close);
-        match tokio::time::timeout(WRITE_DEADLINE, stream.write_all(&bytes)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return,
-            Err(_) => return server.stats.refused(Refused::WriteTimeout),
+        let bytes = response(&reply, request.head_only, request.connection);
+        if !write_answer(&mut stream, server, &bytes).await {
+            return;
         }
-        if request.close {
+        if request.connection == Connection::Close {
             let _ = stream.shutdown().await;
             return;
         }
     }
 }
 
-/// Returns when the client has closed its side; never while it is there (or sent more: a pipelined
-/// request waits in the socket).
+/// The next whole head in `buf`: already there (pipelined), or read within the head deadline while
+/// the connection waits in the eviction queue. `None` when the connection is done.
+async fn next_head(
+    stream: &mut TcpStream,
+    server: &Server,
+    buf: &mut Vec<u8>,
+    answered: bool,
+) -> Option<usize> {
+    if let Some(end) = head_end(buf, 0) {
+        return Some(end);
+    }
+    let mut ticket = server.waiting.enter();
+    let head = tokio::select! {
+        h = tokio::time::timeout(HEAD_DEADLINE, read_head(stream, buf)) => h,
+        _ = &mut ticket.evicted => {
+            server.stats.refused(Refused::Evicted);
+            return None;
+        }
+    };
+    drop(ticket);
+    match head {
+        // A kept-alive connection that stays silent after its answers just ends.
+        Err(_) if buf.is_empty() && answered => None,
+        Err(_) => {
+            server.stats.refused(Refused::HeadTimeout);
+            None
+        }
+        Ok(Head::Closed) => None,
+        Ok(Head::TooLarge) => {
+            server.stats.refused(Refused::HeadTooLarge);
+            let reply = Reply::error(431, "the request head is too large");
+            close_with(stream, &reply, false).await;
+            None
+        }
+        Ok(Head::Whole(len)) => Some(len),
+    }
+}
+
+/// Writes an answer within the write deadline. A client that does not read waits in the eviction
+/// queue like one that does not write: it cannot hold descriptors the others need.
+async fn write_answer(stream: &mut TcpStream, server: &Server, bytes: &[u8]) -> bool {
+    let mut ticket = server.waiting.enter();
+    tokio::select! {
+        written = tokio::time::timeout(WRITE_DEADLINE, stream.write_all(bytes)) => match written {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => false,
+            Err(_) => {
+                server.stats.refused(Refused::WriteTimeout);
+                false
+            }
+        },
+        _ = &mut ticket.evicted => {
+            server.stats.refused(Refused::Evicted);
+            false
+        }
+    }
+}
+
+/// Returns when the client has closed the connection; never while it is there.
 async fn gone(stream: &TcpStream) {
     let mut byte = [0u8; 1];
     if let Ok(1..) = stream.peek(&mut byte).await {
@@ -101,12 +152,25 @@ async fn gone(stream: &TcpStream) {
     }
 }
 
-/// Answers and closes (after a refusal: nothing more is read).
+/// Answers and closes (after a refusal). What the client still sends is read and dropped for a
+/// moment (at most 64 KiB or 1 s), so that the close does not reset the connection before the
+/// client has read the answer.
 async fn close_with(stream: &mut TcpStream, reply: &Reply, head_only: bool) {
-    let bytes = response(reply, head_only, true);
+    let bytes = response(reply, head_only, Connection::Close);
     let _ = tokio::time::timeout(WRITE_DEADLINE, async {
         let _ = stream.write_all(&bytes).await;
         let _ = stream.shutdown().await;
+    })
+    .await;
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
     })
     .await;
 }
@@ -145,14 +209,24 @@ fn head_end(buf: &[u8], from: usize) -> Option<usize> {
         .map(|p| from + p + 4)
 }
 
+/// How a connection goes on after an answer, and what the answer says of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connection {
+    /// HTTP/1.1's default: kept, nothing said.
+    Kept,
+    /// An HTTP/1.0 client asked for keep-alive: kept, and `Connection: keep-alive` says so.
+    KeptAsAsked,
+    /// `Connection: close`, or HTTP/1.0 without keep-alive: closed after the answer.
+    Close,
+}
+
 /// A parsed request and how its connection goes on.
 #[derive(Debug)]
 struct Request {
     get: Get,
     /// HEAD: the answer without its body.
     head_only: bool,
-    /// The connection closes after the answer (`Connection: close`, or HTTP/1.0 without keep-alive).
-    close: bool,
+    connection: Connection,
 }
 
 /// Parses a whole head (RFC 9112 §2-3): a refusal comes with its reason and answer.
@@ -172,49 +246,71 @@ fn parse(head: &[u8]) -> Result<Request, (Refused, Reply)> {
             ));
         }
     }
-    let header = |name: &str| {
+    // Every line of a header, as text (a value that is not UTF-8 counts as present and empty).
+    let all = |name: &str| -> Vec<&str> {
         req.headers
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .and_then(|h| std::str::from_utf8(h.value).ok())
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| std::str::from_utf8(h.value).unwrap_or(""))
+            .collect()
     };
-    // RFC 9112 §6.3: a body is announced by Transfer-Encoding or a Content-Length over 0.
-    let body = header("transfer-encoding").is_some()
-        || header("content-length").is_some_and(|v| v.trim() != "0");
+    // RFC 9112 §6.3: a body is announced by Transfer-Encoding or a Content-Length over 0; every
+    // Content-Length line counts (differing ones are an error there, a body here).
+    let body = !all("transfer-encoding").is_empty()
+        || all("content-length").iter().any(|v| v.trim() != "0");
     if body {
         let reply = Reply::error(400, "a request body is not served here");
         return Err((Refused::Body, reply));
     }
-    let connection = header("connection").unwrap_or("").to_ascii_lowercase();
-    let keep_alive = if req.version == Some(0) {
-        connection.contains("keep-alive")
-    } else {
-        !connection.contains("close")
+    let options = all("connection").join(",").to_ascii_lowercase();
+    let connection = match (
+        req.version,
+        options.contains("close"),
+        options.contains("keep-alive"),
+    ) {
+        (_, true, _) | (Some(0), false, false) => Connection::Close,
+        (Some(0), false, true) => Connection::KeptAsAsked,
+        _ => Connection::Kept,
     };
     let method = req.method.unwrap_or("");
-    let target = req.path.unwrap_or("/");
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (path, query) = split_target(req.path.unwrap_or("/"));
     Ok(Request {
         get: Get {
             path: path.to_string(),
             query: parse_query(query),
-            scrape_timeout: header("x-prometheus-scrape-timeout-seconds").map(str::to_string),
+            scrape_timeout: all("x-prometheus-scrape-timeout-seconds")
+                .first()
+                .map(|v| (*v).to_string()),
             is_get: method == "GET" || method == "HEAD",
         },
         head_only: method == "HEAD",
-        close: !keep_alive,
+        connection,
     })
 }
 
-/// The answer's bytes: status line, Content-Type, Content-Length, `Connection: close` when closing.
-fn response(reply: &Reply, head_only: bool, close: bool) -> Vec<u8> {
+/// The path and query of a request target, in origin form (`/probe?x`) or absolute form
+/// (`http://host/probe?x`, RFC 9112 §3.2.2).
+fn split_target(target: &str) -> (&str, &str) {
+    let origin = match target.split_once("://") {
+        Some((_, rest)) if !target.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
+        _ => target,
+    };
+    origin.split_once('?').unwrap_or((origin, ""))
+}
+
+/// The answer's bytes: status line, Content-Type, Content-Length, and what becomes of the connection.
+fn response(reply: &Reply, head_only: bool, connection: Connection) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n",
         reply.status,
         reason(reply.status),
         reply.content_type,
         reply.body.len(),
-        if close { "Connection: close\r\n" } else { "" }
+        match connection {
+            Connection::Kept => "",
+            Connection::KeptAsAsked => "Connection: keep-alive\r\n",
+            Connection::Close => "Connection: close\r\n",
+        }
     )
     .into_bytes();
     if !head_only {
@@ -262,11 +358,24 @@ mod tests {
         assert_eq!(r.get.path, "/probe");
         assert_eq!(r.get.param("target"), Some("h:5"));
         assert_eq!(r.get.scrape_timeout.as_deref(), Some("4"));
-        assert!(r.get.is_get && !r.close && !r.head_only);
+        assert!(r.get.is_get && r.connection == Connection::Kept && !r.head_only);
         let r = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-        assert!(r.close, "HTTP/1.0 closes unless keep-alive");
-        let r = parse(b"HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
-        assert!(r.close && r.head_only && r.get.is_get);
+        assert_eq!(
+            r.connection,
+            Connection::Close,
+            "HTTP/1.0 closes unless keep-alive"
+        );
+        let r = parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap();
+        assert_eq!(r.connection, Connection::KeptAsAsked);
+        let r = parse(b"HEAD / HTTP/1.1\r\nX: y\r\nConnection: close\r\n\r\n").unwrap();
+        assert!(r.connection == Connection::Close && r.head_only && r.get.is_get);
+        let r = parse(b"GET http://exporter:9116/probe?target=h HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(
+            (r.get.path.as_str(), r.get.param("target")),
+            ("/probe", Some("h"))
+        );
+        let r = parse(b"GET http://exporter HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(r.get.path, "/");
         let r = parse(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").unwrap();
         assert!(!r.get.is_get);
     }
@@ -287,18 +396,26 @@ mod tests {
         assert_eq!(why, Refused::Body);
         let (why, _) = refused(b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n");
         assert_eq!(why, Refused::Body);
+        let smuggled = b"GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(
+            refused(smuggled).0,
+            Refused::Body,
+            "every Content-Length counts"
+        );
     }
 
     #[test]
     fn answers_carry_length_and_close() {
         let reply = Reply::ok(super::super::TEXT, "hi\n".into());
-        let text = String::from_utf8(response(&reply, false, true)).unwrap();
+        let text = String::from_utf8(response(&reply, false, Connection::Close)).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
         assert!(
             text.contains("Content-Length: 3\r\nConnection: close\r\n\r\nhi\n"),
             "{text}"
         );
-        let head = String::from_utf8(response(&reply, true, false)).unwrap();
+        let head = String::from_utf8(response(&reply, true, Connection::Kept)).unwrap();
         assert!(head.ends_with("Content-Length: 3\r\n\r\n"), "{head}");
+        let old = String::from_utf8(response(&reply, true, Connection::KeptAsAsked)).unwrap();
+        assert!(old.contains("Connection: keep-alive\r\n"), "{old}");
     }
 }

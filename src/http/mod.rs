@@ -117,6 +117,11 @@ fn waiting_limit() -> usize {
     usize::try_from(soft.saturating_sub(RESERVED_FDS).clamp(16, MAX_WAITING)).unwrap_or(16)
 }
 
+/// An accept error that more room would cure: EMFILE, ENFILE, ENOBUFS, ENOMEM.
+fn out_of_room(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
 /// Serves GET requests on `listener` with `handler` until the task is dropped, counting in `stats`.
 pub async fn serve<H, F>(listener: TcpListener, stats: Arc<HttpStats>, handler: H)
 where
@@ -130,15 +135,17 @@ where
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of descriptors (EMFILE) and the like: make room by closing the oldest
-                // connection still waiting for its head, or wait a little rather than spin.
+            Err(e) if out_of_room(&e) => {
+                // Out of descriptors or memory: make room by closing the oldest connection still
+                // waiting (for its head, or for its client to read), or wait a little rather than spin.
                 if !server.waiting.evict_oldest() {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 tokio::task::yield_now().await;
                 continue;
             }
+            // A connection that went away before it was accepted, and the like.
+            Err(_) => continue,
         };
         let handler = handler.clone();
         let server = server.clone();
