@@ -8,7 +8,8 @@
 # iproute2, procps (sysctl) and python3 (its probes): all installed here when missing (as root, or with sudo); for
 # the monitoring tests (tests/it/exporter.rs, tests/it/prometheus.rs), Debian's prometheus (prometheus and promtool); for
 # the storm benchmark's smoke run, sip-tester (SIPp); for the reference phone of the oracle tests
-# (tests/it/kamailio.rs), baresip-core (baresip without a GUI); for the capture tests (tests/it/capture.rs), tshark.
+# (tests/it/kamailio.rs), baresip-core (baresip without a GUI); for the capture tests (tests/it/capture.rs), tshark
+# and sngrep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,7 @@ command -v sysctl >/dev/null 2>&1 || missing+=(procps)
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+command -v sngrep >/dev/null 2>&1 || missing+=(sngrep)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"
   sudo=""
@@ -42,6 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   command -v promtool >/dev/null 2>&1 || { echo "tests/run.sh: promtool is still missing" >&2; exit 1; }
   command -v baresip >/dev/null 2>&1 || { echo "tests/run.sh: baresip is still missing" >&2; exit 1; }
   command -v tshark >/dev/null 2>&1 || { echo "tests/run.sh: tshark is still missing" >&2; exit 1; }
+  command -v sngrep >/dev/null 2>&1 || { echo "tests/run.sh: sngrep is still missing" >&2; exit 1; }
 fi
 
 # The Rust that rust-toolchain.toml pins, before the first cargo.

@@ -22,6 +22,38 @@ fn tshark() -> Option<&'static str> {
     None
 }
 
+/// sngrep, or `None` outside CI when it is missing (tests/run.sh installs it).
+fn sngrep() -> Option<&'static str> {
+    if Path::new("/usr/bin/sngrep").exists() {
+        return Some("/usr/bin/sngrep");
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "sngrep is missing under CI: tests/run.sh installs it"
+    );
+    eprintln!("SKIP: sngrep is not installed (tests/run.sh installs it)");
+    None
+}
+
+/// sngrep without its screen (`-N`) reads `file` and writes the SIP it recognised to `out`: its
+/// dialog count.
+fn sngrep_dialogs(sngrep: &str, file: &Path, out: &Path) -> String {
+    let run = Command::new(sngrep)
+        .arg("-N")
+        .arg("-I")
+        .arg(file)
+        .arg("-O")
+        .arg(out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout).into_owned();
+    text.rsplit("Dialog count:")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 /// One line per packet: source port, destination port, method or status, CSeq, comment; the stream
 /// port decoded as SIP (TLS and WebSocket messages are written in clear).
 fn dissect(tshark: &str, file: &Path, port: u16) -> Vec<String> {
@@ -129,6 +161,16 @@ fn tshark_dissects_a_digest_registration_over_udp_tcp_and_tls() {
             bytes.windows(9).any(|w| w == b"response="),
             "{name}: the digest response is, as on the wire"
         );
+        // sngrep reads the same file: one dialog, every message of it.
+        if let Some(sngrep) = sngrep() {
+            let seen = dir.path().join(format!("{name}-sngrep.pcap"));
+            assert_eq!(sngrep_dialogs(sngrep, &file, &seen), "1", "{name}");
+            assert_eq!(
+                sip_flow(&dissect(tshark, &seen, port)).len(),
+                6,
+                "{name}: sngrep kept every message"
+            );
+        }
     }
 }
 
