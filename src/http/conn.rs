@@ -53,7 +53,8 @@ where
             Ok(r) => r,
             Err((why, reply)) => {
                 server.stats.refused(why);
-                return close_with(&mut stream, &reply, false).await;
+                // Boxed, as every rare path: a waiting connection's future stays small.
+                return Box::pin(close_with(&mut stream, &reply, false)).await;
             }
         };
         buf.drain(..len);
@@ -117,7 +118,7 @@ async fn next_head(
         Ok(Head::TooLarge) => {
             server.stats.refused(Refused::HeadTooLarge);
             let reply = Reply::error(431, "the request head is too large");
-            close_with(stream, &reply, false).await;
+            Box::pin(close_with(stream, &reply, false)).await;
             None
         }
         Ok(Head::Whole(len)) => Some(len),
@@ -163,7 +164,8 @@ async fn close_with(stream: &mut TcpStream, reply: &Reply, head_only: bool) {
     })
     .await;
     let _ = tokio::time::timeout(LINGER, async {
-        let mut sink = [0u8; 4096];
+        // On the heap: a stack array here would be part of every connection's future.
+        let mut sink = vec![0u8; 4096];
         let mut left: usize = 64 * 1024;
         while left > 0 {
             match stream.read(&mut sink).await {

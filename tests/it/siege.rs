@@ -71,10 +71,19 @@ fn a_flood_of_idle_connections_does_not_lock_scrapes_out() {
     let reg = registrar(Options::default());
     let dir = tempfile::tempdir().unwrap();
     let e = exporter(dir.path(), None);
+    let rss = |page: &str| sample(page, "process_resident_memory_bytes").unwrap_or(0.0);
+    let before = rss(&get(e.addr, "/metrics", &[]).body);
     let flood = half_sent(e.addr, 2_000);
     let started = Instant::now();
     let page = get(e.addr, "/metrics", &[]).body;
     let took = started.elapsed();
+    // A waiting connection holds a small future and no buffer: about 1.5 KiB each in a debug
+    // build; a 4 KiB array in its future (it was, for a moment) made it 5 KiB.
+    let per_connection = (rss(&page) - before) / 2_000.0;
+    assert!(
+        per_connection < 3_000.0,
+        "{per_connection} bytes per idle connection"
+    );
     assert!(took < Duration::from_secs(1), "/metrics took {took:?}");
     let open = sample(&page, "sipreg_exporter_http_connections_open").unwrap_or(0.0);
     assert!(
