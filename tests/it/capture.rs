@@ -8,31 +8,28 @@ use std::process::Command;
 use crate::common::kamailio::{Kamailio, PASSWORD, Setup, USER};
 use crate::common::*;
 
-/// tshark, or `None` outside CI when it is missing (tests/run.sh installs it; under CI its absence
-/// fails).
-fn tshark() -> Option<&'static str> {
-    if Path::new("/usr/bin/tshark").exists() {
-        return Some("/usr/bin/tshark");
+/// A reader from Debian at `path`, or `None` outside CI when it is missing (tests/run.sh installs
+/// it; under CI its absence fails).
+fn installed(path: &'static str) -> Option<&'static str> {
+    if Path::new(path).exists() {
+        return Some(path);
     }
     assert!(
         std::env::var_os("CI").is_none(),
-        "tshark is missing under CI: tests/run.sh installs it"
+        "{path} is missing under CI: tests/run.sh installs it"
     );
-    eprintln!("SKIP: tshark is not installed (tests/run.sh installs it)");
+    eprintln!("SKIP: {path} is not installed (tests/run.sh installs it)");
     None
 }
 
-/// sngrep, or `None` outside CI when it is missing (tests/run.sh installs it).
+/// tshark, when installed.
+fn tshark() -> Option<&'static str> {
+    installed("/usr/bin/tshark")
+}
+
+/// sngrep, when installed.
 fn sngrep() -> Option<&'static str> {
-    if Path::new("/usr/bin/sngrep").exists() {
-        return Some("/usr/bin/sngrep");
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "sngrep is missing under CI: tests/run.sh installs it"
-    );
-    eprintln!("SKIP: sngrep is not installed (tests/run.sh installs it)");
-    None
+    installed("/usr/bin/sngrep")
 }
 
 /// sngrep without its screen (`-N`) reads `file` and writes the SIP it recognised to `out`: its
@@ -242,6 +239,16 @@ fn a_pcap_on_stdout_or_for_resolve_is_refused() {
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
 }
 
+/// A test HEP collector on loopback (reads time out after 5 s) and its address.
+fn collector() -> (std::net::UdpSocket, String) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    (socket, addr)
+}
+
 /// The chunks of one HEPv3 packet, by type (vendor 0).
 fn hep_chunks(p: &[u8]) -> std::collections::BTreeMap<u16, Vec<u8>> {
     assert_eq!(&p[..4], b"HEP3");
@@ -262,11 +269,7 @@ fn hep_chunks(p: &[u8]) -> std::collections::BTreeMap<u16, Vec<u8>> {
 #[test]
 fn hep_packets_carry_each_message_with_its_addresses_time_and_call_id() {
     let reg = registrar(Options::default());
-    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    collector
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    let hep = collector.local_addr().unwrap().to_string();
+    let (collector, hep) = collector();
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -452,11 +455,7 @@ fn a_storm_captures_every_account_into_one_file() {
 #[test]
 fn the_exporter_sends_every_probe_to_the_hep_collector() {
     let reg = registrar(Options::default());
-    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    collector
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    let hep = collector.local_addr().unwrap().to_string();
+    let (collector, hep) = collector();
     let dir = tempfile::tempdir().unwrap();
     let e = crate::common::http::exporter(
         dir.path(),
